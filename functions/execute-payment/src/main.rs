@@ -1,0 +1,10 @@
+//! `execute-payment`: wiring only; the behaviour lives in `ticketing::api::execute_payment`.
+
+use lambda_http::{run, service_fn, Error, Request};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    ticketing::wiring::init_tracing();
+    let app = &ticketing::wiring::dynamo_app().await?;
+    run(service_fn(move |req: Request| async move { Ok::<_, Error>(ticketing::api::execute_payment(app, req).await) })).await
+}

@@ -1,0 +1,14 @@
+//! `process-events`: wiring only; the behaviour lives in `ticketing::worker::process_batch`.
+
+use aws_lambda_events::event::dynamodb::Event;
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    ticketing::wiring::init_tracing();
+    let app = &ticketing::wiring::dynamo_app().await?;
+    run(service_fn(move |event: LambdaEvent<Event>| async move {
+        Ok::<_, Error>(ticketing::worker::process_batch(&app.store, app.clock.as_ref(), event.payload).await)
+    }))
+    .await
+}

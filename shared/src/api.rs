@@ -1,0 +1,250 @@
+//! The HTTP adapter: parses requests into typed values at the edge, calls the flows, and maps every
+//! outcome to a status and a JSON body, here and nowhere else. Internals are never echoed to clients.
+
+use crate::booking::{App, BookingRequest, FlowError, PaymentRequest};
+use crate::domain::payment::{Cvv, PaymentMethodToken};
+use crate::domain::{Booking, BookingId, PaymentMethod, PerformanceId, Quantity, UserId};
+use crate::store::{BookingHistory, PaymentRecords, SeatHolds};
+use lambda_http::http::{header, Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tracing::error;
+
+/// The largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// An error as clients see it: `{"error": {"code": "...", "message": "..."}}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into() }
+    }
+
+    fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no such route")
+    }
+
+    pub fn method_not_allowed() -> Self {
+        Self::new(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", "method not allowed on this route")
+    }
+
+    pub fn payload_too_large() -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+            format!("request body is larger than {MAX_BODY_BYTES} bytes"),
+        )
+    }
+
+    pub fn into_response(self) -> Response<Body> {
+        json_response(self.status, &json!({"error": {"code": self.code, "message": self.message}}))
+    }
+}
+
+impl From<FlowError> for ApiError {
+    fn from(e: FlowError) -> Self {
+        use StatusCode as S;
+        match e {
+            FlowError::UnknownPerformance(_) => Self::new(S::NOT_FOUND, "PERFORMANCE_NOT_FOUND", e.to_string()),
+            FlowError::BookingNotFound => Self::new(S::NOT_FOUND, "BOOKING_NOT_FOUND", e.to_string()),
+            FlowError::SeatsUnavailable(_) => Self::new(S::CONFLICT, "SEATS_UNAVAILABLE", e.to_string()),
+            FlowError::BookingNotPending(_) => Self::new(S::CONFLICT, "BOOKING_NOT_PENDING", e.to_string()),
+            FlowError::AlreadyPaid => Self::new(S::CONFLICT, "ALREADY_PAID", e.to_string()),
+            FlowError::HoldExpired => Self::new(S::CONFLICT, "HOLD_EXPIRED", e.to_string()),
+            FlowError::PriceOverflow => Self::bad_request("INVALID_QUANTITY", e.to_string()),
+            FlowError::Store(inner) => {
+                error!(error = %inner, "storage failure");
+                Self::new(S::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "internal error, please retry")
+            }
+        }
+    }
+}
+
+fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
+    let mut response = Response::new(Body::Text(value.to_string()));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
+    response
+}
+
+fn respond(result: Result<(StatusCode, Value), ApiError>) -> Response<Body> {
+    match result {
+        Ok((status, body)) => json_response(status, &body),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The caller, from `x-user-id` (put there by API Gateway): missing or empty is 401.
+fn user_id(req: &Request) -> Result<UserId, ApiError> {
+    let raw = req
+        .headers()
+        .get("x-user-id")
+        .map(|v| v.to_str().map(str::trim))
+        .transpose()
+        .map_err(|_| ApiError::bad_request("INVALID_USER_ID", "x-user-id must be printable text"))?
+        .unwrap_or("");
+    if raw.is_empty() {
+        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", "the x-user-id header is required"));
+    }
+    UserId::try_from(raw).map_err(|e| ApiError::bad_request("INVALID_USER_ID", e.to_string()))
+}
+
+fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
+    let bytes: &[u8] = req.body().as_ref();
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::payload_too_large());
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request("INVALID_JSON", "a JSON request body is required"));
+    }
+    serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request("INVALID_JSON", format!("invalid request body: {e}")))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateBookingBody {
+    performance_id: String,
+    quantity: i64,
+    payment_method: String,
+}
+
+impl CreateBookingBody {
+    fn parse(self) -> Result<BookingRequest, ApiError> {
+        let performance_id = PerformanceId::try_from(self.performance_id)
+            .map_err(|e| ApiError::bad_request("INVALID_PERFORMANCE_ID", e.to_string()))?;
+        let quantity = u32::try_from(self.quantity)
+            .ok()
+            .and_then(|q| Quantity::try_from(q).ok())
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "INVALID_QUANTITY",
+                    format!("quantity must be an integer from {} to {}", Quantity::MIN, Quantity::MAX),
+                )
+            })?;
+        let payment_method = serde_json::from_value::<PaymentMethod>(Value::String(self.payment_method))
+            .map_err(|_| {
+                ApiError::bad_request(
+                    "INVALID_PAYMENT_METHOD",
+                    format!("paymentMethod must be one of {}", PaymentMethod::ACCEPTED),
+                )
+            })?;
+        Ok(BookingRequest { performance_id, quantity, payment_method })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ExecutePaymentBody {
+    booking_id: String,
+    payment_method_token: String,
+    cvv: String,
+}
+
+impl ExecutePaymentBody {
+    fn parse(self) -> Result<PaymentRequest, ApiError> {
+        // An id that cannot exist names no booking of the caller's.
+        let booking_id = BookingId::try_from(self.booking_id).map_err(|_| ApiError::from(FlowError::BookingNotFound))?;
+        let token = PaymentMethodToken::try_from(self.payment_method_token.as_str())
+            .map_err(|e| ApiError::bad_request("INVALID_PAYMENT_METHOD_TOKEN", e.to_string()))?;
+        let cvv = Cvv::try_from(self.cvv.as_str()).map_err(|e| ApiError::bad_request("INVALID_CVV", e.to_string()))?;
+        Ok(PaymentRequest { booking_id, token, cvv })
+    }
+}
+
+fn booking_view(b: &Booking) -> Value {
+    json!({
+        "bookingId": b.booking_id,
+        "userId": b.user_id,
+        "performanceId": b.performance_id,
+        "quantity": b.quantity,
+        "seatIds": b.seat_ids,
+        "status": b.status,
+        "totalAmount": b.total.amount,
+        "currency": b.total.currency,
+        "createdAt": b.created_at,
+    })
+}
+
+/// `POST /bookings`
+pub async fn create_booking<S: SeatHolds>(app: &App<S>, req: Request) -> Response<Body> {
+    respond(
+        async {
+            let user = user_id(&req)?;
+            let request = json_body::<CreateBookingBody>(&req)?.parse()?;
+            let booking = app.create_booking(user, request).await?;
+            Ok((
+                StatusCode::CREATED,
+                json!({
+                    "message": "Booking and payment intent created. Please proceed to payment execution.",
+                    "bookingId": booking.booking_id,
+                    "totalAmount": booking.total.amount,
+                    "currency": booking.total.currency,
+                    "seatIds": booking.seat_ids,
+                    "holdExpiresAt": booking.hold_expires_at,
+                }),
+            ))
+        }
+        .await,
+    )
+}
+
+/// `POST /payments/execute`
+pub async fn execute_payment<S: PaymentRecords>(app: &App<S>, req: Request) -> Response<Body> {
+    respond(
+        async {
+            let user = user_id(&req)?;
+            let request = json_body::<ExecutePaymentBody>(&req)?.parse()?;
+            let (booking, pg) = app.execute_payment(&user, request).await?;
+            let status = if pg.is_success { "SUCCESS" } else { "FAILURE" };
+            Ok((
+                StatusCode::OK,
+                json!({
+                    "message": format!("Payment simulation finished with status: {status}"),
+                    "finalStatus": status,
+                    "bookingId": booking.booking_id,
+                    "pgMockData": pg,
+                }),
+            ))
+        }
+        .await,
+    )
+}
+
+/// `GET /bookings/my`
+pub async fn list_my_bookings<S: BookingHistory>(app: &App<S>, req: Request) -> Response<Body> {
+    respond(
+        async {
+            let user = user_id(&req)?;
+            let bookings = app.my_bookings(&user).await?;
+            Ok((StatusCode::OK, Value::Array(bookings.iter().map(booking_view).collect())))
+        }
+        .await,
+    )
+}
+
+/// Every route of the API in one process (the local server); under Lambda, API Gateway routes instead.
+pub async fn route<S: SeatHolds + PaymentRecords + BookingHistory>(app: &App<S>, req: Request) -> Response<Body> {
+    let path = req.uri().path().trim_end_matches('/');
+    let method = req.method().clone();
+    match (path, method) {
+        ("/bookings", Method::POST) => create_booking(app, req).await,
+        ("/payments/execute", Method::POST) => execute_payment(app, req).await,
+        ("/bookings/my", Method::GET) => list_my_bookings(app, req).await,
+        ("/bookings" | "/payments/execute" | "/bookings/my", _) => ApiError::method_not_allowed().into_response(),
+        _ => ApiError::not_found().into_response(),
+    }
+}

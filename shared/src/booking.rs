@@ -1,0 +1,246 @@
+//! The synchronous flows behind the HTTP routes: create a booking, pay for it, list a user's bookings.
+
+use crate::catalog::Catalog;
+use crate::domain::payment::{self, Cvv, PaymentEvent, PaymentEventType, PaymentIntent, PaymentMethodToken, PgResult};
+use crate::domain::seats::{self, SeatLock};
+use crate::domain::{
+    Booking, BookingId, BookingStatus, Clock, EventId, IntentStatus, Money, PaymentMethod, PerformanceId, Quantity,
+    SeatId, SeatState, UserId,
+};
+use crate::store::{BookingHistory, HoldError, NewHold, PaymentOutcome, PaymentRecords, RecordError, SeatHolds, StoreError};
+use rand::Rng;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::{info, warn, Instrument};
+
+/// What the flows share: storage, the catalog, the clock and the settings. Built once per cold start.
+pub struct App<S> {
+    pub store: S,
+    pub catalog: Catalog,
+    pub clock: Arc<dyn Clock>,
+    pub settings: Settings,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// How long a new booking holds its seats unpaid.
+    pub hold_seconds: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self { hold_seconds: 600 }
+    }
+}
+
+/// Why a flow could not do what was asked. Mapped to HTTP in one place, `api`.
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    #[error("performance {0} does not exist")]
+    UnknownPerformance(PerformanceId),
+    #[error("not enough seats are free for {0}")]
+    SeatsUnavailable(PerformanceId),
+    #[error("booking not found")]
+    BookingNotFound,
+    #[error("booking is {} and can no longer be paid", .0.as_str())]
+    BookingNotPending(BookingStatus),
+    #[error("booking has already been paid")]
+    AlreadyPaid,
+    #[error("the booking's seat hold has lapsed")]
+    HoldExpired,
+    #[error("price overflow")]
+    PriceOverflow,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Clone, Debug)]
+pub struct BookingRequest {
+    pub performance_id: PerformanceId,
+    pub quantity: Quantity,
+    pub payment_method: PaymentMethod,
+}
+
+#[derive(Clone, Debug)]
+pub struct PaymentRequest {
+    pub booking_id: BookingId,
+    pub token: PaymentMethodToken,
+    pub cvv: Cvv,
+}
+
+/// How many times a booking re-reads the hall after losing a seat to a concurrent booking.
+const HOLD_ATTEMPTS: u32 = 25;
+
+impl<S: SeatHolds> App<S> {
+    /// Allocates seats and writes the pending booking, its payment intent and its seat locks at once.
+    /// A race lost to another booking is retried with a fresh read, spreading over the free seats.
+    pub async fn create_booking(&self, user: UserId, request: BookingRequest) -> Result<Booking, FlowError> {
+        let perf = self
+            .catalog
+            .performance(&request.performance_id)
+            .ok_or_else(|| FlowError::UnknownPerformance(request.performance_id.clone()))?;
+        let total = perf.price.times(request.quantity.get()).ok_or(FlowError::PriceOverflow)?;
+        let booking_id = BookingId::generate();
+        let span = tracing::info_span!("create_booking", booking_id = %booking_id, performance_id = %perf.performance_id);
+        self.hold_seats(booking_id, user, request, total).instrument(span).await
+    }
+
+    async fn hold_seats(
+        &self,
+        booking_id: BookingId,
+        user: UserId,
+        request: BookingRequest,
+        total: Money,
+    ) -> Result<Booking, FlowError> {
+        let perf = self
+            .catalog
+            .performance(&request.performance_id)
+            .ok_or_else(|| FlowError::UnknownPerformance(request.performance_id.clone()))?;
+        for attempt in 0..HOLD_ATTEMPTS {
+            let locks = self.store.seat_locks(&perf.performance_id).await?;
+            let now = self.clock.now();
+            let taken: HashSet<&SeatId> = locks.iter().filter(|l| l.blocks_seat(now)).map(|l| &l.seat_id).collect();
+            let mut pick = |n: usize| if attempt == 0 { 0 } else { rand::rng().random_range(0..n) };
+            let quantity = usize::try_from(request.quantity.get()).unwrap_or(usize::MAX);
+            let Some(seat_ids) = seats::allocate(&perf.seats, &taken, quantity, &mut pick) else {
+                info!(free = perf.seats.len() - taken.len(), "seats unavailable");
+                return Err(FlowError::SeatsUnavailable(perf.performance_id.clone()));
+            };
+            let hold = self.new_hold(&booking_id, &user, &request, &total, seat_ids, &locks);
+            match self.store.hold(&hold, now).await {
+                Ok(()) => {
+                    info!(seats = %seat_list(&hold.booking.seat_ids), attempt, "booking created");
+                    return Ok(hold.booking);
+                }
+                Err(HoldError::SeatsTaken) => {
+                    let backoff = rand::rng().random_range(1..=(2u64 << attempt.min(5)));
+                    tokio::time::sleep(Duration::from_millis(backoff)).await;
+                }
+                Err(HoldError::Store(e)) => return Err(e.into()),
+            }
+        }
+        warn!(attempts = HOLD_ATTEMPTS, "gave up after losing every race for seats");
+        Err(FlowError::SeatsUnavailable(perf.performance_id.clone()))
+    }
+
+    fn new_hold(
+        &self,
+        booking_id: &BookingId,
+        user: &UserId,
+        request: &BookingRequest,
+        total: &Money,
+        seat_ids: Vec<SeatId>,
+        locks: &[SeatLock],
+    ) -> NewHold {
+        let now = self.clock.now();
+        let hold_expires_at = now.plus_seconds(self.settings.hold_seconds);
+        let replaces = locks.iter().filter(|l| seat_ids.contains(&l.seat_id)).cloned().collect();
+        let new_locks = seat_ids
+            .iter()
+            .map(|seat| SeatLock {
+                performance_id: request.performance_id.clone(),
+                seat_id: seat.clone(),
+                booking_id: booking_id.clone(),
+                status: SeatState::Locked,
+                locked_until: Some(hold_expires_at),
+            })
+            .collect();
+        let booking = Booking {
+            booking_id: booking_id.clone(),
+            user_id: user.clone(),
+            performance_id: request.performance_id.clone(),
+            quantity: request.quantity,
+            seat_ids,
+            status: BookingStatus::Pending,
+            total: total.clone(),
+            payment_method: request.payment_method,
+            payment_intent_id: booking_id.payment_intent_id(),
+            created_at: now,
+            hold_expires_at,
+            updated_at: now,
+        };
+        let intent = PaymentIntent {
+            payment_intent_id: booking.payment_intent_id.clone(),
+            booking_id: booking_id.clone(),
+            user_id: user.clone(),
+            amount: total.clone(),
+            payment_method: request.payment_method,
+            status: IntentStatus::Pending,
+            hold_expires_at,
+            seats_released_at: None,
+            pg_mock_data: None,
+            created_at: now,
+            updated_at: now,
+        };
+        NewHold { booking, intent, locks: new_locks, replaces }
+    }
+}
+
+impl<S: PaymentRecords> App<S> {
+    /// Charges the booking through the simulated gateway and records the outcome on the payment intent
+    /// together with the event that publishes it. Only the booking's owner may pay it.
+    pub async fn execute_payment(&self, user: &UserId, request: PaymentRequest) -> Result<(Booking, PgResult), FlowError> {
+        let span = tracing::info_span!("execute_payment", booking_id = %request.booking_id);
+        self.pay(user, request).instrument(span).await
+    }
+
+    async fn pay(&self, user: &UserId, request: PaymentRequest) -> Result<(Booking, PgResult), FlowError> {
+        let booking = self
+            .store
+            .booking(&request.booking_id)
+            .await?
+            .filter(|b| &b.user_id == user)
+            .ok_or(FlowError::BookingNotFound)?;
+        if booking.status != BookingStatus::Pending {
+            return Err(FlowError::BookingNotPending(booking.status));
+        }
+        let now = self.clock.now();
+        if now >= booking.hold_expires_at {
+            return Err(FlowError::HoldExpired);
+        }
+        let pg = payment::charge(&request.token, &request.cvv, now);
+        let (status, event_type) = if pg.is_success {
+            (IntentStatus::Succeeded, PaymentEventType::PaymentSucceeded)
+        } else {
+            (IntentStatus::Failed, PaymentEventType::PaymentFailed)
+        };
+        let event = PaymentEvent {
+            event_id: EventId::generate(),
+            event_type,
+            booking_id: booking.booking_id.clone(),
+            user_id: booking.user_id.clone(),
+            payment_intent_id: booking.payment_intent_id.clone(),
+            performance_id: booking.performance_id.clone(),
+            seat_ids: booking.seat_ids.clone(),
+            amount: booking.total.clone(),
+            failure_code: pg.failure_code.clone(),
+            occurred_at: now,
+            source: PaymentEvent::SOURCE_PG_SIMULATOR.to_owned(),
+        };
+        let outcome = PaymentOutcome { payment_intent_id: booking.payment_intent_id.clone(), status, pg, event };
+        match self.store.record_payment(&outcome, now).await {
+            Ok(()) => {
+                info!(status = status.as_str(), event_id = %outcome.event.event_id, "payment recorded");
+                Ok((booking, outcome.pg))
+            }
+            Err(RecordError::NotPayable(intent)) if intent.status.is_payable() => Err(FlowError::HoldExpired),
+            Err(RecordError::NotPayable(_)) => Err(FlowError::AlreadyPaid),
+            Err(RecordError::NotFound) => Err(FlowError::BookingNotFound),
+            Err(RecordError::Store(e)) => Err(e.into()),
+        }
+    }
+}
+
+impl<S: BookingHistory> App<S> {
+    /// The most bookings one listing returns.
+    pub const HISTORY_LIMIT: usize = 100;
+
+    pub async fn my_bookings(&self, user: &UserId) -> Result<Vec<Booking>, FlowError> {
+        Ok(self.store.bookings_of(user, Self::HISTORY_LIMIT).await?)
+    }
+}
+
+fn seat_list(seats: &[SeatId]) -> String {
+    seats.iter().map(SeatId::as_str).collect::<Vec<_>>().join(",")
+}

@@ -1,0 +1,95 @@
+//! Double-entry bookkeeping: every money movement is one transaction of a debit and a credit of the
+//! same amount, so the ledger always sums to zero.
+
+use super::{BookingId, EventId, Money, Timestamp};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Account {
+    /// What customers owe, or have paid, for their bookings.
+    CustomerPayable,
+    /// What the merchant (the organiser) has earned.
+    MerchantBalance,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Direction {
+    Debit,
+    Credit,
+}
+
+/// One line of the ledger. `amount` is positive; `direction` says which side it is on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LedgerEntry {
+    pub transaction_id: String,
+    pub entry_id: String,
+    pub account: Account,
+    pub direction: Direction,
+    pub amount: Money,
+    pub booking_id: BookingId,
+    pub event_id: EventId,
+    pub created_at: Timestamp,
+}
+
+impl LedgerEntry {
+    /// Debits count positive and credits negative, so a balanced ledger sums to zero.
+    pub fn signed_amount(&self) -> i64 {
+        match self.direction {
+            Direction::Debit => self.amount.amount,
+            Direction::Credit => -self.amount.amount,
+        }
+    }
+}
+
+/// The ledger transaction that settles a paid booking. Its id follows from the booking, so a booking
+/// can be settled once only, whatever delivers the event.
+pub fn capture(booking_id: &BookingId, amount: &Money, event_id: &EventId, at: Timestamp) -> [LedgerEntry; 2] {
+    let transaction_id = capture_transaction_id(booking_id);
+    let entry = |account, direction, n: u8| LedgerEntry {
+        entry_id: format!("{n}"),
+        transaction_id: transaction_id.clone(),
+        account,
+        direction,
+        amount: amount.clone(),
+        booking_id: booking_id.clone(),
+        event_id: event_id.clone(),
+        created_at: at,
+    };
+    [
+        entry(Account::CustomerPayable, Direction::Debit, 1),
+        entry(Account::MerchantBalance, Direction::Credit, 2),
+    ]
+}
+
+/// The id of the transaction that settles a booking.
+pub fn capture_transaction_id(booking_id: &BookingId) -> String {
+    format!("txn_capture_{booking_id}")
+}
+
+/// The sum of the signed amounts: zero for a balanced set of entries of one currency.
+pub fn balance<'a>(entries: impl IntoIterator<Item = &'a LedgerEntry>) -> i64 {
+    entries.into_iter().map(LedgerEntry::signed_amount).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Currency;
+
+    #[test]
+    fn a_capture_is_balanced_and_named_after_its_booking() {
+        let booking = BookingId::try_from("b1").expect("valid");
+        let event = EventId::try_from("e1").expect("valid");
+        let money = Money::new(60_000, Currency::try_from("KRW".to_owned()).expect("valid"));
+        let entries = capture(&booking, &money, &event, Timestamp::from_millis(0));
+        assert_eq!(balance(&entries), 0);
+        assert_eq!(entries[0].transaction_id, entries[1].transaction_id);
+        assert_eq!(entries[0].transaction_id, "txn_capture_b1");
+        assert_eq!((entries[0].account, entries[0].direction), (Account::CustomerPayable, Direction::Debit));
+        assert_eq!((entries[1].account, entries[1].direction), (Account::MerchantBalance, Direction::Credit));
+        assert_eq!(entries[0].signed_amount(), 60_000);
+    }
+}

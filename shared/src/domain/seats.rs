@@ -1,0 +1,189 @@
+//! Seat locks and seat allocation.
+
+use super::{BookingId, PerformanceId, SeatId, SeatState, Timestamp};
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+
+/// One seat of one performance in `occupiedSeats`: locked for a booking until `locked_until`, or sold.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SeatLock {
+    pub performance_id: PerformanceId,
+    pub seat_id: SeatId,
+    pub booking_id: BookingId,
+    pub status: SeatState,
+    /// For a `locked` seat, when the lock lapses; a sold seat has none.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "optional_millis")]
+    pub locked_until: Option<Timestamp>,
+}
+
+impl SeatLock {
+    /// A lock whose time has passed frees its seat by itself.
+    pub fn is_lapsed(&self, now: Timestamp) -> bool {
+        self.status == SeatState::Locked && self.locked_until.is_none_or(|until| until <= now)
+    }
+
+    pub fn blocks_seat(&self, now: Timestamp) -> bool {
+        !self.is_lapsed(now)
+    }
+}
+
+mod optional_millis {
+    use super::Timestamp;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => s.serialize_i64(t.as_millis()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Timestamp>, D::Error> {
+        Ok(Option::<i64>::deserialize(d)?.map(Timestamp::from_millis))
+    }
+}
+
+/// Chooses `quantity` free seats of a hall whose seats are listed in hall order, preferring, in turn:
+/// a block of seats next to each other in one row; seats of one row; any free seats.
+///
+/// `pick(n)` chooses one of `n` equally good candidates: the first on a first attempt, a random one when
+/// retrying after losing a race, so that contending requests spread over the hall.
+pub fn allocate(
+    hall: &[SeatId],
+    taken: &HashSet<&SeatId>,
+    quantity: usize,
+    pick: &mut dyn FnMut(usize) -> usize,
+) -> Option<Vec<SeatId>> {
+    if quantity == 0 {
+        return None;
+    }
+    // Runs of free seats that stand next to each other in one row.
+    let mut runs: Vec<&[SeatId]> = Vec::new();
+    let mut start = None;
+    for (i, seat) in hall.iter().enumerate() {
+        let free = !taken.contains(seat);
+        let continues = i > 0 && hall[i - 1].row() == seat.row();
+        match (free, start) {
+            (true, Some(_)) if continues => {}
+            (true, _) => {
+                if let Some(s) = start.take() {
+                    runs.push(&hall[s..i]);
+                }
+                start = Some(i);
+            }
+            (false, Some(s)) => {
+                runs.push(&hall[s..i]);
+                start = None;
+            }
+            (false, None) => {}
+        }
+    }
+    if let Some(s) = start {
+        runs.push(&hall[s..]);
+    }
+
+    let blocks: Vec<&[SeatId]> = runs
+        .iter()
+        .flat_map(|run| run.windows(quantity))
+        .collect();
+    if !blocks.is_empty() {
+        return Some(blocks[pick(blocks.len()).min(blocks.len() - 1)].to_vec());
+    }
+
+    let mut rows: Vec<Vec<&SeatId>> = Vec::new();
+    for run in &runs {
+        match rows.last_mut() {
+            Some(row) if row.first().map(|s| s.row()) == run.first().map(|s| s.row()) => row.extend(run.iter()),
+            _ => rows.push(run.iter().collect()),
+        }
+    }
+    let roomy: Vec<&Vec<&SeatId>> = rows.iter().filter(|row| row.len() >= quantity).collect();
+    if !roomy.is_empty() {
+        let row = roomy[pick(roomy.len()).min(roomy.len() - 1)];
+        return Some(row.iter().take(quantity).map(|s| (*s).clone()).collect());
+    }
+
+    let free: Vec<&SeatId> = runs.iter().flat_map(|run| run.iter()).collect();
+    (free.len() >= quantity).then(|| free.iter().take(quantity).map(|s| (*s).clone()).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hall(rows: &[(&str, u32)]) -> Vec<SeatId> {
+        rows.iter()
+            .flat_map(|(row, n)| (1..=*n).map(move |i| SeatId::try_from(format!("{row}{i}")).expect("valid")))
+            .collect()
+    }
+
+    fn ids(seats: &[SeatId]) -> Vec<&str> {
+        seats.iter().map(SeatId::as_str).collect()
+    }
+
+    fn first(_: usize) -> usize {
+        0
+    }
+
+    #[test]
+    fn takes_the_first_adjacent_block() {
+        let hall = hall(&[("A", 4), ("B", 4)]);
+        let got = allocate(&hall, &HashSet::new(), 2, &mut first).expect("seats");
+        assert_eq!(ids(&got), ["A1", "A2"]);
+    }
+
+    #[test]
+    fn skips_taken_seats_and_does_not_span_rows() {
+        let hall = hall(&[("A", 4), ("B", 4)]);
+        let taken_ids = hall[1..=2].to_vec(); // A2, A3 taken: A1 and A4 are free but not adjacent
+        let taken: HashSet<&SeatId> = taken_ids.iter().collect();
+        let got = allocate(&hall, &taken, 2, &mut first).expect("seats");
+        assert_eq!(ids(&got), ["B1", "B2"]);
+        // A4 and B1 are next to each other in the list but not in one row.
+        let taken_ids = [&hall[0..3], &hall[5..8]].concat();
+        let taken: HashSet<&SeatId> = taken_ids.iter().collect();
+        let got = allocate(&hall, &taken, 2, &mut first).expect("seats");
+        assert_eq!(ids(&got), ["A4", "B1"], "falls back to any free seats");
+    }
+
+    #[test]
+    fn prefers_one_row_when_no_block_fits() {
+        let hall = hall(&[("A", 3), ("B", 5)]);
+        let taken_ids = vec![hall[1].clone(), hall[4].clone(), hall[6].clone()]; // A2, B2, B4
+        let taken: HashSet<&SeatId> = taken_ids.iter().collect();
+        let got = allocate(&hall, &taken, 3, &mut first).expect("seats");
+        assert_eq!(ids(&got), ["B1", "B3", "B5"]);
+    }
+
+    #[test]
+    fn none_when_too_few_seats_are_free() {
+        let hall = hall(&[("A", 2)]);
+        let taken_ids = vec![hall[0].clone()];
+        let taken: HashSet<&SeatId> = taken_ids.iter().collect();
+        assert_eq!(allocate(&hall, &taken, 2, &mut first), None);
+        assert_eq!(allocate(&hall, &HashSet::new(), 0, &mut first), None);
+    }
+
+    #[test]
+    fn pick_spreads_contending_requests() {
+        let hall = hall(&[("A", 10)]);
+        let got = allocate(&hall, &HashSet::new(), 2, &mut |n| n - 1).expect("seats");
+        assert_eq!(ids(&got), ["A9", "A10"]);
+    }
+
+    #[test]
+    fn a_lock_lapses_at_its_time() {
+        let lock = SeatLock {
+            performance_id: PerformanceId::try_from("p").expect("valid"),
+            seat_id: SeatId::try_from("A1").expect("valid"),
+            booking_id: BookingId::try_from("b").expect("valid"),
+            status: SeatState::Locked,
+            locked_until: Some(Timestamp::from_millis(1_000)),
+        };
+        assert!(lock.blocks_seat(Timestamp::from_millis(999)));
+        assert!(lock.is_lapsed(Timestamp::from_millis(1_000)));
+        let sold = SeatLock { status: SeatState::Sold, locked_until: None, ..lock };
+        assert!(sold.blocks_seat(Timestamp::from_millis(i64::MAX)));
+    }
+}

@@ -1,0 +1,18 @@
+//! Ticketing: book seats to a performance, pay through a (simulated) payment gateway, and let a
+//! background worker confirm or fail the booking, settle its seats and write the ledger.
+//!
+//! - [`domain`]: validated values, lifecycles, seat allocation, the ledger, the payment gateway.
+//! - [`catalog`]: performances, their prices and halls.
+//! - [`booking`]: the synchronous flows; [`worker`]: the asynchronous one.
+//! - [`store`]: storage traits with DynamoDB and in-memory implementations.
+//! - [`stream`]: the DynamoDB Streams event shape, and the in-process stream of the in-memory store.
+//! - [`api`]: the HTTP adapter; [`wiring`]: what each Lambda function builds at cold start.
+
+pub mod api;
+pub mod booking;
+pub mod catalog;
+pub mod domain;
+pub mod store;
+pub mod stream;
+pub mod wiring;
+pub mod worker;

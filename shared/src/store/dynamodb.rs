@@ -1,0 +1,490 @@
+//! The DynamoDB store: one table per collection, every multi-item change in one TransactWriteItems,
+//! every state change guarded by a condition on the state it comes from.
+
+use super::{
+    Applied, BookingHistory, HoldError, Inspect, NewHold, PaymentOutcome, PaymentRecords, RecordError, Release,
+    SeatHolds, Settlement, Settlements, StoreError,
+};
+use crate::domain::ledger::{self, LedgerEntry};
+use crate::domain::payment::PaymentIntent;
+use crate::domain::seats::SeatLock;
+use crate::domain::{
+    Booking, BookingId, BookingStatus, IntentStatus, PaymentIntentId, PerformanceId, SeatId, SeatState, Timestamp,
+    UserId,
+};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, CancellationReason, Delete, Put, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update,
+};
+use aws_sdk_dynamodb::Client;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::collections::{BTreeSet, HashMap};
+
+type Item = HashMap<String, AttributeValue>;
+
+/// The table names, from the environment (see `template.yaml`), with the local defaults.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tables {
+    pub bookings: String,
+    pub payment_intents: String,
+    pub events: String,
+    pub ledger_entries: String,
+    pub occupied_seats: String,
+}
+
+impl Tables {
+    /// The global secondary index of `bookings` by `userId`, newest `createdAt` first.
+    pub const BOOKINGS_BY_USER: &'static str = "byUser";
+
+    pub fn from_env() -> Self {
+        let var = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
+        Self {
+            bookings: var("BOOKINGS_TABLE", "bookings"),
+            payment_intents: var("PAYMENT_INTENTS_TABLE", "paymentIntents"),
+            events: var("EVENTS_TABLE", "events"),
+            ledger_entries: var("LEDGER_ENTRIES_TABLE", "ledgerEntries"),
+            occupied_seats: var("OCCUPIED_SEATS_TABLE", "occupiedSeats"),
+        }
+    }
+
+    /// The same names with a prefix: one set of tables per test.
+    pub fn prefixed(prefix: &str) -> Self {
+        Self {
+            bookings: format!("{prefix}bookings"),
+            payment_intents: format!("{prefix}paymentIntents"),
+            events: format!("{prefix}events"),
+            ledger_entries: format!("{prefix}ledgerEntries"),
+            occupied_seats: format!("{prefix}occupiedSeats"),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct DynamoStore {
+    client: Client,
+    tables: Tables,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, tables: Tables) -> Self {
+        Self { client, tables }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn tables(&self) -> &Tables {
+        &self.tables
+    }
+
+    async fn get<T: DeserializeOwned>(&self, table: &str, key: Item) -> Result<Option<T>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        out.item.map(from_item).transpose()
+    }
+
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), Cancelled> {
+        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(e)) => match e.into_err() {
+                TransactWriteItemsError::TransactionCanceledException(c) => {
+                    Err(Cancelled::Reasons(c.cancellation_reasons.unwrap_or_default()))
+                }
+                other => Err(Cancelled::Other(StoreError::Unavailable(format_err(&other)))),
+            },
+            Err(other) => Err(Cancelled::Other(unavailable(other))),
+        }
+    }
+}
+
+/// Why a transaction did not commit.
+enum Cancelled {
+    /// DynamoDB's reason for each item, in the order the items were given.
+    Reasons(Vec<CancellationReason>),
+    Other(StoreError),
+}
+
+fn reason_code(r: &CancellationReason) -> &str {
+    r.code().unwrap_or("None")
+}
+
+fn is_condition_failure(r: &CancellationReason) -> bool {
+    reason_code(r) == "ConditionalCheckFailed"
+}
+
+/// Only failed conditions and conflicts with concurrent transactions: a lost race, not a fault.
+fn lost_race(reasons: &[CancellationReason]) -> bool {
+    reasons
+        .iter()
+        .all(|r| matches!(reason_code(r), "None" | "ConditionalCheckFailed" | "TransactionConflict"))
+}
+
+fn describe(reasons: &[CancellationReason]) -> String {
+    let codes: Vec<&str> = reasons.iter().map(reason_code).collect();
+    format!("transaction cancelled: {codes:?}")
+}
+
+fn format_err(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+fn unavailable<E: std::error::Error + 'static>(e: E) -> StoreError {
+    StoreError::Unavailable(format_err(&e))
+}
+
+fn to_item<T: Serialize>(value: &T) -> Result<Item, StoreError> {
+    serde_dynamo::to_item(value).map_err(|e| StoreError::Malformed(e.to_string()))
+}
+
+fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+    serde_dynamo::from_item(item).map_err(|e| StoreError::Malformed(e.to_string()))
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn n(value: i64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn key(name: &str, value: &str) -> Item {
+    HashMap::from([(name.to_owned(), s(value))])
+}
+
+fn seat_key(performance: &PerformanceId, seat: &SeatId) -> Item {
+    HashMap::from([
+        ("performanceId".to_owned(), s(performance.as_str())),
+        ("seatId".to_owned(), s(seat.as_str())),
+    ])
+}
+
+/// `#status IN (:st0, :st1, …)` with its values, from a list of states taken from the domain.
+fn status_in(states: &[&str], values: &mut Item) -> String {
+    let names: Vec<String> = states
+        .iter()
+        .enumerate()
+        .map(|(i, state)| {
+            let name = format!(":st{i}");
+            values.insert(name.clone(), s(*state));
+            name
+        })
+        .collect();
+    format!("#status IN ({})", names.join(", "))
+}
+
+fn built<T, E: std::error::Error + 'static>(r: Result<T, E>) -> Result<T, StoreError> {
+    r.map_err(|e| StoreError::Malformed(format_err(&e)))
+}
+
+/// How many times a settlement or release is tried again after a conflict with a concurrent transaction.
+const CONFLICT_RETRIES: usize = 3;
+
+impl DynamoStore {
+    fn put_new(&self, table: &str, item: Item, key_name: &str) -> Result<TransactWriteItem, StoreError> {
+        let put = built(
+            Put::builder()
+                .table_name(table)
+                .set_item(Some(item))
+                .condition_expression(format!("attribute_not_exists({key_name})"))
+                .build(),
+        )?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// Moves a booking to `to` from the states it may come from; on failure, returns the old item.
+    fn booking_transition(&self, id: &BookingId, to: BookingStatus, at: Timestamp) -> Result<TransactWriteItem, StoreError> {
+        let from: Vec<&str> = to.reachable_from().iter().map(|st| st.as_str()).collect();
+        let mut values = HashMap::from([(":to".to_owned(), s(to.as_str())), (":at".to_owned(), s(at.to_rfc3339()))]);
+        let condition = status_in(&from, &mut values);
+        let update = built(
+            Update::builder()
+                .table_name(&self.tables.bookings)
+                .set_key(Some(key("bookingId", id.as_str())))
+                .update_expression("SET #status = :to, updatedAt = :at")
+                .condition_expression(condition)
+                .expression_attribute_names("#status", "status")
+                .set_expression_attribute_values(Some(values))
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                .build(),
+        )?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// What a cancelled transition found: the booking had already moved on, or does not exist.
+    fn transition_refused(reason: &CancellationReason) -> Result<Applied, StoreError> {
+        match reason.item() {
+            None => Ok(Applied::NoSuchBooking),
+            Some(item) => {
+                let booking: Booking = from_item(item.clone())?;
+                Ok(Applied::AlreadyFinal(booking.status))
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl SeatHolds for DynamoStore {
+    async fn seat_locks(&self, performance: &PerformanceId) -> Result<Vec<SeatLock>, StoreError> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.tables.occupied_seats)
+            .key_condition_expression("performanceId = :p")
+            .expression_attribute_values(":p", s(performance.as_str()))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send();
+        let mut locks = Vec::new();
+        while let Some(item) = pages.next().await {
+            locks.push(from_item(item.map_err(unavailable)?)?);
+        }
+        Ok(locks)
+    }
+
+    async fn hold(&self, hold: &NewHold, now: Timestamp) -> Result<(), HoldError> {
+        let mut items = vec![
+            self.put_new(&self.tables.bookings, to_item(&hold.booking)?, "bookingId")?,
+            self.put_new(&self.tables.payment_intents, to_item(&hold.intent)?, "paymentIntentId")?,
+        ];
+        for lock in &hold.locks {
+            let item = to_item(lock)?;
+            let put = match hold.replaces.iter().find(|r| r.seat_id == lock.seat_id) {
+                None => Put::builder().condition_expression("attribute_not_exists(seatId)"),
+                Some(seen) => {
+                    let until = seen.locked_until.map_or(0, Timestamp::as_millis);
+                    Put::builder()
+                        .condition_expression(
+                            "bookingId = :old AND #status = :locked AND lockedUntil = :until AND lockedUntil <= :now",
+                        )
+                        .expression_attribute_names("#status", "status")
+                        .expression_attribute_values(":old", s(seen.booking_id.as_str()))
+                        .expression_attribute_values(":locked", s(SeatState::Locked.as_str()))
+                        .expression_attribute_values(":until", n(until))
+                        .expression_attribute_values(":now", n(now.as_millis()))
+                }
+            };
+            let put = built(put.table_name(&self.tables.occupied_seats).set_item(Some(item)).build())?;
+            items.push(TransactWriteItem::builder().put(put).build());
+        }
+        // A lapsed hold's seats may go only if its payment did not and cannot go through; marking its
+        // intent makes sure a late payment of it fails.
+        let previous: BTreeSet<&BookingId> = hold.replaces.iter().map(|r| &r.booking_id).collect();
+        for booking in previous {
+            let letting_go: Vec<&str> = IntentStatus::ALL
+                .iter()
+                .filter(|st| st.lets_lapsed_seats_go())
+                .map(|st| st.as_str())
+                .collect();
+            let mut values = HashMap::from([(":now".to_owned(), n(now.as_millis())), (":at".to_owned(), s(now.to_rfc3339()))]);
+            let condition = format!("holdExpiresAt <= :now AND {}", status_in(&letting_go, &mut values));
+            let update = built(
+                Update::builder()
+                    .table_name(&self.tables.payment_intents)
+                    .set_key(Some(key("paymentIntentId", booking.payment_intent_id().as_str())))
+                    .update_expression("SET seatsReleasedAt = :at")
+                    .condition_expression(condition)
+                    .expression_attribute_names("#status", "status")
+                    .set_expression_attribute_values(Some(values))
+                    .build(),
+            )?;
+            items.push(TransactWriteItem::builder().update(update).build());
+        }
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            Err(Cancelled::Reasons(reasons)) if lost_race(&reasons) => Err(HoldError::SeatsTaken),
+            Err(Cancelled::Reasons(reasons)) => Err(StoreError::Unavailable(describe(&reasons)).into()),
+            Err(Cancelled::Other(e)) => Err(e.into()),
+        }
+    }
+}
+
+#[async_trait]
+impl PaymentRecords for DynamoStore {
+    async fn booking(&self, id: &BookingId) -> Result<Option<Booking>, StoreError> {
+        self.get(&self.tables.bookings, key("bookingId", id.as_str())).await
+    }
+
+    async fn record_payment(&self, outcome: &PaymentOutcome, now: Timestamp) -> Result<(), RecordError> {
+        let payable: Vec<&str> = outcome
+            .status
+            .reachable_from()
+            .iter()
+            .filter(|st| st.is_payable())
+            .map(|st| st.as_str())
+            .collect();
+        let mut values = HashMap::from([
+            (":to".to_owned(), s(outcome.status.as_str())),
+            (":pg".to_owned(), AttributeValue::M(to_item(&outcome.pg)?)),
+            (":now".to_owned(), n(now.as_millis())),
+            (":at".to_owned(), s(now.to_rfc3339())),
+        ]);
+        let condition = format!(
+            "{} AND holdExpiresAt > :now AND attribute_not_exists(seatsReleasedAt)",
+            status_in(&payable, &mut values)
+        );
+        let update = built(
+            Update::builder()
+                .table_name(&self.tables.payment_intents)
+                .set_key(Some(key("paymentIntentId", outcome.payment_intent_id.as_str())))
+                .update_expression("SET #status = :to, pgMockData = :pg, updatedAt = :at")
+                .condition_expression(condition)
+                .expression_attribute_names("#status", "status")
+                .set_expression_attribute_values(Some(values))
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                .build(),
+        )?;
+        let items = vec![
+            TransactWriteItem::builder().update(update).build(),
+            self.put_new(&self.tables.events, to_item(&outcome.event)?, "eventId")?,
+        ];
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            Err(Cancelled::Reasons(reasons)) => match reasons.first() {
+                Some(r) if is_condition_failure(r) => match r.item() {
+                    Some(item) => Err(RecordError::NotPayable(Box::new(from_item(item.clone())?))),
+                    None => Err(RecordError::NotFound),
+                },
+                _ => Err(StoreError::Unavailable(describe(&reasons)).into()),
+            },
+            Err(Cancelled::Other(e)) => Err(e.into()),
+        }
+    }
+}
+
+#[async_trait]
+impl BookingHistory for DynamoStore {
+    async fn bookings_of(&self, user: &UserId, limit: usize) -> Result<Vec<Booking>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.tables.bookings)
+            .index_name(Tables::BOOKINGS_BY_USER)
+            .key_condition_expression("userId = :u")
+            .expression_attribute_values(":u", s(user.as_str()))
+            .scan_index_forward(false)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        out.items.unwrap_or_default().into_iter().map(from_item).collect()
+    }
+}
+
+#[async_trait]
+impl Settlements for DynamoStore {
+    async fn settle(&self, st: &Settlement) -> Result<Applied, StoreError> {
+        let mut items = vec![self.booking_transition(&st.booking_id, BookingStatus::Confirmed, st.at)?];
+        for seat in &st.seat_ids {
+            let update = built(
+                Update::builder()
+                    .table_name(&self.tables.occupied_seats)
+                    .set_key(Some(seat_key(&st.performance_id, seat)))
+                    .update_expression("SET #status = :sold REMOVE lockedUntil")
+                    .condition_expression("bookingId = :b")
+                    .expression_attribute_names("#status", "status")
+                    .expression_attribute_values(":sold", s(SeatState::Sold.as_str()))
+                    .expression_attribute_values(":b", s(st.booking_id.as_str()))
+                    .build(),
+            )?;
+            items.push(TransactWriteItem::builder().update(update).build());
+        }
+        for entry in &st.entries {
+            items.push(self.put_new(&self.tables.ledger_entries, to_item(entry)?, "transactionId")?);
+        }
+        let mut last = String::new();
+        for _ in 0..=CONFLICT_RETRIES {
+            match self.transact(items.clone()).await {
+                Ok(()) => return Ok(Applied::Done),
+                Err(Cancelled::Reasons(reasons)) => match reasons.first() {
+                    Some(r) if is_condition_failure(r) => return Self::transition_refused(r),
+                    _ if reasons.iter().any(|r| reason_code(r) == "TransactionConflict") => last = describe(&reasons),
+                    _ => return Err(StoreError::Unavailable(describe(&reasons))),
+                },
+                Err(Cancelled::Other(e)) => return Err(e),
+            }
+        }
+        Err(StoreError::Unavailable(last))
+    }
+
+    async fn release(&self, r: &Release) -> Result<Applied, StoreError> {
+        let mut seats: Vec<&SeatId> = r.seat_ids.iter().collect();
+        let mut last = String::new();
+        for _ in 0..=(CONFLICT_RETRIES + r.seat_ids.len()) {
+            let mut items = vec![self.booking_transition(&r.booking_id, r.to, r.at)?];
+            for seat in &seats {
+                let delete = built(
+                    Delete::builder()
+                        .table_name(&self.tables.occupied_seats)
+                        .set_key(Some(seat_key(&r.performance_id, seat)))
+                        .condition_expression("bookingId = :b")
+                        .expression_attribute_values(":b", s(r.booking_id.as_str()))
+                        .build(),
+                )?;
+                items.push(TransactWriteItem::builder().delete(delete).build());
+            }
+            match self.transact(items).await {
+                Ok(()) => return Ok(Applied::Done),
+                Err(Cancelled::Reasons(reasons)) => {
+                    if let Some(first) = reasons.first().filter(|f| is_condition_failure(f)) {
+                        return Self::transition_refused(first);
+                    }
+                    // A lapsed lock that went to another booking (or is gone) is not ours to free.
+                    let before = seats.len();
+                    let mut index = 0;
+                    seats.retain(|_| {
+                        index += 1;
+                        !reasons.get(index).is_some_and(is_condition_failure)
+                    });
+                    if seats.len() == before && !reasons.iter().any(|x| reason_code(x) == "TransactionConflict") {
+                        return Err(StoreError::Unavailable(describe(&reasons)));
+                    }
+                    last = describe(&reasons);
+                }
+                Err(Cancelled::Other(e)) => return Err(e),
+            }
+        }
+        Err(StoreError::Unavailable(last))
+    }
+}
+
+#[async_trait]
+impl Inspect for DynamoStore {
+    async fn payment_intent(&self, id: &PaymentIntentId) -> Result<Option<PaymentIntent>, StoreError> {
+        self.get(&self.tables.payment_intents, key("paymentIntentId", id.as_str())).await
+    }
+
+    async fn ledger_of(&self, booking: &BookingId) -> Result<Vec<LedgerEntry>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.tables.ledger_entries)
+            .key_condition_expression("transactionId = :t")
+            .expression_attribute_values(":t", s(ledger::capture_transaction_id(booking)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        out.items.unwrap_or_default().into_iter().map(from_item).collect()
+    }
+}

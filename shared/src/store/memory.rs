@@ -1,0 +1,242 @@
+//! The in-memory store: the same conditional semantics as the DynamoDB store, one lock for the whole
+//! state, and a change stream of the events table for the in-process worker.
+
+use super::{
+    Applied, BookingHistory, HoldError, Inspect, NewHold, PaymentOutcome, PaymentRecords, RecordError, Release,
+    SeatHolds, Settlement, Settlements, StoreError,
+};
+use crate::domain::ledger::LedgerEntry;
+use crate::domain::payment::PaymentIntent;
+use crate::domain::seats::SeatLock;
+use crate::domain::{
+    Booking, BookingId, BookingStatus, PaymentIntentId, PerformanceId, SeatId, SeatState, Timestamp, UserId,
+};
+use async_trait::async_trait;
+use serde_dynamo::Item;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard};
+use tokio::sync::Notify;
+
+/// One record of the events table's change stream: an inserted item and its sequence number.
+#[derive(Clone, Debug)]
+pub struct StreamedItem {
+    pub sequence_number: u64,
+    pub new_image: Item,
+}
+
+#[derive(Default)]
+struct State {
+    bookings: HashMap<BookingId, Booking>,
+    intents: HashMap<PaymentIntentId, PaymentIntent>,
+    seats: HashMap<PerformanceId, BTreeMap<SeatId, SeatLock>>,
+    events: HashMap<String, Item>,
+    stream: Vec<StreamedItem>,
+    ledger: BTreeMap<(String, String), LedgerEntry>,
+}
+
+#[derive(Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+    appended: Notify,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves no half-applied write (every write checks all its
+        // conditions before it changes anything), so a poisoned lock is safe to keep using.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Stream records after `sequence_number`, oldest first, at most `max`.
+    pub fn stream_after(&self, sequence_number: u64, max: usize) -> Vec<StreamedItem> {
+        let state = self.state();
+        let start = state.stream.partition_point(|r| r.sequence_number <= sequence_number);
+        state.stream[start..].iter().take(max).cloned().collect()
+    }
+
+    /// Waits until a record is appended to the stream after this call began.
+    pub fn appended(&self) -> tokio::sync::futures::Notified<'_> {
+        self.appended.notified()
+    }
+
+    /// Every ledger entry, for audits in tests.
+    pub fn ledger(&self) -> Vec<LedgerEntry> {
+        self.state().ledger.values().cloned().collect()
+    }
+}
+
+impl State {
+    fn seat(&self, performance: &PerformanceId, seat: &SeatId) -> Option<&SeatLock> {
+        self.seats.get(performance)?.get(seat)
+    }
+
+    fn seat_mut(&mut self, performance: &PerformanceId, seat: &SeatId) -> Option<&mut SeatLock> {
+        self.seats.get_mut(performance)?.get_mut(seat)
+    }
+}
+
+fn intent_for<'a>(state: &'a State, booking: &BookingId) -> Option<&'a PaymentIntent> {
+    state.intents.get(&booking.payment_intent_id())
+}
+
+#[async_trait]
+impl SeatHolds for MemoryStore {
+    async fn seat_locks(&self, performance: &PerformanceId) -> Result<Vec<SeatLock>, StoreError> {
+        let state = self.state();
+        Ok(state.seats.get(performance).map(|seats| seats.values().cloned().collect()).unwrap_or_default())
+    }
+
+    async fn hold(&self, hold: &NewHold, now: Timestamp) -> Result<(), HoldError> {
+        let mut state = self.state();
+        if state.bookings.contains_key(&hold.booking.booking_id)
+            || state.intents.contains_key(&hold.intent.payment_intent_id)
+        {
+            return Err(HoldError::SeatsTaken);
+        }
+        for lock in &hold.locks {
+            let expected = hold.replaces.iter().find(|r| r.seat_id == lock.seat_id);
+            match (state.seat(&lock.performance_id, &lock.seat_id), expected) {
+                (None, None) => {}
+                (Some(current), Some(seen)) if current == seen && current.is_lapsed(now) => {
+                    let releasable = intent_for(&state, &current.booking_id).is_none_or(|i| i.lets_lapsed_seats_go_at(now));
+                    if !releasable {
+                        return Err(HoldError::SeatsTaken);
+                    }
+                }
+                _ => return Err(HoldError::SeatsTaken),
+            }
+        }
+        for old in &hold.replaces {
+            if let Some(intent) = state.intents.get_mut(&old.booking_id.payment_intent_id()) {
+                intent.seats_released_at = Some(now);
+            }
+        }
+        for lock in &hold.locks {
+            state.seats.entry(lock.performance_id.clone()).or_default().insert(lock.seat_id.clone(), lock.clone());
+        }
+        state.bookings.insert(hold.booking.booking_id.clone(), hold.booking.clone());
+        state.intents.insert(hold.intent.payment_intent_id.clone(), hold.intent.clone());
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl PaymentRecords for MemoryStore {
+    async fn booking(&self, id: &BookingId) -> Result<Option<Booking>, StoreError> {
+        Ok(self.state().bookings.get(id).cloned())
+    }
+
+    async fn record_payment(&self, outcome: &PaymentOutcome, now: Timestamp) -> Result<(), RecordError> {
+        let item: Item = serde_dynamo::to_item(&outcome.event).map_err(|e| StoreError::Malformed(e.to_string()))?;
+        {
+            let mut state = self.state();
+            let intent = state.intents.get(&outcome.payment_intent_id).ok_or(RecordError::NotFound)?;
+            if !intent.is_payable_at(now) || !outcome.status.reachable_from().contains(&intent.status) {
+                return Err(RecordError::NotPayable(Box::new(intent.clone())));
+            }
+            let event_id = outcome.event.event_id.to_string();
+            if state.events.contains_key(&event_id) {
+                return Err(RecordError::Store(StoreError::Malformed(format!("event {event_id} exists"))));
+            }
+            if let Some(intent) = state.intents.get_mut(&outcome.payment_intent_id) {
+                intent.status = outcome.status;
+                intent.pg_mock_data = Some(outcome.pg.clone());
+                intent.updated_at = now;
+            }
+            let sequence_number = state.stream.last().map_or(1, |r| r.sequence_number + 1);
+            state.events.insert(event_id, item.clone());
+            state.stream.push(StreamedItem { sequence_number, new_image: item });
+        }
+        self.appended.notify_waiters();
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl BookingHistory for MemoryStore {
+    async fn bookings_of(&self, user: &UserId, limit: usize) -> Result<Vec<Booking>, StoreError> {
+        let state = self.state();
+        let mut mine: Vec<Booking> = state.bookings.values().filter(|b| &b.user_id == user).cloned().collect();
+        mine.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        mine.truncate(limit);
+        Ok(mine)
+    }
+}
+
+/// Checks a booking may move to `to`; `Err` carries what to answer when it may not.
+fn check_transition(state: &State, id: &BookingId, to: BookingStatus) -> Result<(), Applied> {
+    match state.bookings.get(id) {
+        None => Err(Applied::NoSuchBooking),
+        Some(b) if !b.status.can_become(to) => Err(Applied::AlreadyFinal(b.status)),
+        Some(_) => Ok(()),
+    }
+}
+
+fn set_status(state: &mut State, id: &BookingId, to: BookingStatus, at: Timestamp) {
+    if let Some(b) = state.bookings.get_mut(id) {
+        b.status = to;
+        b.updated_at = at;
+    }
+}
+
+#[async_trait]
+impl Settlements for MemoryStore {
+    async fn settle(&self, s: &Settlement) -> Result<Applied, StoreError> {
+        let mut state = self.state();
+        if let Err(answer) = check_transition(&state, &s.booking_id, BookingStatus::Confirmed) {
+            return Ok(answer);
+        }
+        for seat in &s.seat_ids {
+            let ours = state.seat(&s.performance_id, seat).is_some_and(|l| l.booking_id == s.booking_id);
+            if !ours {
+                return Err(StoreError::Malformed(format!("seat {seat} is not locked for booking {}", s.booking_id)));
+            }
+        }
+        if s.entries.iter().any(|e| state.ledger.contains_key(&(e.transaction_id.clone(), e.entry_id.clone()))) {
+            return Err(StoreError::Malformed(format!("booking {} already has a capture", s.booking_id)));
+        }
+        set_status(&mut state, &s.booking_id, BookingStatus::Confirmed, s.at);
+        for seat in &s.seat_ids {
+            if let Some(lock) = state.seat_mut(&s.performance_id, seat) {
+                lock.status = SeatState::Sold;
+                lock.locked_until = None;
+            }
+        }
+        for e in &s.entries {
+            state.ledger.insert((e.transaction_id.clone(), e.entry_id.clone()), e.clone());
+        }
+        Ok(Applied::Done)
+    }
+
+    async fn release(&self, r: &Release) -> Result<Applied, StoreError> {
+        let mut state = self.state();
+        if let Err(answer) = check_transition(&state, &r.booking_id, r.to) {
+            return Ok(answer);
+        }
+        set_status(&mut state, &r.booking_id, r.to, r.at);
+        for seat in &r.seat_ids {
+            // A lapsed lock may already have gone to another booking: only our own locks are freed.
+            if state.seat(&r.performance_id, seat).is_some_and(|l| l.booking_id == r.booking_id) {
+                if let Some(seats) = state.seats.get_mut(&r.performance_id) {
+                    seats.remove(seat);
+                }
+            }
+        }
+        Ok(Applied::Done)
+    }
+}
+
+#[async_trait]
+impl Inspect for MemoryStore {
+    async fn payment_intent(&self, id: &PaymentIntentId) -> Result<Option<PaymentIntent>, StoreError> {
+        Ok(self.state().intents.get(id).cloned())
+    }
+
+    async fn ledger_of(&self, booking: &BookingId) -> Result<Vec<LedgerEntry>, StoreError> {
+        Ok(self.state().ledger.values().filter(|e| &e.booking_id == booking).cloned().collect())
+    }
+}

@@ -1,0 +1,131 @@
+//! Storage: one trait per thing a function needs, each implemented by the DynamoDB store and by the
+//! in-memory store, which keeps the same conditional semantics and is the embedded default.
+
+pub mod dynamodb;
+pub mod memory;
+
+use crate::domain::ledger::LedgerEntry;
+use crate::domain::payment::{PaymentEvent, PaymentIntent, PgResult};
+use crate::domain::seats::SeatLock;
+use crate::domain::{
+    Booking, BookingId, BookingStatus, IntentStatus, PaymentIntentId, PerformanceId, SeatId, Timestamp, UserId,
+};
+use async_trait::async_trait;
+
+pub use dynamodb::{DynamoStore, Tables};
+pub use memory::MemoryStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The storage service failed or could not be reached; the operation may be retried.
+    #[error("storage request failed: {0}")]
+    Unavailable(String),
+    /// An item in storage does not have the shape this code writes.
+    #[error("stored item is malformed: {0}")]
+    Malformed(String),
+}
+
+/// A new booking with everything written with it, in one transaction.
+#[derive(Clone, Debug)]
+pub struct NewHold {
+    pub booking: Booking,
+    pub intent: PaymentIntent,
+    /// One `locked` lock per seat, all until the booking's `hold_expires_at`.
+    pub locks: Vec<SeatLock>,
+    /// Lapsed locks, as last read, that the new locks take over; a seat not listed here must be unlocked.
+    pub replaces: Vec<SeatLock>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HoldError {
+    /// A seat was taken (or a lapsed lock changed) since it was read: read again and retry.
+    #[error("a seat was taken by another booking")]
+    SeatsTaken,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The gateway's answer for one intent, and the event that publishes it: written together.
+#[derive(Clone, Debug)]
+pub struct PaymentOutcome {
+    pub payment_intent_id: PaymentIntentId,
+    pub status: IntentStatus,
+    pub pg: PgResult,
+    pub event: PaymentEvent,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// The intent is no longer payable (already paid, failed, or its hold lapsed); here is how it stands.
+    #[error("payment intent is not payable")]
+    NotPayable(Box<PaymentIntent>),
+    #[error("payment intent not found")]
+    NotFound,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Settling a paid booking: confirm it, sell its seats and write its ledger transaction, at once.
+#[derive(Clone, Debug)]
+pub struct Settlement {
+    pub booking_id: BookingId,
+    pub performance_id: PerformanceId,
+    pub seat_ids: Vec<SeatId>,
+    pub entries: [LedgerEntry; 2],
+    pub at: Timestamp,
+}
+
+/// Ending an unpaid booking (`to` is `failed`, `expired` or `cancelled`) and freeing its seats, at once.
+#[derive(Clone, Debug)]
+pub struct Release {
+    pub booking_id: BookingId,
+    pub performance_id: PerformanceId,
+    pub seat_ids: Vec<SeatId>,
+    pub to: BookingStatus,
+    pub at: Timestamp,
+}
+
+/// What a settlement or release did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Applied {
+    /// The booking moved, with everything that goes with it.
+    Done,
+    /// The booking had already left `pending`; nothing was written.
+    AlreadyFinal(BookingStatus),
+    /// There is no such booking; nothing was written.
+    NoSuchBooking,
+}
+
+/// What `create-booking` needs: the seat locks of a performance, and the hold transaction.
+#[async_trait]
+pub trait SeatHolds: Send + Sync {
+    async fn seat_locks(&self, performance: &PerformanceId) -> Result<Vec<SeatLock>, StoreError>;
+    async fn hold(&self, hold: &NewHold, now: Timestamp) -> Result<(), HoldError>;
+}
+
+/// What `execute-payment` needs: the booking, and the outcome-plus-event transaction.
+#[async_trait]
+pub trait PaymentRecords: Send + Sync {
+    async fn booking(&self, id: &BookingId) -> Result<Option<Booking>, StoreError>;
+    async fn record_payment(&self, outcome: &PaymentOutcome, now: Timestamp) -> Result<(), RecordError>;
+}
+
+/// What `list-my-bookings` needs: a user's bookings, newest first.
+#[async_trait]
+pub trait BookingHistory: Send + Sync {
+    async fn bookings_of(&self, user: &UserId, limit: usize) -> Result<Vec<Booking>, StoreError>;
+}
+
+/// What `process-events` needs: the two ways a booking leaves `pending` after its payment.
+#[async_trait]
+pub trait Settlements: Send + Sync {
+    async fn settle(&self, settlement: &Settlement) -> Result<Applied, StoreError>;
+    async fn release(&self, release: &Release) -> Result<Applied, StoreError>;
+}
+
+/// Everything, for tools and tests that look at the whole state.
+#[async_trait]
+pub trait Inspect: Send + Sync {
+    async fn payment_intent(&self, id: &PaymentIntentId) -> Result<Option<PaymentIntent>, StoreError>;
+    async fn ledger_of(&self, booking: &BookingId) -> Result<Vec<LedgerEntry>, StoreError>;
+}

@@ -1,0 +1,96 @@
+//! The asynchronous worker: applies each payment event from the events table's change stream.
+//! Stream delivery is at least once, so applying an event twice must change nothing: every write here is
+//! conditional on the booking still being `pending`, and a second delivery finds it final.
+
+use crate::domain::ledger;
+use crate::domain::payment::{PaymentEvent, PaymentEventType};
+use crate::domain::{BookingStatus, Clock};
+use crate::store::{Applied, Release, Settlement, Settlements, StoreError};
+use aws_lambda_events::event::dynamodb::{Event, EventRecord};
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use tracing::{error, info, warn, Instrument};
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// The record is not an event this worker knows how to apply; retrying will not help.
+    #[error("malformed event record: {0}")]
+    Malformed(String),
+    /// The event names a booking that does not exist.
+    #[error("event refers to booking {0}, which does not exist")]
+    UnknownBooking(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Applies every record of a stream batch on its own and reports only the failed ones, so one bad
+/// record neither blocks nor replays the rest (`ReportBatchItemFailures`).
+pub async fn process_batch<S: Settlements>(store: &S, clock: &dyn Clock, batch: Event) -> DynamoDbEventResponse {
+    let mut response = DynamoDbEventResponse::default();
+    for record in &batch.records {
+        let span = tracing::info_span!(
+            "event",
+            event_id = tracing::field::Empty,
+            booking_id = tracing::field::Empty,
+            stream_event_id = %record.event_id,
+        );
+        if let Err(e) = apply_record(store, clock, record).instrument(span.clone()).await {
+            span.in_scope(|| error!(error = %e, "event not applied; reported for retry"));
+            let mut failure = DynamoDbBatchItemFailure::default();
+            failure.item_identifier = Some(record.change.sequence_number.clone().unwrap_or_else(|| record.event_id.clone()));
+            response.batch_item_failures.push(failure);
+        }
+    }
+    response
+}
+
+async fn apply_record<S: Settlements>(store: &S, clock: &dyn Clock, record: &EventRecord) -> Result<(), WorkerError> {
+    if record.event_name != "INSERT" {
+        // Events are written once; a change or a removal (TTL) is nothing to apply.
+        return Ok(());
+    }
+    let event: PaymentEvent = serde_dynamo::from_item(record.change.new_image.clone())
+        .map_err(|e| WorkerError::Malformed(e.to_string()))?;
+    let span = tracing::Span::current();
+    span.record("event_id", event.event_id.as_str());
+    span.record("booking_id", event.booking_id.as_str());
+    apply(store, clock, &event).await
+}
+
+/// Applies one payment event: success confirms the booking, sells its seats and writes its ledger
+/// transaction; failure fails the booking and frees its seats.
+pub async fn apply<S: Settlements>(store: &S, clock: &dyn Clock, event: &PaymentEvent) -> Result<(), WorkerError> {
+    let at = clock.now();
+    let (applied, target) = match event.event_type {
+        PaymentEventType::PaymentSucceeded => {
+            let settlement = Settlement {
+                booking_id: event.booking_id.clone(),
+                performance_id: event.performance_id.clone(),
+                seat_ids: event.seat_ids.clone(),
+                entries: ledger::capture(&event.booking_id, &event.amount, &event.event_id, at),
+                at,
+            };
+            (store.settle(&settlement).await?, BookingStatus::Confirmed)
+        }
+        PaymentEventType::PaymentFailed => {
+            let release = Release {
+                booking_id: event.booking_id.clone(),
+                performance_id: event.performance_id.clone(),
+                seat_ids: event.seat_ids.clone(),
+                to: BookingStatus::Failed,
+                at,
+            };
+            (store.release(&release).await?, BookingStatus::Failed)
+        }
+    };
+    match applied {
+        Applied::Done => info!(status = target.as_str(), "booking updated"),
+        Applied::AlreadyFinal(status) if status == target => info!(status = status.as_str(), "already applied"),
+        Applied::AlreadyFinal(status) => warn!(
+            status = status.as_str(),
+            event_type = ?event.event_type,
+            "event arrived for a booking that already ended otherwise; recorded, not applied"
+        ),
+        Applied::NoSuchBooking => return Err(WorkerError::UnknownBooking(event.booking_id.to_string())),
+    }
+    Ok(())
+}
