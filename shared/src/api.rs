@@ -25,7 +25,11 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into() }
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
     }
 
     fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -37,7 +41,11 @@ impl ApiError {
     }
 
     pub fn method_not_allowed() -> Self {
-        Self::new(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", "method not allowed on this route")
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "METHOD_NOT_ALLOWED",
+            "method not allowed on this route",
+        )
     }
 
     pub fn payload_too_large() -> Self {
@@ -49,7 +57,10 @@ impl ApiError {
     }
 
     pub fn into_response(self) -> Response<Body> {
-        json_response(self.status, &json!({"error": {"code": self.code, "message": self.message}}))
+        json_response(
+            self.status,
+            &json!({"error": {"code": self.code, "message": self.message}}),
+        )
     }
 }
 
@@ -57,16 +68,28 @@ impl From<FlowError> for ApiError {
     fn from(e: FlowError) -> Self {
         use StatusCode as S;
         match e {
-            FlowError::UnknownPerformance(_) => Self::new(S::NOT_FOUND, "PERFORMANCE_NOT_FOUND", e.to_string()),
-            FlowError::BookingNotFound => Self::new(S::NOT_FOUND, "BOOKING_NOT_FOUND", e.to_string()),
-            FlowError::SeatsUnavailable(_) => Self::new(S::CONFLICT, "SEATS_UNAVAILABLE", e.to_string()),
-            FlowError::BookingNotPending(_) => Self::new(S::CONFLICT, "BOOKING_NOT_PENDING", e.to_string()),
+            FlowError::UnknownPerformance(_) => {
+                Self::new(S::NOT_FOUND, "PERFORMANCE_NOT_FOUND", e.to_string())
+            }
+            FlowError::BookingNotFound => {
+                Self::new(S::NOT_FOUND, "BOOKING_NOT_FOUND", e.to_string())
+            }
+            FlowError::SeatsUnavailable(_) => {
+                Self::new(S::CONFLICT, "SEATS_UNAVAILABLE", e.to_string())
+            }
+            FlowError::BookingNotPending(_) => {
+                Self::new(S::CONFLICT, "BOOKING_NOT_PENDING", e.to_string())
+            }
             FlowError::AlreadyPaid => Self::new(S::CONFLICT, "ALREADY_PAID", e.to_string()),
             FlowError::HoldExpired => Self::new(S::CONFLICT, "HOLD_EXPIRED", e.to_string()),
             FlowError::PriceOverflow => Self::bad_request("INVALID_QUANTITY", e.to_string()),
             FlowError::Store(inner) => {
                 error!(error = %inner, "storage failure");
-                Self::new(S::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "internal error, please retry")
+                Self::new(
+                    S::INTERNAL_SERVER_ERROR,
+                    "INTERNAL_ERROR",
+                    "internal error, please retry",
+                )
             }
         }
     }
@@ -75,9 +98,10 @@ impl From<FlowError> for ApiError {
 fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
     let mut response = Response::new(Body::Text(value.to_string()));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
     response
 }
 
@@ -98,7 +122,11 @@ fn user_id(req: &Request) -> Result<UserId, ApiError> {
         .map_err(|_| ApiError::bad_request("INVALID_USER_ID", "x-user-id must be printable text"))?
         .unwrap_or("");
     if raw.is_empty() {
-        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", "the x-user-id header is required"));
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHENTICATED",
+            "the x-user-id header is required",
+        ));
     }
     UserId::try_from(raw).map_err(|e| ApiError::bad_request("INVALID_USER_ID", e.to_string()))
 }
@@ -109,9 +137,13 @@ fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
         return Err(ApiError::payload_too_large());
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::bad_request("INVALID_JSON", "a JSON request body is required"));
+        return Err(ApiError::bad_request(
+            "INVALID_JSON",
+            "a JSON request body is required",
+        ));
     }
-    serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request("INVALID_JSON", format!("invalid request body: {e}")))
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request("INVALID_JSON", format!("invalid request body: {e}")))
 }
 
 #[derive(Deserialize)]
@@ -132,17 +164,27 @@ impl CreateBookingBody {
             .ok_or_else(|| {
                 ApiError::bad_request(
                     "INVALID_QUANTITY",
-                    format!("quantity must be an integer from {} to {}", Quantity::MIN, Quantity::MAX),
+                    format!(
+                        "quantity must be an integer from {} to {}",
+                        Quantity::MIN,
+                        Quantity::MAX
+                    ),
                 )
             })?;
-        let payment_method = serde_json::from_value::<PaymentMethod>(Value::String(self.payment_method))
-            .map_err(|_| {
-                ApiError::bad_request(
-                    "INVALID_PAYMENT_METHOD",
-                    format!("paymentMethod must be one of {}", PaymentMethod::ACCEPTED),
-                )
-            })?;
-        Ok(BookingRequest { performance_id, quantity, payment_method })
+        let payment_method = serde_json::from_value::<PaymentMethod>(Value::String(
+            self.payment_method,
+        ))
+        .map_err(|_| {
+            ApiError::bad_request(
+                "INVALID_PAYMENT_METHOD",
+                format!("paymentMethod must be one of {}", PaymentMethod::ACCEPTED),
+            )
+        })?;
+        Ok(BookingRequest {
+            performance_id,
+            quantity,
+            payment_method,
+        })
     }
 }
 
@@ -157,11 +199,17 @@ struct ExecutePaymentBody {
 impl ExecutePaymentBody {
     fn parse(self) -> Result<PaymentRequest, ApiError> {
         // An id that cannot exist names no booking of the caller's.
-        let booking_id = BookingId::try_from(self.booking_id).map_err(|_| ApiError::from(FlowError::BookingNotFound))?;
+        let booking_id = BookingId::try_from(self.booking_id)
+            .map_err(|_| ApiError::from(FlowError::BookingNotFound))?;
         let token = PaymentMethodToken::try_from(self.payment_method_token.as_str())
             .map_err(|e| ApiError::bad_request("INVALID_PAYMENT_METHOD_TOKEN", e.to_string()))?;
-        let cvv = Cvv::try_from(self.cvv.as_str()).map_err(|e| ApiError::bad_request("INVALID_CVV", e.to_string()))?;
-        Ok(PaymentRequest { booking_id, token, cvv })
+        let cvv = Cvv::try_from(self.cvv.as_str())
+            .map_err(|e| ApiError::bad_request("INVALID_CVV", e.to_string()))?;
+        Ok(PaymentRequest {
+            booking_id,
+            token,
+            cvv,
+        })
     }
 }
 
@@ -230,21 +278,29 @@ pub async fn list_my_bookings<S: BookingHistory>(app: &App<S>, req: Request) -> 
         async {
             let user = user_id(&req)?;
             let bookings = app.my_bookings(&user).await?;
-            Ok((StatusCode::OK, Value::Array(bookings.iter().map(booking_view).collect())))
+            Ok((
+                StatusCode::OK,
+                Value::Array(bookings.iter().map(booking_view).collect()),
+            ))
         }
         .await,
     )
 }
 
 /// Every route of the API in one process (the local server); under Lambda, API Gateway routes instead.
-pub async fn route<S: SeatHolds + PaymentRecords + BookingHistory>(app: &App<S>, req: Request) -> Response<Body> {
+pub async fn route<S: SeatHolds + PaymentRecords + BookingHistory>(
+    app: &App<S>,
+    req: Request,
+) -> Response<Body> {
     let path = req.uri().path().trim_end_matches('/');
     let method = req.method().clone();
     match (path, method) {
         ("/bookings", Method::POST) => create_booking(app, req).await,
         ("/payments/execute", Method::POST) => execute_payment(app, req).await,
         ("/bookings/my", Method::GET) => list_my_bookings(app, req).await,
-        ("/bookings" | "/payments/execute" | "/bookings/my", _) => ApiError::method_not_allowed().into_response(),
+        ("/bookings" | "/payments/execute" | "/bookings/my", _) => {
+            ApiError::method_not_allowed().into_response()
+        }
         _ => ApiError::not_found().into_response(),
     }
 }

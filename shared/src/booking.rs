@@ -1,13 +1,18 @@
 //! The synchronous flows behind the HTTP routes: create a booking, pay for it, list a user's bookings.
 
 use crate::catalog::Catalog;
-use crate::domain::payment::{self, Cvv, PaymentEvent, PaymentEventType, PaymentIntent, PaymentMethodToken, PgResult};
+use crate::domain::payment::{
+    self, Cvv, PaymentEvent, PaymentEventType, PaymentIntent, PaymentMethodToken, PgResult,
+};
 use crate::domain::seats::{self, SeatLock};
 use crate::domain::{
-    Booking, BookingId, BookingStatus, Clock, EventId, IntentStatus, Money, PaymentMethod, PerformanceId, Quantity,
-    SeatId, SeatState, UserId,
+    Booking, BookingId, BookingStatus, Clock, EventId, IntentStatus, Money, PaymentMethod,
+    PerformanceId, Quantity, SeatId, SeatState, UserId,
 };
-use crate::store::{BookingHistory, HoldError, NewHold, PaymentOutcome, PaymentRecords, RecordError, SeatHolds, StoreError};
+use crate::store::{
+    BookingHistory, HoldError, NewHold, PaymentOutcome, PaymentRecords, RecordError, SeatHolds,
+    StoreError,
+};
 use rand::Rng;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -75,15 +80,24 @@ const HOLD_ATTEMPTS: u32 = 25;
 impl<S: SeatHolds> App<S> {
     /// Allocates seats and writes the pending booking, its payment intent and its seat locks at once.
     /// A race lost to another booking is retried with a fresh read, spreading over the free seats.
-    pub async fn create_booking(&self, user: UserId, request: BookingRequest) -> Result<Booking, FlowError> {
+    pub async fn create_booking(
+        &self,
+        user: UserId,
+        request: BookingRequest,
+    ) -> Result<Booking, FlowError> {
         let perf = self
             .catalog
             .performance(&request.performance_id)
             .ok_or_else(|| FlowError::UnknownPerformance(request.performance_id.clone()))?;
-        let total = perf.price.times(request.quantity.get()).ok_or(FlowError::PriceOverflow)?;
+        let total = perf
+            .price
+            .times(request.quantity.get())
+            .ok_or(FlowError::PriceOverflow)?;
         let booking_id = BookingId::generate();
         let span = tracing::info_span!("create_booking", booking_id = %booking_id, performance_id = %perf.performance_id);
-        self.hold_seats(booking_id, user, request, total).instrument(span).await
+        self.hold_seats(booking_id, user, request, total)
+            .instrument(span)
+            .await
     }
 
     async fn hold_seats(
@@ -100,8 +114,18 @@ impl<S: SeatHolds> App<S> {
         for attempt in 0..HOLD_ATTEMPTS {
             let locks = self.store.seat_locks(&perf.performance_id).await?;
             let now = self.clock.now();
-            let taken: HashSet<&SeatId> = locks.iter().filter(|l| l.blocks_seat(now)).map(|l| &l.seat_id).collect();
-            let mut pick = |n: usize| if attempt == 0 { 0 } else { rand::rng().random_range(0..n) };
+            let taken: HashSet<&SeatId> = locks
+                .iter()
+                .filter(|l| l.blocks_seat(now))
+                .map(|l| &l.seat_id)
+                .collect();
+            let mut pick = |n: usize| {
+                if attempt == 0 {
+                    0
+                } else {
+                    rand::rng().random_range(0..n)
+                }
+            };
             let quantity = usize::try_from(request.quantity.get()).unwrap_or(usize::MAX);
             let Some(seat_ids) = seats::allocate(&perf.seats, &taken, quantity, &mut pick) else {
                 info!(free = perf.seats.len() - taken.len(), "seats unavailable");
@@ -120,7 +144,10 @@ impl<S: SeatHolds> App<S> {
                 Err(HoldError::Store(e)) => return Err(e.into()),
             }
         }
-        warn!(attempts = HOLD_ATTEMPTS, "gave up after losing every race for seats");
+        warn!(
+            attempts = HOLD_ATTEMPTS,
+            "gave up after losing every race for seats"
+        );
         Err(FlowError::SeatsUnavailable(perf.performance_id.clone()))
     }
 
@@ -135,7 +162,11 @@ impl<S: SeatHolds> App<S> {
     ) -> NewHold {
         let now = self.clock.now();
         let hold_expires_at = now.plus_seconds(self.settings.hold_seconds);
-        let replaces = locks.iter().filter(|l| seat_ids.contains(&l.seat_id)).cloned().collect();
+        let replaces = locks
+            .iter()
+            .filter(|l| seat_ids.contains(&l.seat_id))
+            .cloned()
+            .collect();
         let new_locks = seat_ids
             .iter()
             .map(|seat| SeatLock {
@@ -173,19 +204,32 @@ impl<S: SeatHolds> App<S> {
             created_at: now,
             updated_at: now,
         };
-        NewHold { booking, intent, locks: new_locks, replaces }
+        NewHold {
+            booking,
+            intent,
+            locks: new_locks,
+            replaces,
+        }
     }
 }
 
 impl<S: PaymentRecords> App<S> {
     /// Charges the booking through the simulated gateway and records the outcome on the payment intent
     /// together with the event that publishes it. Only the booking's owner may pay it.
-    pub async fn execute_payment(&self, user: &UserId, request: PaymentRequest) -> Result<(Booking, PgResult), FlowError> {
+    pub async fn execute_payment(
+        &self,
+        user: &UserId,
+        request: PaymentRequest,
+    ) -> Result<(Booking, PgResult), FlowError> {
         let span = tracing::info_span!("execute_payment", booking_id = %request.booking_id);
         self.pay(user, request).instrument(span).await
     }
 
-    async fn pay(&self, user: &UserId, request: PaymentRequest) -> Result<(Booking, PgResult), FlowError> {
+    async fn pay(
+        &self,
+        user: &UserId,
+        request: PaymentRequest,
+    ) -> Result<(Booking, PgResult), FlowError> {
         let booking = self
             .store
             .booking(&request.booking_id)
@@ -218,13 +262,20 @@ impl<S: PaymentRecords> App<S> {
             occurred_at: now,
             source: PaymentEvent::SOURCE_PG_SIMULATOR.to_owned(),
         };
-        let outcome = PaymentOutcome { payment_intent_id: booking.payment_intent_id.clone(), status, pg, event };
+        let outcome = PaymentOutcome {
+            payment_intent_id: booking.payment_intent_id.clone(),
+            status,
+            pg,
+            event,
+        };
         match self.store.record_payment(&outcome, now).await {
             Ok(()) => {
                 info!(status = status.as_str(), event_id = %outcome.event.event_id, "payment recorded");
                 Ok((booking, outcome.pg))
             }
-            Err(RecordError::NotPayable(intent)) if intent.status.is_payable() => Err(FlowError::HoldExpired),
+            Err(RecordError::NotPayable(intent)) if intent.status.is_payable() => {
+                Err(FlowError::HoldExpired)
+            }
             Err(RecordError::NotPayable(_)) => Err(FlowError::AlreadyPaid),
             Err(RecordError::NotFound) => Err(FlowError::BookingNotFound),
             Err(RecordError::Store(e)) => Err(e.into()),
@@ -242,5 +293,9 @@ impl<S: BookingHistory> App<S> {
 }
 
 fn seat_list(seats: &[SeatId]) -> String {
-    seats.iter().map(SeatId::as_str).collect::<Vec<_>>().join(",")
+    seats
+        .iter()
+        .map(SeatId::as_str)
+        .collect::<Vec<_>>()
+        .join(",")
 }

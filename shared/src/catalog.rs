@@ -24,7 +24,10 @@ pub struct Catalog {
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
     #[error("cannot read the performance catalog {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("the performance catalog is not valid: {0}")]
     Invalid(String),
 }
@@ -56,7 +59,12 @@ impl Catalog {
         };
         let krw = Currency::try_from("KRW".to_owned()).ok();
         let entries = [
-            ("perf_001", "The Phantom of the Opera", 30_000, hall('A'..='J', 20)),
+            (
+                "perf_001",
+                "The Phantom of the Opera",
+                30_000,
+                hall('A'..='J', 20),
+            ),
             ("perf_002", "Hamlet", 55_000, hall('A'..='E', 10)),
         ];
         let performances = entries
@@ -74,13 +82,16 @@ impl Catalog {
     }
 
     pub fn from_file(path: &Path) -> Result<Self, CatalogError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| CatalogError::Read { path: path.display().to_string(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| CatalogError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
         Self::from_json(&text)
     }
 
     pub fn from_json(text: &str) -> Result<Self, CatalogError> {
-        let file: CatalogFile = serde_json::from_str(text).map_err(|e| CatalogError::Invalid(e.to_string()))?;
+        let file: CatalogFile =
+            serde_json::from_str(text).map_err(|e| CatalogError::Invalid(e.to_string()))?;
         let performances = file
             .performances
             .into_iter()
@@ -98,14 +109,23 @@ impl Catalog {
         let mut performances = HashMap::new();
         for p in list {
             if p.price.amount <= 0 {
-                return Err(CatalogError::Invalid(format!("{}: price must be positive", p.performance_id)));
+                return Err(CatalogError::Invalid(format!(
+                    "{}: price must be positive",
+                    p.performance_id
+                )));
             }
             if p.seats.is_empty() {
-                return Err(CatalogError::Invalid(format!("{}: a performance needs seats", p.performance_id)));
+                return Err(CatalogError::Invalid(format!(
+                    "{}: a performance needs seats",
+                    p.performance_id
+                )));
             }
             let distinct: HashSet<&SeatId> = p.seats.iter().collect();
             if distinct.len() != p.seats.len() {
-                return Err(CatalogError::Invalid(format!("{}: a seat is listed twice", p.performance_id)));
+                return Err(CatalogError::Invalid(format!(
+                    "{}: a seat is listed twice",
+                    p.performance_id
+                )));
             }
             let id = p.performance_id.clone();
             if performances.insert(id.clone(), p).is_some() {
@@ -127,7 +147,9 @@ mod tests {
     #[test]
     fn builtin_has_perf_001_with_200_seats_at_30000() {
         let catalog = Catalog::builtin();
-        let perf = catalog.performance(&PerformanceId::try_from("perf_001").expect("valid")).expect("perf_001");
+        let perf = catalog
+            .performance(&PerformanceId::try_from("perf_001").expect("valid"))
+            .expect("perf_001");
         assert_eq!(perf.price.amount, 30_000);
         assert_eq!(perf.price.currency.as_str(), "KRW");
         assert_eq!(perf.seats.len(), 200);
@@ -140,9 +162,13 @@ mod tests {
         let json = r#"{"performances": [{"performanceId": "perf_x", "title": "Small", "price": 1000,
             "currency": "KRW", "seats": ["A1", "A2", "B1"]}]}"#;
         let catalog = Catalog::from_json(json).expect("valid catalog");
-        let perf = catalog.performance(&PerformanceId::try_from("perf_x").expect("valid")).expect("perf_x");
+        let perf = catalog
+            .performance(&PerformanceId::try_from("perf_x").expect("valid"))
+            .expect("perf_x");
         assert_eq!(perf.seats.len(), 3);
-        assert!(catalog.performance(&PerformanceId::try_from("perf_001").expect("valid")).is_none());
+        assert!(catalog
+            .performance(&PerformanceId::try_from("perf_001").expect("valid"))
+            .is_none());
     }
 
     #[test]

@@ -2,12 +2,16 @@
 //! event source mapping delivers them, and, for the in-memory store, an in-process event source that
 //! feeds the worker with the same batching and retry rules as `template.yaml` gives the real one.
 
-use crate::domain::Clock;
+use crate::domain::{Clock, Timestamp};
 use crate::store::memory::{MemoryStore, StreamedItem};
 use crate::store::Settlements;
 use crate::worker;
+use async_trait::async_trait;
 use aws_lambda_events::event::dynamodb::{Event, EventRecord, StreamRecord, StreamViewType};
+use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use serde_dynamo::{AttributeValue, Item};
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
 use std::time::Duration;
 use tracing::{error, warn};
 
@@ -63,82 +67,201 @@ pub fn batch(records: Vec<EventRecord>) -> Event {
     event
 }
 
-/// How the in-process event source batches and retries, as the event source mapping in `template.yaml`.
+/// How an event source mapping batches and retries, as `template.yaml` configures the real one.
 #[derive(Clone, Copy, Debug)]
 pub struct Mapping {
     pub batch_size: usize,
-    /// After this many failed retries of a record it is given up (and logged, as the on-failure
-    /// destination would receive it).
+    /// After this many failed retries of a record it is given up (logged, as the on-failure destination
+    /// would receive it) and the mapping moves past it.
     pub maximum_retry_attempts: u32,
     pub retry_delay: Duration,
 }
 
 impl Default for Mapping {
     fn default() -> Self {
-        Self { batch_size: 100, maximum_retry_attempts: 3, retry_delay: Duration::from_millis(200) }
+        Self {
+            batch_size: 100,
+            maximum_retry_attempts: 5,
+            retry_delay: Duration::from_millis(200),
+        }
     }
 }
 
-fn memory_record(source: &StreamSource, item: StreamedItem) -> EventRecord {
-    let keys = item
-        .new_image
-        .get("eventId")
-        .map(|id| Item::from(std::collections::HashMap::from([("eventId".to_owned(), id.clone())])))
-        .unwrap_or_default();
-    let created_at_millis = match item.new_image.get("occurredAt") {
-        Some(AttributeValue::S(text)) => crate::domain::Timestamp::parse_rfc3339(text).map_or(0, |t| t.as_millis()),
-        _ => 0,
-    };
-    record(
-        source,
-        Insert {
-            event_id: format!("{:032x}", item.sequence_number),
-            sequence_number: format!("{:021}", item.sequence_number),
-            keys,
-            new_image: item.new_image,
-            created_at_millis,
-            size_bytes: 0,
-        },
-    )
+#[derive(Debug, thiserror::Error)]
+#[error("stream read failed: {0}")]
+pub struct StreamError(pub String);
+
+/// One shard of a change stream, read in order from a checkpoint.
+#[async_trait]
+pub trait ShardReader: Send {
+    /// Up to `max` records after the checkpoint, moving the checkpoint past them; empty when caught up.
+    async fn read(&mut self, max: usize) -> Result<Vec<EventRecord>, StreamError>;
+    /// Moves the checkpoint back so that `record` is the next one read.
+    async fn rewind_to(&mut self, record: &EventRecord) -> Result<(), StreamError>;
+    /// Moves the checkpoint just past `record`.
+    async fn skip_past(&mut self, record: &EventRecord) -> Result<(), StreamError>;
+    /// Waits until new records may have arrived.
+    async fn idle(&mut self);
 }
 
-/// Feeds the worker from the in-memory store's stream until the task is dropped: in order, in batches,
-/// retrying from the first failed record like the event source mapping does.
-pub async fn run_in_process<S: Settlements>(stream: &MemoryStore, store: &S, clock: &dyn Clock, mapping: Mapping) {
-    let source = StreamSource::local("events");
-    let mut checkpoint = 0u64;
+/// Delivers a shard's records to a function in batches until the task is dropped, like the DynamoDB
+/// Streams event source mapping with `ReportBatchItemFailures`: a batch that reports failures is read
+/// again from its first failed record; a record still failing after its retries is given up.
+/// `deliver` returns the function's response, or `Err` when the invocation itself failed.
+pub async fn run_mapping<R, D, F>(reader: &mut R, deliver: D, mapping: Mapping)
+where
+    R: ShardReader,
+    D: Fn(Event) -> F,
+    F: Future<Output = Result<DynamoDbEventResponse, String>>,
+{
     let mut attempts = 0u32;
     loop {
-        let appended = stream.appended();
-        let items = stream.stream_after(checkpoint, mapping.batch_size);
-        if items.is_empty() {
-            appended.await;
+        let records = match reader.read(mapping.batch_size).await {
+            Ok(records) => records,
+            Err(e) => {
+                warn!(error = %e, "stream read failed; retrying");
+                tokio::time::sleep(mapping.retry_delay).await;
+                continue;
+            }
+        };
+        if records.is_empty() {
+            reader.idle().await;
             continue;
         }
-        let last = items.last().map_or(checkpoint, |i| i.sequence_number);
-        let records = items.into_iter().map(|i| memory_record(&source, i)).collect();
-        let response = worker::process_batch(store, clock, batch(records)).await;
-        let first_failed = response
-            .batch_item_failures
-            .iter()
-            .filter_map(|f| f.item_identifier.as_deref()?.parse::<u64>().ok())
-            .min();
-        match first_failed {
-            None => {
-                checkpoint = last;
-                attempts = 0;
+        let failed: HashSet<String> = match deliver(batch(records.clone())).await {
+            Ok(response) => response
+                .batch_item_failures
+                .into_iter()
+                .filter_map(|f| f.item_identifier)
+                .collect(),
+            Err(e) => {
+                warn!(error = %e, "invocation failed; the whole batch is retried");
+                records
+                    .iter()
+                    .filter_map(|r| r.change.sequence_number.clone())
+                    .collect()
             }
-            Some(failed) if attempts >= mapping.maximum_retry_attempts => {
-                error!(sequence_number = failed, attempts, "record given up after its retries; it needs a redrive");
-                checkpoint = failed;
-                attempts = 0;
-            }
-            Some(failed) => {
-                attempts += 1;
-                warn!(sequence_number = failed, attempts, "retrying the batch from the first failed record");
-                checkpoint = failed.saturating_sub(1);
-                tokio::time::sleep(mapping.retry_delay).await;
-            }
+        };
+        let Some(first) = records.iter().find(|r| {
+            r.change
+                .sequence_number
+                .as_ref()
+                .is_some_and(|seq| failed.contains(seq))
+        }) else {
+            attempts = 0;
+            continue;
+        };
+        let sequence_number = first.change.sequence_number.as_deref().unwrap_or_default();
+        let moved = if attempts >= mapping.maximum_retry_attempts {
+            error!(
+                sequence_number,
+                attempts, "record given up after its retries; it needs a redrive"
+            );
+            attempts = 0;
+            reader.skip_past(first).await
+        } else {
+            attempts += 1;
+            warn!(
+                sequence_number,
+                attempts, "retrying from the first failed record"
+            );
+            tokio::time::sleep(mapping.retry_delay).await;
+            reader.rewind_to(first).await
+        };
+        if let Err(e) = moved {
+            warn!(error = %e, "could not move the stream checkpoint");
         }
     }
+}
+
+/// The in-memory store's change stream as a shard.
+pub struct MemoryShard<'a> {
+    store: &'a MemoryStore,
+    source: StreamSource,
+    checkpoint: u64,
+}
+
+impl<'a> MemoryShard<'a> {
+    pub fn new(store: &'a MemoryStore) -> Self {
+        Self {
+            store,
+            source: StreamSource::local("events"),
+            checkpoint: 0,
+        }
+    }
+
+    fn record(&self, item: StreamedItem) -> EventRecord {
+        let keys = item
+            .new_image
+            .get("eventId")
+            .map(|id| Item::from(HashMap::from([("eventId".to_owned(), id.clone())])))
+            .unwrap_or_default();
+        let created_at_millis = match item.new_image.get("occurredAt") {
+            Some(AttributeValue::S(text)) => {
+                Timestamp::parse_rfc3339(text).map_or(0, Timestamp::as_millis)
+            }
+            _ => 0,
+        };
+        record(
+            &self.source,
+            Insert {
+                event_id: format!("{:032x}", item.sequence_number),
+                sequence_number: item.sequence_number.to_string(),
+                keys,
+                new_image: item.new_image,
+                created_at_millis,
+                size_bytes: 0,
+            },
+        )
+    }
+}
+
+fn memory_sequence(record: &EventRecord) -> Result<u64, StreamError> {
+    record
+        .change
+        .sequence_number
+        .as_deref()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| StreamError("record without an in-memory sequence number".to_owned()))
+}
+
+#[async_trait]
+impl ShardReader for MemoryShard<'_> {
+    async fn read(&mut self, max: usize) -> Result<Vec<EventRecord>, StreamError> {
+        let items = self.store.stream_after(self.checkpoint, max);
+        if let Some(last) = items.last() {
+            self.checkpoint = last.sequence_number;
+        }
+        Ok(items.into_iter().map(|i| self.record(i)).collect())
+    }
+
+    async fn rewind_to(&mut self, record: &EventRecord) -> Result<(), StreamError> {
+        self.checkpoint = memory_sequence(record)?.saturating_sub(1);
+        Ok(())
+    }
+
+    async fn skip_past(&mut self, record: &EventRecord) -> Result<(), StreamError> {
+        self.checkpoint = memory_sequence(record)?;
+        Ok(())
+    }
+
+    async fn idle(&mut self) {
+        let appended = self.store.appended();
+        if self.store.stream_after(self.checkpoint, 1).is_empty() {
+            appended.await;
+        }
+    }
+}
+
+/// Feeds the worker from the in-memory store's stream, in process, until the task is dropped.
+pub async fn run_in_process<S: Settlements>(
+    stream: &MemoryStore,
+    store: &S,
+    clock: &dyn Clock,
+    mapping: Mapping,
+) {
+    let mut shard = MemoryShard::new(stream);
+    let deliver =
+        |event: Event| async move { Ok(worker::process_batch(store, clock, event).await) };
+    run_mapping(&mut shard, deliver, mapping).await;
 }

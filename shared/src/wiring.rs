@@ -11,7 +11,11 @@ use std::sync::Arc;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{name} must be a whole number of seconds from 1 to {max}, not {value:?}")]
-    HoldSeconds { name: &'static str, value: String, max: u64 },
+    HoldSeconds {
+        name: &'static str,
+        value: String,
+        max: u64,
+    },
     #[error(transparent)]
     Catalog(#[from] CatalogError),
 }
@@ -27,7 +31,11 @@ impl Settings {
         };
         match value.trim().parse::<u64>() {
             Ok(secs) if (1..=MAX_HOLD_SECONDS).contains(&secs) => Ok(Self { hold_seconds: secs }),
-            _ => Err(ConfigError::HoldSeconds { name: "HOLD_SECONDS", value, max: MAX_HOLD_SECONDS }),
+            _ => Err(ConfigError::HoldSeconds {
+                name: "HOLD_SECONDS",
+                value,
+                max: MAX_HOLD_SECONDS,
+            }),
         }
     }
 }
@@ -66,12 +74,22 @@ pub async fn dynamo_app() -> Result<App<DynamoStore>, ConfigError> {
     let settings = Settings::from_env()?;
     let catalog = catalog_from_env()?;
     let store = DynamoStore::new(dynamodb_client().await, Tables::from_env());
-    Ok(App { store, catalog, clock: Arc::new(SystemClock), settings })
+    Ok(App {
+        store,
+        catalog,
+        clock: Arc::new(SystemClock),
+        settings,
+    })
 }
 
 /// The application over the in-memory store, as configured by the environment.
 pub fn memory_app() -> Result<App<MemoryStore>, ConfigError> {
     let settings = Settings::from_env()?;
     let catalog = catalog_from_env()?;
-    Ok(App { store: MemoryStore::new(), catalog, clock: Arc::new(SystemClock), settings })
+    Ok(App {
+        store: MemoryStore::new(),
+        catalog,
+        clock: Arc::new(SystemClock),
+        settings,
+    })
 }

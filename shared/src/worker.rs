@@ -24,7 +24,11 @@ pub enum WorkerError {
 
 /// Applies every record of a stream batch on its own and reports only the failed ones, so one bad
 /// record neither blocks nor replays the rest (`ReportBatchItemFailures`).
-pub async fn process_batch<S: Settlements>(store: &S, clock: &dyn Clock, batch: Event) -> DynamoDbEventResponse {
+pub async fn process_batch<S: Settlements>(
+    store: &S,
+    clock: &dyn Clock,
+    batch: Event,
+) -> DynamoDbEventResponse {
     let mut response = DynamoDbEventResponse::default();
     for record in &batch.records {
         let span = tracing::info_span!(
@@ -33,17 +37,30 @@ pub async fn process_batch<S: Settlements>(store: &S, clock: &dyn Clock, batch: 
             booking_id = tracing::field::Empty,
             stream_event_id = %record.event_id,
         );
-        if let Err(e) = apply_record(store, clock, record).instrument(span.clone()).await {
+        if let Err(e) = apply_record(store, clock, record)
+            .instrument(span.clone())
+            .await
+        {
             span.in_scope(|| error!(error = %e, "event not applied; reported for retry"));
             let mut failure = DynamoDbBatchItemFailure::default();
-            failure.item_identifier = Some(record.change.sequence_number.clone().unwrap_or_else(|| record.event_id.clone()));
+            failure.item_identifier = Some(
+                record
+                    .change
+                    .sequence_number
+                    .clone()
+                    .unwrap_or_else(|| record.event_id.clone()),
+            );
             response.batch_item_failures.push(failure);
         }
     }
     response
 }
 
-async fn apply_record<S: Settlements>(store: &S, clock: &dyn Clock, record: &EventRecord) -> Result<(), WorkerError> {
+async fn apply_record<S: Settlements>(
+    store: &S,
+    clock: &dyn Clock,
+    record: &EventRecord,
+) -> Result<(), WorkerError> {
     if record.event_name != "INSERT" {
         // Events are written once; a change or a removal (TTL) is nothing to apply.
         return Ok(());
@@ -58,7 +75,11 @@ async fn apply_record<S: Settlements>(store: &S, clock: &dyn Clock, record: &Eve
 
 /// Applies one payment event: success confirms the booking, sells its seats and writes its ledger
 /// transaction; failure fails the booking and frees its seats.
-pub async fn apply<S: Settlements>(store: &S, clock: &dyn Clock, event: &PaymentEvent) -> Result<(), WorkerError> {
+pub async fn apply<S: Settlements>(
+    store: &S,
+    clock: &dyn Clock,
+    event: &PaymentEvent,
+) -> Result<(), WorkerError> {
     let at = clock.now();
     let (applied, target) = match event.event_type {
         PaymentEventType::PaymentSucceeded => {
@@ -84,13 +105,17 @@ pub async fn apply<S: Settlements>(store: &S, clock: &dyn Clock, event: &Payment
     };
     match applied {
         Applied::Done => info!(status = target.as_str(), "booking updated"),
-        Applied::AlreadyFinal(status) if status == target => info!(status = status.as_str(), "already applied"),
+        Applied::AlreadyFinal(status) if status == target => {
+            info!(status = status.as_str(), "already applied")
+        }
         Applied::AlreadyFinal(status) => warn!(
             status = status.as_str(),
             event_type = ?event.event_type,
             "event arrived for a booking that already ended otherwise; recorded, not applied"
         ),
-        Applied::NoSuchBooking => return Err(WorkerError::UnknownBooking(event.booking_id.to_string())),
+        Applied::NoSuchBooking => {
+            return Err(WorkerError::UnknownBooking(event.booking_id.to_string()))
+        }
     }
     Ok(())
 }

@@ -6,5 +6,8 @@ use lambda_http::{run, service_fn, Error, Request};
 async fn main() -> Result<(), Error> {
     ticketing::wiring::init_tracing();
     let app = &ticketing::wiring::dynamo_app().await?;
-    run(service_fn(move |req: Request| async move { Ok::<_, Error>(ticketing::api::list_my_bookings(app, req).await) })).await
+    run(service_fn(move |req: Request| async move {
+        Ok::<_, Error>(ticketing::api::list_my_bookings(app, req).await)
+    }))
+    .await
 }

@@ -46,7 +46,12 @@ impl LedgerEntry {
 
 /// The ledger transaction that settles a paid booking. Its id follows from the booking, so a booking
 /// can be settled once only, whatever delivers the event.
-pub fn capture(booking_id: &BookingId, amount: &Money, event_id: &EventId, at: Timestamp) -> [LedgerEntry; 2] {
+pub fn capture(
+    booking_id: &BookingId,
+    amount: &Money,
+    event_id: &EventId,
+    at: Timestamp,
+) -> [LedgerEntry; 2] {
     let transaction_id = capture_transaction_id(booking_id);
     let entry = |account, direction, n: u8| LedgerEntry {
         entry_id: format!("{n}"),
@@ -88,8 +93,14 @@ mod tests {
         assert_eq!(balance(&entries), 0);
         assert_eq!(entries[0].transaction_id, entries[1].transaction_id);
         assert_eq!(entries[0].transaction_id, "txn_capture_b1");
-        assert_eq!((entries[0].account, entries[0].direction), (Account::CustomerPayable, Direction::Debit));
-        assert_eq!((entries[1].account, entries[1].direction), (Account::MerchantBalance, Direction::Credit));
+        assert_eq!(
+            (entries[0].account, entries[0].direction),
+            (Account::CustomerPayable, Direction::Debit)
+        );
+        assert_eq!(
+            (entries[1].account, entries[1].direction),
+            (Account::MerchantBalance, Direction::Credit)
+        );
         assert_eq!(entries[0].signed_amount(), 60_000);
     }
 }

@@ -61,7 +61,10 @@ mod tests {
     #[test]
     fn multiplies_in_minor_units() {
         let krw = Currency::try_from("KRW".to_owned()).expect("valid");
-        assert_eq!(Money::new(30_000, krw.clone()).times(2), Some(Money::new(60_000, krw.clone())));
+        assert_eq!(
+            Money::new(30_000, krw.clone()).times(2),
+            Some(Money::new(60_000, krw.clone()))
+        );
         assert_eq!(Money::new(i64::MAX, krw).times(2), None);
     }
 

@@ -1,8 +1,8 @@
 //! Payment intents, the simulated payment gateway (PG) and the events a payment outcome publishes.
 
 use super::{
-    BookingId, EventId, IntentStatus, Money, PaymentIntentId, PaymentMethod, PerformanceId, SeatId, Timestamp,
-    UserId,
+    BookingId, EventId, IntentStatus, Money, PaymentIntentId, PaymentMethod, PerformanceId, SeatId,
+    Timestamp, UserId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -78,7 +78,10 @@ impl TryFrom<&str> for PaymentMethodToken {
     type Error = InvalidToken;
     fn try_from(value: &str) -> Result<Self, Self::Error> {
         let rest = value.strip_prefix("tok_").ok_or(InvalidToken)?;
-        if !rest.is_empty() && value.len() <= 64 && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        if !rest.is_empty()
+            && value.len() <= 64
+            && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
             Ok(Self(value.to_owned()))
         } else {
             Err(InvalidToken)
@@ -111,7 +114,11 @@ pub fn charge(_token: &PaymentMethodToken, cvv: &Cvv, at: Timestamp) -> PgResult
         "444" => Some("CARD_EXPIRED"),
         _ => None,
     };
-    PgResult { is_success: failure.is_none(), failure_code: failure.map(str::to_owned), processed_at: at }
+    PgResult {
+        is_success: failure.is_none(),
+        failure_code: failure.map(str::to_owned),
+        processed_at: at,
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -161,7 +168,12 @@ mod tests {
         let declined = charge(&token(), &Cvv::try_from("442").expect("valid"), at);
         assert!(!declined.is_success);
         assert_eq!(declined.failure_code.as_deref(), Some("DECLINE_2"));
-        assert_eq!(charge(&token(), &Cvv::try_from("443").expect("valid"), at).failure_code.as_deref(), Some("INSUFFICIENT_FUNDS"));
+        assert_eq!(
+            charge(&token(), &Cvv::try_from("443").expect("valid"), at)
+                .failure_code
+                .as_deref(),
+            Some("INSUFFICIENT_FUNDS")
+        );
         assert!(charge(&token(), &Cvv::try_from("1234").expect("valid"), at).is_success);
     }
 
@@ -170,18 +182,36 @@ mod tests {
         for bad in ["", "12", "12345", "12a", " 120"] {
             assert_eq!(Cvv::try_from(bad), Err(InvalidCvv), "{bad:?}");
         }
-        for bad in ["", "tok_", "visa", "tok_a b", &format!("tok_{}", "a".repeat(61))] {
-            assert_eq!(PaymentMethodToken::try_from(bad), Err(InvalidToken), "{bad:?}");
+        for bad in [
+            "",
+            "tok_",
+            "visa",
+            "tok_a b",
+            &format!("tok_{}", "a".repeat(61)),
+        ] {
+            assert_eq!(
+                PaymentMethodToken::try_from(bad),
+                Err(InvalidToken),
+                "{bad:?}"
+            );
         }
     }
 
     #[test]
     fn cvv_is_never_printed() {
-        assert_eq!(format!("{:?}", Cvv::try_from("120").expect("valid")), "Cvv(***)");
+        assert_eq!(
+            format!("{:?}", Cvv::try_from("120").expect("valid")),
+            "Cvv(***)"
+        );
     }
 
     #[test]
     fn event_type_serializes_as_in_the_inbox() {
-        assert_eq!(serde_json::to_string(&PaymentEventType::PaymentSucceeded).ok().as_deref(), Some("\"PAYMENT_SUCCEEDED\""));
+        assert_eq!(
+            serde_json::to_string(&PaymentEventType::PaymentSucceeded)
+                .ok()
+                .as_deref(),
+            Some("\"PAYMENT_SUCCEEDED\"")
+        );
     }
 }

@@ -13,7 +13,11 @@ pub struct SeatLock {
     pub booking_id: BookingId,
     pub status: SeatState,
     /// For a `locked` seat, when the lock lapses; a sold seat has none.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "optional_millis")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "optional_millis"
+    )]
     pub locked_until: Option<Timestamp>,
 }
 
@@ -83,10 +87,7 @@ pub fn allocate(
         runs.push(&hall[s..]);
     }
 
-    let blocks: Vec<&[SeatId]> = runs
-        .iter()
-        .flat_map(|run| run.windows(quantity))
-        .collect();
+    let blocks: Vec<&[SeatId]> = runs.iter().flat_map(|run| run.windows(quantity)).collect();
     if !blocks.is_empty() {
         return Some(blocks[pick(blocks.len()).min(blocks.len() - 1)].to_vec());
     }
@@ -94,7 +95,9 @@ pub fn allocate(
     let mut rows: Vec<Vec<&SeatId>> = Vec::new();
     for run in &runs {
         match rows.last_mut() {
-            Some(row) if row.first().map(|s| s.row()) == run.first().map(|s| s.row()) => row.extend(run.iter()),
+            Some(row) if row.first().map(|s| s.row()) == run.first().map(|s| s.row()) => {
+                row.extend(run.iter())
+            }
             _ => rows.push(run.iter().collect()),
         }
     }
@@ -114,7 +117,9 @@ mod tests {
 
     fn hall(rows: &[(&str, u32)]) -> Vec<SeatId> {
         rows.iter()
-            .flat_map(|(row, n)| (1..=*n).map(move |i| SeatId::try_from(format!("{row}{i}")).expect("valid")))
+            .flat_map(|(row, n)| {
+                (1..=*n).map(move |i| SeatId::try_from(format!("{row}{i}")).expect("valid"))
+            })
             .collect()
     }
 
@@ -150,7 +155,7 @@ mod tests {
     #[test]
     fn prefers_one_row_when_no_block_fits() {
         let hall = hall(&[("A", 3), ("B", 5)]);
-        let taken_ids = vec![hall[1].clone(), hall[4].clone(), hall[6].clone()]; // A2, B2, B4
+        let taken_ids = [hall[1].clone(), hall[4].clone(), hall[6].clone()]; // A2, B2, B4
         let taken: HashSet<&SeatId> = taken_ids.iter().collect();
         let got = allocate(&hall, &taken, 3, &mut first).expect("seats");
         assert_eq!(ids(&got), ["B1", "B3", "B5"]);
@@ -159,7 +164,7 @@ mod tests {
     #[test]
     fn none_when_too_few_seats_are_free() {
         let hall = hall(&[("A", 2)]);
-        let taken_ids = vec![hall[0].clone()];
+        let taken_ids = [hall[0].clone()];
         let taken: HashSet<&SeatId> = taken_ids.iter().collect();
         assert_eq!(allocate(&hall, &taken, 2, &mut first), None);
         assert_eq!(allocate(&hall, &HashSet::new(), 0, &mut first), None);
@@ -183,7 +188,11 @@ mod tests {
         };
         assert!(lock.blocks_seat(Timestamp::from_millis(999)));
         assert!(lock.is_lapsed(Timestamp::from_millis(1_000)));
-        let sold = SeatLock { status: SeatState::Sold, locked_until: None, ..lock };
+        let sold = SeatLock {
+            status: SeatState::Sold,
+            locked_until: None,
+            ..lock
+        };
         assert!(sold.blocks_seat(Timestamp::from_millis(i64::MAX)));
     }
 }

@@ -53,8 +53,13 @@ pub enum IntentStatus {
 }
 
 impl IntentStatus {
-    pub const ALL: [IntentStatus; 5] =
-        [Self::Pending, Self::Processing, Self::Succeeded, Self::Failed, Self::Cancelled];
+    pub const ALL: [IntentStatus; 5] = [
+        Self::Pending,
+        Self::Processing,
+        Self::Succeeded,
+        Self::Failed,
+        Self::Cancelled,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {

@@ -2,15 +2,15 @@
 //! every state change guarded by a condition on the state it comes from.
 
 use super::{
-    Applied, BookingHistory, HoldError, Inspect, NewHold, PaymentOutcome, PaymentRecords, RecordError, Release,
-    SeatHolds, Settlement, Settlements, StoreError,
+    Applied, BookingHistory, HoldError, Inspect, NewHold, PaymentOutcome, PaymentRecords,
+    RecordError, Release, SeatHolds, Settlement, Settlements, StoreError,
 };
 use crate::domain::ledger::{self, LedgerEntry};
 use crate::domain::payment::PaymentIntent;
 use crate::domain::seats::SeatLock;
 use crate::domain::{
-    Booking, BookingId, BookingStatus, IntentStatus, PaymentIntentId, PerformanceId, SeatId, SeatState, Timestamp,
-    UserId,
+    Booking, BookingId, BookingStatus, IntentStatus, PaymentIntentId, PerformanceId, SeatId,
+    SeatState, Timestamp, UserId,
 };
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
@@ -41,7 +41,8 @@ impl Tables {
     pub const BOOKINGS_BY_USER: &'static str = "byUser";
 
     pub fn from_env() -> Self {
-        let var = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
+        let var =
+            |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
         Self {
             bookings: var("BOOKINGS_TABLE", "bookings"),
             payment_intents: var("PAYMENT_INTENTS_TABLE", "paymentIntents"),
@@ -82,7 +83,11 @@ impl DynamoStore {
         &self.tables
     }
 
-    async fn get<T: DeserializeOwned>(&self, table: &str, key: Item) -> Result<Option<T>, StoreError> {
+    async fn get<T: DeserializeOwned>(
+        &self,
+        table: &str,
+        key: Item,
+    ) -> Result<Option<T>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -96,13 +101,21 @@ impl DynamoStore {
     }
 
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), Cancelled> {
-        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(SdkError::ServiceError(e)) => match e.into_err() {
-                TransactWriteItemsError::TransactionCanceledException(c) => {
-                    Err(Cancelled::Reasons(c.cancellation_reasons.unwrap_or_default()))
-                }
-                other => Err(Cancelled::Other(StoreError::Unavailable(format_err(&other)))),
+                TransactWriteItemsError::TransactionCanceledException(c) => Err(
+                    Cancelled::Reasons(c.cancellation_reasons.unwrap_or_default()),
+                ),
+                other => Err(Cancelled::Other(StoreError::Unavailable(format_err(
+                    &other,
+                )))),
             },
             Err(other) => Err(Cancelled::Other(unavailable(other))),
         }
@@ -126,9 +139,12 @@ fn is_condition_failure(r: &CancellationReason) -> bool {
 
 /// Only failed conditions and conflicts with concurrent transactions: a lost race, not a fault.
 fn lost_race(reasons: &[CancellationReason]) -> bool {
-    reasons
-        .iter()
-        .all(|r| matches!(reason_code(r), "None" | "ConditionalCheckFailed" | "TransactionConflict"))
+    reasons.iter().all(|r| {
+        matches!(
+            reason_code(r),
+            "None" | "ConditionalCheckFailed" | "TransactionConflict"
+        )
+    })
 }
 
 fn describe(reasons: &[CancellationReason]) -> String {
@@ -200,7 +216,12 @@ fn built<T, E: std::error::Error + 'static>(r: Result<T, E>) -> Result<T, StoreE
 const CONFLICT_RETRIES: usize = 3;
 
 impl DynamoStore {
-    fn put_new(&self, table: &str, item: Item, key_name: &str) -> Result<TransactWriteItem, StoreError> {
+    fn put_new(
+        &self,
+        table: &str,
+        item: Item,
+        key_name: &str,
+    ) -> Result<TransactWriteItem, StoreError> {
         let put = built(
             Put::builder()
                 .table_name(table)
@@ -212,9 +233,17 @@ impl DynamoStore {
     }
 
     /// Moves a booking to `to` from the states it may come from; on failure, returns the old item.
-    fn booking_transition(&self, id: &BookingId, to: BookingStatus, at: Timestamp) -> Result<TransactWriteItem, StoreError> {
+    fn booking_transition(
+        &self,
+        id: &BookingId,
+        to: BookingStatus,
+        at: Timestamp,
+    ) -> Result<TransactWriteItem, StoreError> {
         let from: Vec<&str> = to.reachable_from().iter().map(|st| st.as_str()).collect();
-        let mut values = HashMap::from([(":to".to_owned(), s(to.as_str())), (":at".to_owned(), s(at.to_rfc3339()))]);
+        let mut values = HashMap::from([
+            (":to".to_owned(), s(to.as_str())),
+            (":at".to_owned(), s(at.to_rfc3339())),
+        ]);
         let condition = status_in(&from, &mut values);
         let update = built(
             Update::builder()
@@ -224,7 +253,9 @@ impl DynamoStore {
                 .condition_expression(condition)
                 .expression_attribute_names("#status", "status")
                 .set_expression_attribute_values(Some(values))
-                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
                 .build(),
         )?;
         Ok(TransactWriteItem::builder().update(update).build())
@@ -265,7 +296,11 @@ impl SeatHolds for DynamoStore {
     async fn hold(&self, hold: &NewHold, now: Timestamp) -> Result<(), HoldError> {
         let mut items = vec![
             self.put_new(&self.tables.bookings, to_item(&hold.booking)?, "bookingId")?,
-            self.put_new(&self.tables.payment_intents, to_item(&hold.intent)?, "paymentIntentId")?,
+            self.put_new(
+                &self.tables.payment_intents,
+                to_item(&hold.intent)?,
+                "paymentIntentId",
+            )?,
         ];
         for lock in &hold.locks {
             let item = to_item(lock)?;
@@ -284,7 +319,11 @@ impl SeatHolds for DynamoStore {
                         .expression_attribute_values(":now", n(now.as_millis()))
                 }
             };
-            let put = built(put.table_name(&self.tables.occupied_seats).set_item(Some(item)).build())?;
+            let put = built(
+                put.table_name(&self.tables.occupied_seats)
+                    .set_item(Some(item))
+                    .build(),
+            )?;
             items.push(TransactWriteItem::builder().put(put).build());
         }
         // A lapsed hold's seats may go only if its payment did not and cannot go through; marking its
@@ -296,12 +335,21 @@ impl SeatHolds for DynamoStore {
                 .filter(|st| st.lets_lapsed_seats_go())
                 .map(|st| st.as_str())
                 .collect();
-            let mut values = HashMap::from([(":now".to_owned(), n(now.as_millis())), (":at".to_owned(), s(now.to_rfc3339()))]);
-            let condition = format!("holdExpiresAt <= :now AND {}", status_in(&letting_go, &mut values));
+            let mut values = HashMap::from([
+                (":now".to_owned(), n(now.as_millis())),
+                (":at".to_owned(), s(now.to_rfc3339())),
+            ]);
+            let condition = format!(
+                "holdExpiresAt <= :now AND {}",
+                status_in(&letting_go, &mut values)
+            );
             let update = built(
                 Update::builder()
                     .table_name(&self.tables.payment_intents)
-                    .set_key(Some(key("paymentIntentId", booking.payment_intent_id().as_str())))
+                    .set_key(Some(key(
+                        "paymentIntentId",
+                        booking.payment_intent_id().as_str(),
+                    )))
                     .update_expression("SET seatsReleasedAt = :at")
                     .condition_expression(condition)
                     .expression_attribute_names("#status", "status")
@@ -313,7 +361,9 @@ impl SeatHolds for DynamoStore {
         match self.transact(items).await {
             Ok(()) => Ok(()),
             Err(Cancelled::Reasons(reasons)) if lost_race(&reasons) => Err(HoldError::SeatsTaken),
-            Err(Cancelled::Reasons(reasons)) => Err(StoreError::Unavailable(describe(&reasons)).into()),
+            Err(Cancelled::Reasons(reasons)) => {
+                Err(StoreError::Unavailable(describe(&reasons)).into())
+            }
             Err(Cancelled::Other(e)) => Err(e.into()),
         }
     }
@@ -322,10 +372,15 @@ impl SeatHolds for DynamoStore {
 #[async_trait]
 impl PaymentRecords for DynamoStore {
     async fn booking(&self, id: &BookingId) -> Result<Option<Booking>, StoreError> {
-        self.get(&self.tables.bookings, key("bookingId", id.as_str())).await
+        self.get(&self.tables.bookings, key("bookingId", id.as_str()))
+            .await
     }
 
-    async fn record_payment(&self, outcome: &PaymentOutcome, now: Timestamp) -> Result<(), RecordError> {
+    async fn record_payment(
+        &self,
+        outcome: &PaymentOutcome,
+        now: Timestamp,
+    ) -> Result<(), RecordError> {
         let payable: Vec<&str> = outcome
             .status
             .reachable_from()
@@ -346,12 +401,17 @@ impl PaymentRecords for DynamoStore {
         let update = built(
             Update::builder()
                 .table_name(&self.tables.payment_intents)
-                .set_key(Some(key("paymentIntentId", outcome.payment_intent_id.as_str())))
+                .set_key(Some(key(
+                    "paymentIntentId",
+                    outcome.payment_intent_id.as_str(),
+                )))
                 .update_expression("SET #status = :to, pgMockData = :pg, updatedAt = :at")
                 .condition_expression(condition)
                 .expression_attribute_names("#status", "status")
                 .set_expression_attribute_values(Some(values))
-                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
                 .build(),
         )?;
         let items = vec![
@@ -387,14 +447,19 @@ impl BookingHistory for DynamoStore {
             .send()
             .await
             .map_err(unavailable)?;
-        out.items.unwrap_or_default().into_iter().map(from_item).collect()
+        out.items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_item)
+            .collect()
     }
 }
 
 #[async_trait]
 impl Settlements for DynamoStore {
     async fn settle(&self, st: &Settlement) -> Result<Applied, StoreError> {
-        let mut items = vec![self.booking_transition(&st.booking_id, BookingStatus::Confirmed, st.at)?];
+        let mut items =
+            vec![self.booking_transition(&st.booking_id, BookingStatus::Confirmed, st.at)?];
         for seat in &st.seat_ids {
             let update = built(
                 Update::builder()
@@ -410,7 +475,11 @@ impl Settlements for DynamoStore {
             items.push(TransactWriteItem::builder().update(update).build());
         }
         for entry in &st.entries {
-            items.push(self.put_new(&self.tables.ledger_entries, to_item(entry)?, "transactionId")?);
+            items.push(self.put_new(
+                &self.tables.ledger_entries,
+                to_item(entry)?,
+                "transactionId",
+            )?);
         }
         let mut last = String::new();
         for _ in 0..=CONFLICT_RETRIES {
@@ -418,7 +487,12 @@ impl Settlements for DynamoStore {
                 Ok(()) => return Ok(Applied::Done),
                 Err(Cancelled::Reasons(reasons)) => match reasons.first() {
                     Some(r) if is_condition_failure(r) => return Self::transition_refused(r),
-                    _ if reasons.iter().any(|r| reason_code(r) == "TransactionConflict") => last = describe(&reasons),
+                    _ if reasons
+                        .iter()
+                        .any(|r| reason_code(r) == "TransactionConflict") =>
+                    {
+                        last = describe(&reasons)
+                    }
                     _ => return Err(StoreError::Unavailable(describe(&reasons))),
                 },
                 Err(Cancelled::Other(e)) => return Err(e),
@@ -456,7 +530,11 @@ impl Settlements for DynamoStore {
                         index += 1;
                         !reasons.get(index).is_some_and(is_condition_failure)
                     });
-                    if seats.len() == before && !reasons.iter().any(|x| reason_code(x) == "TransactionConflict") {
+                    if seats.len() == before
+                        && !reasons
+                            .iter()
+                            .any(|x| reason_code(x) == "TransactionConflict")
+                    {
                         return Err(StoreError::Unavailable(describe(&reasons)));
                     }
                     last = describe(&reasons);
@@ -470,8 +548,15 @@ impl Settlements for DynamoStore {
 
 #[async_trait]
 impl Inspect for DynamoStore {
-    async fn payment_intent(&self, id: &PaymentIntentId) -> Result<Option<PaymentIntent>, StoreError> {
-        self.get(&self.tables.payment_intents, key("paymentIntentId", id.as_str())).await
+    async fn payment_intent(
+        &self,
+        id: &PaymentIntentId,
+    ) -> Result<Option<PaymentIntent>, StoreError> {
+        self.get(
+            &self.tables.payment_intents,
+            key("paymentIntentId", id.as_str()),
+        )
+        .await
     }
 
     async fn ledger_of(&self, booking: &BookingId) -> Result<Vec<LedgerEntry>, StoreError> {
@@ -485,6 +570,10 @@ impl Inspect for DynamoStore {
             .send()
             .await
             .map_err(unavailable)?;
-        out.items.unwrap_or_default().into_iter().map(from_item).collect()
+        out.items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_item)
+            .collect()
     }
 }

@@ -2,14 +2,15 @@
 //! state, and a change stream of the events table for the in-process worker.
 
 use super::{
-    Applied, BookingHistory, HoldError, Inspect, NewHold, PaymentOutcome, PaymentRecords, RecordError, Release,
-    SeatHolds, Settlement, Settlements, StoreError,
+    Applied, BookingHistory, HoldError, Inspect, NewHold, PaymentOutcome, PaymentRecords,
+    RecordError, Release, SeatHolds, Settlement, Settlements, StoreError,
 };
 use crate::domain::ledger::LedgerEntry;
 use crate::domain::payment::PaymentIntent;
 use crate::domain::seats::SeatLock;
 use crate::domain::{
-    Booking, BookingId, BookingStatus, PaymentIntentId, PerformanceId, SeatId, SeatState, Timestamp, UserId,
+    Booking, BookingId, BookingStatus, PaymentIntentId, PerformanceId, SeatId, SeatState,
+    Timestamp, UserId,
 };
 use async_trait::async_trait;
 use serde_dynamo::Item;
@@ -48,13 +49,17 @@ impl MemoryStore {
     fn state(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock leaves no half-applied write (every write checks all its
         // conditions before it changes anything), so a poisoned lock is safe to keep using.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Stream records after `sequence_number`, oldest first, at most `max`.
     pub fn stream_after(&self, sequence_number: u64, max: usize) -> Vec<StreamedItem> {
         let state = self.state();
-        let start = state.stream.partition_point(|r| r.sequence_number <= sequence_number);
+        let start = state
+            .stream
+            .partition_point(|r| r.sequence_number <= sequence_number);
         state.stream[start..].iter().take(max).cloned().collect()
     }
 
@@ -87,7 +92,11 @@ fn intent_for<'a>(state: &'a State, booking: &BookingId) -> Option<&'a PaymentIn
 impl SeatHolds for MemoryStore {
     async fn seat_locks(&self, performance: &PerformanceId) -> Result<Vec<SeatLock>, StoreError> {
         let state = self.state();
-        Ok(state.seats.get(performance).map(|seats| seats.values().cloned().collect()).unwrap_or_default())
+        Ok(state
+            .seats
+            .get(performance)
+            .map(|seats| seats.values().cloned().collect())
+            .unwrap_or_default())
     }
 
     async fn hold(&self, hold: &NewHold, now: Timestamp) -> Result<(), HoldError> {
@@ -102,7 +111,8 @@ impl SeatHolds for MemoryStore {
             match (state.seat(&lock.performance_id, &lock.seat_id), expected) {
                 (None, None) => {}
                 (Some(current), Some(seen)) if current == seen && current.is_lapsed(now) => {
-                    let releasable = intent_for(&state, &current.booking_id).is_none_or(|i| i.lets_lapsed_seats_go_at(now));
+                    let releasable = intent_for(&state, &current.booking_id)
+                        .is_none_or(|i| i.lets_lapsed_seats_go_at(now));
                     if !releasable {
                         return Err(HoldError::SeatsTaken);
                     }
@@ -116,10 +126,18 @@ impl SeatHolds for MemoryStore {
             }
         }
         for lock in &hold.locks {
-            state.seats.entry(lock.performance_id.clone()).or_default().insert(lock.seat_id.clone(), lock.clone());
+            state
+                .seats
+                .entry(lock.performance_id.clone())
+                .or_default()
+                .insert(lock.seat_id.clone(), lock.clone());
         }
-        state.bookings.insert(hold.booking.booking_id.clone(), hold.booking.clone());
-        state.intents.insert(hold.intent.payment_intent_id.clone(), hold.intent.clone());
+        state
+            .bookings
+            .insert(hold.booking.booking_id.clone(), hold.booking.clone());
+        state
+            .intents
+            .insert(hold.intent.payment_intent_id.clone(), hold.intent.clone());
         Ok(())
     }
 }
@@ -130,17 +148,29 @@ impl PaymentRecords for MemoryStore {
         Ok(self.state().bookings.get(id).cloned())
     }
 
-    async fn record_payment(&self, outcome: &PaymentOutcome, now: Timestamp) -> Result<(), RecordError> {
-        let item: Item = serde_dynamo::to_item(&outcome.event).map_err(|e| StoreError::Malformed(e.to_string()))?;
+    async fn record_payment(
+        &self,
+        outcome: &PaymentOutcome,
+        now: Timestamp,
+    ) -> Result<(), RecordError> {
+        let item: Item = serde_dynamo::to_item(&outcome.event)
+            .map_err(|e| StoreError::Malformed(e.to_string()))?;
         {
             let mut state = self.state();
-            let intent = state.intents.get(&outcome.payment_intent_id).ok_or(RecordError::NotFound)?;
-            if !intent.is_payable_at(now) || !outcome.status.reachable_from().contains(&intent.status) {
+            let intent = state
+                .intents
+                .get(&outcome.payment_intent_id)
+                .ok_or(RecordError::NotFound)?;
+            if !intent.is_payable_at(now)
+                || !outcome.status.reachable_from().contains(&intent.status)
+            {
                 return Err(RecordError::NotPayable(Box::new(intent.clone())));
             }
             let event_id = outcome.event.event_id.to_string();
             if state.events.contains_key(&event_id) {
-                return Err(RecordError::Store(StoreError::Malformed(format!("event {event_id} exists"))));
+                return Err(RecordError::Store(StoreError::Malformed(format!(
+                    "event {event_id} exists"
+                ))));
             }
             if let Some(intent) = state.intents.get_mut(&outcome.payment_intent_id) {
                 intent.status = outcome.status;
@@ -149,7 +179,10 @@ impl PaymentRecords for MemoryStore {
             }
             let sequence_number = state.stream.last().map_or(1, |r| r.sequence_number + 1);
             state.events.insert(event_id, item.clone());
-            state.stream.push(StreamedItem { sequence_number, new_image: item });
+            state.stream.push(StreamedItem {
+                sequence_number,
+                new_image: item,
+            });
         }
         self.appended.notify_waiters();
         Ok(())
@@ -160,7 +193,12 @@ impl PaymentRecords for MemoryStore {
 impl BookingHistory for MemoryStore {
     async fn bookings_of(&self, user: &UserId, limit: usize) -> Result<Vec<Booking>, StoreError> {
         let state = self.state();
-        let mut mine: Vec<Booking> = state.bookings.values().filter(|b| &b.user_id == user).cloned().collect();
+        let mut mine: Vec<Booking> = state
+            .bookings
+            .values()
+            .filter(|b| &b.user_id == user)
+            .cloned()
+            .collect();
         mine.sort_by(|a, b| b.created_at.cmp(&a.created_at));
         mine.truncate(limit);
         Ok(mine)
@@ -191,13 +229,25 @@ impl Settlements for MemoryStore {
             return Ok(answer);
         }
         for seat in &s.seat_ids {
-            let ours = state.seat(&s.performance_id, seat).is_some_and(|l| l.booking_id == s.booking_id);
+            let ours = state
+                .seat(&s.performance_id, seat)
+                .is_some_and(|l| l.booking_id == s.booking_id);
             if !ours {
-                return Err(StoreError::Malformed(format!("seat {seat} is not locked for booking {}", s.booking_id)));
+                return Err(StoreError::Malformed(format!(
+                    "seat {seat} is not locked for booking {}",
+                    s.booking_id
+                )));
             }
         }
-        if s.entries.iter().any(|e| state.ledger.contains_key(&(e.transaction_id.clone(), e.entry_id.clone()))) {
-            return Err(StoreError::Malformed(format!("booking {} already has a capture", s.booking_id)));
+        if s.entries.iter().any(|e| {
+            state
+                .ledger
+                .contains_key(&(e.transaction_id.clone(), e.entry_id.clone()))
+        }) {
+            return Err(StoreError::Malformed(format!(
+                "booking {} already has a capture",
+                s.booking_id
+            )));
         }
         set_status(&mut state, &s.booking_id, BookingStatus::Confirmed, s.at);
         for seat in &s.seat_ids {
@@ -207,7 +257,9 @@ impl Settlements for MemoryStore {
             }
         }
         for e in &s.entries {
-            state.ledger.insert((e.transaction_id.clone(), e.entry_id.clone()), e.clone());
+            state
+                .ledger
+                .insert((e.transaction_id.clone(), e.entry_id.clone()), e.clone());
         }
         Ok(Applied::Done)
     }
@@ -220,7 +272,10 @@ impl Settlements for MemoryStore {
         set_status(&mut state, &r.booking_id, r.to, r.at);
         for seat in &r.seat_ids {
             // A lapsed lock may already have gone to another booking: only our own locks are freed.
-            if state.seat(&r.performance_id, seat).is_some_and(|l| l.booking_id == r.booking_id) {
+            if state
+                .seat(&r.performance_id, seat)
+                .is_some_and(|l| l.booking_id == r.booking_id)
+            {
                 if let Some(seats) = state.seats.get_mut(&r.performance_id) {
                     seats.remove(seat);
                 }
@@ -232,11 +287,20 @@ impl Settlements for MemoryStore {
 
 #[async_trait]
 impl Inspect for MemoryStore {
-    async fn payment_intent(&self, id: &PaymentIntentId) -> Result<Option<PaymentIntent>, StoreError> {
+    async fn payment_intent(
+        &self,
+        id: &PaymentIntentId,
+    ) -> Result<Option<PaymentIntent>, StoreError> {
         Ok(self.state().intents.get(id).cloned())
     }
 
     async fn ledger_of(&self, booking: &BookingId) -> Result<Vec<LedgerEntry>, StoreError> {
-        Ok(self.state().ledger.values().filter(|e| &e.booking_id == booking).cloned().collect())
+        Ok(self
+            .state()
+            .ledger
+            .values()
+            .filter(|e| &e.booking_id == booking)
+            .cloned()
+            .collect())
     }
 }

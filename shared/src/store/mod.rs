@@ -8,7 +8,8 @@ use crate::domain::ledger::LedgerEntry;
 use crate::domain::payment::{PaymentEvent, PaymentIntent, PgResult};
 use crate::domain::seats::SeatLock;
 use crate::domain::{
-    Booking, BookingId, BookingStatus, IntentStatus, PaymentIntentId, PerformanceId, SeatId, Timestamp, UserId,
+    Booking, BookingId, BookingStatus, IntentStatus, PaymentIntentId, PerformanceId, SeatId,
+    Timestamp, UserId,
 };
 use async_trait::async_trait;
 
@@ -107,7 +108,11 @@ pub trait SeatHolds: Send + Sync {
 #[async_trait]
 pub trait PaymentRecords: Send + Sync {
     async fn booking(&self, id: &BookingId) -> Result<Option<Booking>, StoreError>;
-    async fn record_payment(&self, outcome: &PaymentOutcome, now: Timestamp) -> Result<(), RecordError>;
+    async fn record_payment(
+        &self,
+        outcome: &PaymentOutcome,
+        now: Timestamp,
+    ) -> Result<(), RecordError>;
 }
 
 /// What `list-my-bookings` needs: a user's bookings, newest first.
@@ -126,6 +131,9 @@ pub trait Settlements: Send + Sync {
 /// Everything, for tools and tests that look at the whole state.
 #[async_trait]
 pub trait Inspect: Send + Sync {
-    async fn payment_intent(&self, id: &PaymentIntentId) -> Result<Option<PaymentIntent>, StoreError>;
+    async fn payment_intent(
+        &self,
+        id: &PaymentIntentId,
+    ) -> Result<Option<PaymentIntent>, StoreError>;
     async fn ledger_of(&self, booking: &BookingId) -> Result<Vec<LedgerEntry>, StoreError>;
 }

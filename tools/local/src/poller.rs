@@ -1,0 +1,292 @@
+//! The local stand-in for the DynamoDB Streams event source mapping: reads the events table's stream
+//! on DynamoDB Local and hands the records to `process-events`, batched and shaped as Lambda does.
+
+use async_trait::async_trait;
+use aws_lambda_events::event::dynamodb::{Event, EventRecord};
+use aws_lambda_events::event::streams::DynamoDbEventResponse;
+use aws_sdk_dynamodbstreams::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodbstreams::types::{Record, ShardIteratorType};
+use aws_sdk_dynamodbstreams::Client as StreamsClient;
+use serde_dynamo::Item;
+use std::collections::HashSet;
+use std::time::Duration;
+use ticketing::stream::{record, Insert, ShardReader, StreamError, StreamSource};
+
+fn err(e: impl std::fmt::Display) -> StreamError {
+    StreamError(e.to_string())
+}
+
+/// A service error as `Code: message`, without the raw response.
+fn sdk_err<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
+    e: SdkError<E, R>,
+) -> StreamError {
+    match e.as_service_error() {
+        Some(service) => err(format!(
+            "{}: {}",
+            service.code().unwrap_or("Error"),
+            service.message().unwrap_or("")
+        )),
+        None => err(aws_sdk_dynamodbstreams::error::DisplayErrorContext(&e)),
+    }
+}
+
+/// The iterator no longer points at records that exist: the reader positions itself again.
+fn lost_position(e: &StreamError) -> bool {
+    e.0.starts_with("TrimmedDataAccessException") || e.0.starts_with("ExpiredIteratorException")
+}
+
+/// The events table's stream, read shard after shard from the oldest record (`TRIM_HORIZON`).
+pub struct StreamShards {
+    client: StreamsClient,
+    source: StreamSource,
+    shard: Option<String>,
+    finished: HashSet<String>,
+    iterator: Option<String>,
+    last_sequence: Option<String>,
+    idle_delay: Duration,
+}
+
+impl StreamShards {
+    /// Opens the latest stream of `table`.
+    pub async fn open(
+        dynamodb: &aws_sdk_dynamodb::Client,
+        client: StreamsClient,
+        table: &str,
+        region: &str,
+    ) -> Result<Self, StreamError> {
+        let described = dynamodb
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .map_err(|e| err(aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+        let stream_arn = described
+            .table
+            .and_then(|t| t.latest_stream_arn)
+            .ok_or_else(|| err(format!("table {table} has no stream")))?;
+        Ok(Self {
+            client,
+            source: StreamSource {
+                region: region.to_owned(),
+                stream_arn,
+            },
+            shard: None,
+            finished: HashSet::new(),
+            iterator: None,
+            last_sequence: None,
+            idle_delay: Duration::from_millis(100),
+        })
+    }
+
+    /// The stream's shards, parents before children, each with whether it is closed.
+    async fn shards(&self) -> Result<Vec<(String, bool)>, StreamError> {
+        let out = self
+            .client
+            .describe_stream()
+            .stream_arn(&self.source.stream_arn)
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        let shards = out
+            .stream_description
+            .and_then(|d| d.shards)
+            .unwrap_or_default();
+        Ok(shards
+            .into_iter()
+            .filter_map(|s| {
+                let closed = s
+                    .sequence_number_range
+                    .as_ref()
+                    .is_some_and(|r| r.ending_sequence_number.is_some());
+                s.shard_id.map(|id| (id, closed))
+            })
+            .collect())
+    }
+
+    /// Gets an iterator again: after the last record read in the current shard while it is open, else
+    /// from the start of the next shard not yet read to its end.
+    async fn position(&mut self) -> Result<(), StreamError> {
+        let shards = self.shards().await?;
+        if let Some(current) = self.shard.clone() {
+            let closed = shards.iter().any(|(id, closed)| *id == current && *closed);
+            if !closed {
+                self.iterator = match self.last_sequence.clone() {
+                    Some(seq) => {
+                        self.iterator(&current, ShardIteratorType::AfterSequenceNumber, Some(&seq))
+                            .await?
+                    }
+                    None => {
+                        self.iterator(&current, ShardIteratorType::TrimHorizon, None)
+                            .await?
+                    }
+                };
+                return Ok(());
+            }
+            self.finished.insert(current);
+            self.shard = None;
+            self.last_sequence = None;
+        }
+        if let Some((next, _)) = shards
+            .into_iter()
+            .find(|(id, _)| !self.finished.contains(id))
+        {
+            self.iterator = self
+                .iterator(&next, ShardIteratorType::TrimHorizon, None)
+                .await?;
+            self.shard = Some(next);
+        }
+        Ok(())
+    }
+
+    async fn iterator(
+        &self,
+        shard: &str,
+        kind: ShardIteratorType,
+        sequence: Option<&str>,
+    ) -> Result<Option<String>, StreamError> {
+        let out = self
+            .client
+            .get_shard_iterator()
+            .stream_arn(&self.source.stream_arn)
+            .shard_id(shard)
+            .shard_iterator_type(kind)
+            .set_sequence_number(sequence.map(str::to_owned))
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        Ok(out.shard_iterator)
+    }
+
+    async fn reposition(
+        &mut self,
+        kind: ShardIteratorType,
+        sequence: &str,
+    ) -> Result<(), StreamError> {
+        let shard = self
+            .shard
+            .clone()
+            .ok_or_else(|| err("no shard is being read"))?;
+        self.iterator = self.iterator(&shard, kind, Some(sequence)).await?;
+        Ok(())
+    }
+
+    fn to_lambda(&self, r: Record) -> Option<EventRecord> {
+        let change = r.dynamodb?;
+        let created = change
+            .approximate_creation_date_time
+            .map_or(0, |t| t.to_millis().unwrap_or(0));
+        let mut record = record(
+            &self.source,
+            Insert {
+                event_id: r.event_id.unwrap_or_default(),
+                sequence_number: change.sequence_number?,
+                keys: Item::from(change.keys.unwrap_or_default()),
+                new_image: Item::from(change.new_image.unwrap_or_default()),
+                created_at_millis: created,
+                size_bytes: change.size_bytes.unwrap_or(0),
+            },
+        );
+        record.event_name = r
+            .event_name
+            .map(|n| n.as_str().to_owned())
+            .unwrap_or_default();
+        Some(record)
+    }
+}
+
+impl StreamShards {
+    async fn read_records(&mut self, max: usize) -> Result<Vec<EventRecord>, StreamError> {
+        if self.iterator.is_none() {
+            self.position().await?;
+        }
+        let Some(iterator) = self.iterator.clone() else {
+            return Ok(Vec::new());
+        };
+        let out = self
+            .client
+            .get_records()
+            .shard_iterator(iterator)
+            .limit(i32::try_from(max).unwrap_or(1000))
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        self.iterator = out.next_shard_iterator;
+        let records: Vec<EventRecord> = out
+            .records
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|r| self.to_lambda(r))
+            .collect();
+        if let Some(last) = records
+            .last()
+            .and_then(|r| r.change.sequence_number.clone())
+        {
+            self.last_sequence = Some(last);
+        }
+        Ok(records)
+    }
+}
+
+#[async_trait]
+impl ShardReader for StreamShards {
+    async fn read(&mut self, max: usize) -> Result<Vec<EventRecord>, StreamError> {
+        match self.read_records(max).await {
+            Err(e) if lost_position(&e) => {
+                self.iterator = None;
+                Ok(Vec::new())
+            }
+            other => other,
+        }
+    }
+
+    async fn rewind_to(&mut self, record: &EventRecord) -> Result<(), StreamError> {
+        let seq = record
+            .change
+            .sequence_number
+            .clone()
+            .ok_or_else(|| err("record without a sequence number"))?;
+        self.reposition(ShardIteratorType::AtSequenceNumber, &seq)
+            .await
+    }
+
+    async fn skip_past(&mut self, record: &EventRecord) -> Result<(), StreamError> {
+        let seq = record
+            .change
+            .sequence_number
+            .clone()
+            .ok_or_else(|| err("record without a sequence number"))?;
+        self.last_sequence = Some(seq.clone());
+        self.reposition(ShardIteratorType::AfterSequenceNumber, &seq)
+            .await
+    }
+
+    async fn idle(&mut self) {
+        tokio::time::sleep(self.idle_delay).await;
+    }
+}
+
+/// Invokes a function through the Lambda Invoke API (`cargo lambda watch` serves it locally; the SDK
+/// finds it through `AWS_ENDPOINT_URL_LAMBDA`), as the event source mapping does.
+pub async fn invoke(
+    client: &aws_sdk_lambda::Client,
+    function: &str,
+    event: Event,
+) -> Result<DynamoDbEventResponse, String> {
+    let payload = serde_json::to_vec(&event).map_err(|e| e.to_string())?;
+    let out = client
+        .invoke()
+        .function_name(function)
+        .payload(aws_sdk_lambda::primitives::Blob::new(payload))
+        .send()
+        .await
+        .map_err(|e| aws_sdk_lambda::error::DisplayErrorContext(e).to_string())?;
+    let body = out.payload.map(|p| p.into_inner()).unwrap_or_default();
+    if let Some(kind) = out.function_error {
+        return Err(format!(
+            "{function} failed ({kind}): {}",
+            String::from_utf8_lossy(&body)
+        ));
+    }
+    serde_json::from_slice(&body)
+        .map_err(|e| format!("{function} answered something else than a batch response: {e}"))
+}

@@ -1,0 +1,229 @@
+//! The whole flow on the official DynamoDB Local: the storage contract, the seed's scenarios with the
+//! worker fed by the events table's real stream, contention for seats, and repeated delivery.
+
+mod common;
+
+use common::*;
+use lambda_http::http::StatusCode;
+use std::collections::HashSet;
+use std::sync::Arc;
+use ticketing::booking::{App, Settings};
+use ticketing::domain::{BookingId, PerformanceId, SeatState, SystemClock};
+use ticketing::store::{DynamoStore, Inspect, SeatHolds};
+use ticketing::stream::{run_mapping, Mapping, ShardReader};
+use ticketing_local::poller::StreamShards;
+
+async fn app(
+    emulator: &ticketing_local::emulator::DynamoDbLocal,
+    catalog: ticketing::catalog::Catalog,
+) -> App<DynamoStore> {
+    App {
+        store: dynamo_store(emulator).await,
+        catalog,
+        clock: Arc::new(SystemClock),
+        settings: Settings::default(),
+    }
+}
+
+async fn events_stream(
+    emulator: &ticketing_local::emulator::DynamoDbLocal,
+    store: &DynamoStore,
+) -> StreamShards {
+    let streams = aws_sdk_dynamodbstreams::Client::new(&sdk_config(emulator));
+    StreamShards::open(store.client(), streams, &store.tables().events, "us-east-1")
+        .await
+        .expect("stream opens")
+}
+
+#[tokio::test]
+async fn storage_contract() {
+    let emulator = emulator();
+    contract::run(&dynamo_store(&emulator).await).await;
+}
+
+#[tokio::test]
+async fn seed_scenarios_confirm_and_fail_through_the_stream() {
+    ticketing::wiring::init_tracing();
+    let emulator = emulator();
+    let app = app(&emulator, ticketing::catalog::Catalog::builtin()).await;
+    let mut shard = events_stream(&emulator, &app.store).await;
+    let deliver = |event| async {
+        Ok(ticketing::worker::process_batch(&app.store, app.clock.as_ref(), event).await)
+    };
+    let worker = run_mapping(&mut shard, deliver, Mapping::default());
+    let scenarios = async {
+        let perf = PerformanceId::try_from("perf_001").expect("valid");
+        let (code, created) = book(&app, USER, 2).await;
+        assert_eq!(code, StatusCode::CREATED, "{created}");
+        assert_eq!(created["totalAmount"], 60000);
+        let id = created["bookingId"].as_str().expect("id").to_owned();
+        let (code, paid) = pay(&app, USER, &id, "120").await;
+        assert_eq!(
+            (code, paid["finalStatus"].as_str()),
+            (StatusCode::OK, Some("SUCCESS")),
+            "{paid}"
+        );
+        let confirmed = wait_for_status(&app, USER, &id, "confirmed").await;
+        assert_eq!(confirmed["seatIds"], serde_json::json!(["A1", "A2"]));
+        let booking = BookingId::try_from(id.as_str()).expect("valid");
+        let locks = app.store.seat_locks(&perf).await.expect("locks");
+        let mine: Vec<_> = locks.iter().filter(|l| l.booking_id == booking).collect();
+        assert_eq!(mine.len(), 2);
+        assert!(mine
+            .iter()
+            .all(|l| l.status == SeatState::Sold && l.locked_until.is_none()));
+        let entries = app.store.ledger_of(&booking).await.expect("ledger");
+        assert_eq!(entries.len(), 2);
+        assert_eq!(ticketing::domain::ledger::balance(&entries), 0);
+        let intent = app
+            .store
+            .payment_intent(&booking.payment_intent_id())
+            .await
+            .expect("read")
+            .expect("exists");
+        assert_eq!(intent.status, ticketing::domain::IntentStatus::Succeeded);
+
+        let (_, created) = book(&app, USER, 2).await;
+        let id2 = created["bookingId"].as_str().expect("id").to_owned();
+        let (code, declined) = pay(&app, USER, &id2, "442").await;
+        assert_eq!(
+            (code, declined["pgMockData"]["failureCode"].as_str()),
+            (StatusCode::OK, Some("DECLINE_2"))
+        );
+        wait_for_status(&app, USER, &id2, "failed").await;
+        let booking2 = BookingId::try_from(id2.as_str()).expect("valid");
+        assert!(app
+            .store
+            .seat_locks(&perf)
+            .await
+            .expect("locks")
+            .iter()
+            .all(|l| l.booking_id != booking2));
+        assert!(app
+            .store
+            .ledger_of(&booking2)
+            .await
+            .expect("ledger")
+            .is_empty());
+        let (code, again) = pay(&app, USER, &id, "120").await;
+        assert_eq!(
+            (code, again["error"]["code"].as_str()),
+            (StatusCode::CONFLICT, Some("BOOKING_NOT_PENDING"))
+        );
+    };
+    tokio::select! {
+        () = worker => panic!("the worker never stops by itself"),
+        () = scenarios => {}
+    }
+}
+
+/// `requests` concurrent bookings of `quantity` seats on a hall of `seats`.
+async fn contend(requests: usize, quantity: u32, seats: usize) {
+    let emulator = emulator();
+    let app = Arc::new(app(&emulator, small_catalog(seats)).await);
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..requests {
+        let app = Arc::clone(&app);
+        tasks.spawn(async move { book(&app, &format!("user_{i}"), quantity).await });
+    }
+    let mut won: Vec<serde_json::Value> = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        let (code, body) = joined.expect("task ran");
+        match code {
+            StatusCode::CREATED => won.push(body),
+            StatusCode::CONFLICT => {
+                assert_eq!(body["error"]["code"], "SEATS_UNAVAILABLE", "{body}")
+            }
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    let expected_winners = seats / quantity as usize;
+    assert_eq!(
+        won.len(),
+        expected_winners,
+        "every seat is sold, to one booking each"
+    );
+    let held: Vec<String> = won
+        .iter()
+        .flat_map(|b| b["seatIds"].as_array().cloned().unwrap_or_default())
+        .filter_map(|s| s.as_str().map(str::to_owned))
+        .collect();
+    let distinct: HashSet<&String> = held.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        held.len(),
+        "no seat held by two bookings: {held:?}"
+    );
+    assert_eq!(held.len(), expected_winners * quantity as usize);
+    let locks = app
+        .store
+        .seat_locks(&PerformanceId::try_from("perf_001").expect("valid"))
+        .await
+        .expect("locks");
+    assert_eq!(locks.len(), held.len());
+    let winners: HashSet<&str> = won.iter().filter_map(|b| b["bookingId"].as_str()).collect();
+    assert!(locks
+        .iter()
+        .all(|l| winners.contains(l.booking_id.as_str())));
+}
+
+#[tokio::test]
+async fn fifty_concurrent_bookings_for_ten_seats() {
+    contend(50, 1, 10).await;
+}
+
+#[tokio::test]
+async fn fifty_concurrent_pair_bookings_for_ten_seats() {
+    contend(50, 2, 10).await;
+}
+
+#[tokio::test]
+async fn the_same_stream_batch_twice_changes_nothing() {
+    let emulator = emulator();
+    let app = app(&emulator, small_catalog(20)).await;
+    let mut ids = Vec::new();
+    for cvv in ["120", "442", "120"] {
+        let (_, created) = book(&app, USER, 2).await;
+        let id = created["bookingId"].as_str().expect("id").to_owned();
+        assert_eq!(pay(&app, USER, &id, cvv).await.0, StatusCode::OK);
+        ids.push(id);
+    }
+    let mut shard = events_stream(&emulator, &app.store).await;
+    let mut records = Vec::new();
+    while records.len() < 3 {
+        records.extend(shard.read(100).await.expect("records"));
+    }
+    let batch = ticketing::stream::batch(records);
+    let first =
+        ticketing::worker::process_batch(&app.store, app.clock.as_ref(), batch.clone()).await;
+    assert!(first.batch_item_failures.is_empty());
+    let perf = PerformanceId::try_from("perf_001").expect("valid");
+    let state = |app: &App<DynamoStore>| {
+        let ids = ids.clone();
+        let perf = perf.clone();
+        let store = app.store.clone();
+        async move {
+            let mut bookings = Vec::new();
+            let mut ledger = Vec::new();
+            for id in &ids {
+                let id = BookingId::try_from(id.as_str()).expect("valid");
+                bookings.push(
+                    ticketing::store::PaymentRecords::booking(&store, &id)
+                        .await
+                        .expect("read"),
+                );
+                ledger.extend(store.ledger_of(&id).await.expect("ledger"));
+            }
+            (
+                bookings,
+                store.seat_locks(&perf).await.expect("locks"),
+                ledger,
+            )
+        }
+    };
+    let once = state(&app).await;
+    assert_eq!(once.2.len(), 4);
+    let second = ticketing::worker::process_batch(&app.store, app.clock.as_ref(), batch).await;
+    assert!(second.batch_item_failures.is_empty());
+    assert_eq!(state(&app).await, once);
+}
