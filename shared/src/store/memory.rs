@@ -199,7 +199,7 @@ impl BookingHistory for MemoryStore {
             .filter(|b| &b.user_id == user)
             .cloned()
             .collect();
-        mine.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        mine.sort_by_key(|b| std::cmp::Reverse(b.created_at));
         mine.truncate(limit);
         Ok(mine)
     }

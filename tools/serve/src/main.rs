@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 use ticketing::stream::{run_in_process, Mapping};
-use ticketing_local::http_server::serve;
+mod http_server;
+
+use http_server::serve;
 use tokio::net::TcpListener;
 
 #[tokio::main]

@@ -1,0 +1,51 @@
+# Ticketing: one command each to run, develop and test on one machine.
+#   make run    the whole API on http://127.0.0.1:$(PORT) over the in-memory store (Rust toolchain only)
+#   make dev    the Lambda functions under cargo lambda watch, over DynamoDB Local, fed by its stream
+#   make test   everything: unit, in-memory, DynamoDB Local, template lint, and both servers end to end
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+export PORT ?= 3000
+VENV := $(CURDIR)/.tools/venv
+WITH_TOOLS := PATH="$(VENV)/bin:$$PATH"
+
+.PHONY: help tools run dev test test-rust lint smoke build-lambda clean
+
+help:
+	@sed -n 's/^#   //p' Makefile
+
+## .tools/: DynamoDB Local, cargo-lambda and cfn-lint (idempotent)
+tools:
+	@scripts/tools.sh
+
+run:
+	cargo run --quiet -p ticketing-serve
+
+dev: tools
+	cargo build --quiet -p ticketing-local --bin dev
+	$(WITH_TOOLS) ./target/debug/dev
+
+test: tools lint test-rust smoke
+
+test-rust:
+	cargo test --workspace --no-fail-fast
+
+lint:
+	$(WITH_TOOLS) cfn-lint template.yaml
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+## Both local servers, started for real and driven with the seed's curl commands.
+smoke:
+	cargo build --quiet --workspace --bins
+	scripts/smoke.sh run
+	$(WITH_TOOLS) scripts/smoke.sh dev
+
+## Release binaries for Lambda (arm64), as `sam build` makes them.
+build-lambda: tools
+	$(WITH_TOOLS) cargo lambda build --release --arm64
+
+clean:
+	cargo clean
+	rm -rf .tools

@@ -1,0 +1,164 @@
+//! `make dev`: the real Lambda code path on one machine. DynamoDB Local (unless
+//! `AWS_ENDPOINT_URL_DYNAMODB` names one already) with the tables of `template.yaml`, the functions under
+//! `cargo lambda watch` on 127.0.0.1:$PORT (default 3000), and the stream poller invoking
+//! `process-events` through the Lambda Invoke API. Ctrl-C stops all of it.
+
+use std::process::ExitCode;
+use std::time::Duration;
+use ticketing::store::Tables;
+use ticketing::stream::{run_mapping, Mapping};
+use ticketing_local::emulator::DynamoDbLocal;
+use ticketing_local::poller::{invoke, StreamShards};
+use tokio::process::{Child, Command};
+
+const WORKER: &str = "process-events";
+
+fn main() -> ExitCode {
+    ticketing::wiring::init_tracing();
+    let port: u16 = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(3000);
+    // DynamoDB Local, unless the environment names an endpoint already.
+    let emulator = match std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB") {
+        Some(_) => None,
+        None => match DynamoDbLocal::start() {
+            Ok(emulator) => Some(emulator),
+            Err(e) => {
+                eprintln!("dev: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    // Set before any thread exists: the functions under watch and the SDK clients here read these.
+    let defaults = [
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "local"),
+        ("AWS_SECRET_ACCESS_KEY", "local"),
+    ];
+    for (name, value) in defaults {
+        if std::env::var_os(name).is_none() {
+            std::env::set_var(name, value);
+        }
+    }
+    if let Some(emulator) = &emulator {
+        std::env::set_var("AWS_ENDPOINT_URL_DYNAMODB", emulator.endpoint());
+    }
+    // The stream is read from the same DynamoDB, whose Streams API the SDK knows as another service.
+    if let (None, Some(dynamodb)) = (
+        std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB_STREAMS"),
+        std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB"),
+    ) {
+        std::env::set_var("AWS_ENDPOINT_URL_DYNAMODB_STREAMS", dynamodb);
+    }
+    std::env::set_var(
+        "AWS_ENDPOINT_URL_LAMBDA",
+        format!("http://127.0.0.1:{port}"),
+    );
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("dev: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(run(port));
+    drop(emulator);
+    code
+}
+
+async fn run(port: u16) -> ExitCode {
+    let config = aws_config::load_from_env().await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    let tables = Tables::from_env();
+    if let Err(e) = ticketing_local::tables::create_all(
+        &dynamodb,
+        &ticketing_local::tables::template_path(),
+        &tables,
+    )
+    .await
+    {
+        eprintln!("dev: {e}");
+        return ExitCode::FAILURE;
+    }
+    let mut watch = match start_watch(port) {
+        Ok(child) => child,
+        Err(e) => {
+            eprintln!("dev: cannot start `cargo lambda watch` (run `make tools`): {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(url = %format!("http://127.0.0.1:{port}"), "API served by cargo lambda watch");
+
+    let streams = aws_sdk_dynamodbstreams::Client::new(&config);
+    let lambda = aws_sdk_lambda::Client::new(&config);
+    let poller = async {
+        let mut shard = loop {
+            match StreamShards::open(
+                &dynamodb,
+                streams.clone(),
+                &tables.events,
+                config.region().map_or("local", |r| r.as_ref()),
+            )
+            .await
+            {
+                Ok(shard) => break shard,
+                Err(e) => {
+                    tracing::warn!(error = %e, "events stream not ready");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        };
+        let deliver = |event| invoke(&lambda, WORKER, event);
+        run_mapping(&mut shard, deliver, Mapping::default()).await;
+    };
+    let code = tokio::select! {
+        () = poller => ExitCode::FAILURE,
+        status = watch.wait() => {
+            eprintln!("dev: cargo lambda watch exited: {status:?}");
+            ExitCode::FAILURE
+        }
+        _ = tokio::signal::ctrl_c() => ExitCode::SUCCESS,
+    };
+    stop(&mut watch).await;
+    code
+}
+
+fn start_watch(port: u16) -> std::io::Result<Child> {
+    let mut command = Command::new("cargo");
+    command
+        .args([
+            "lambda",
+            "watch",
+            "--invoke-address",
+            "127.0.0.1",
+            "--invoke-port",
+            &port.to_string(),
+        ])
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+        .kill_on_drop(true)
+        // Its own process group, so that stopping it stops the functions it runs too.
+        .process_group(0);
+    command.spawn()
+}
+
+/// Stops `cargo lambda watch` and the functions it started: the whole process group, politely first.
+async fn stop(watch: &mut Child) {
+    if let Some(pid) = watch.id() {
+        let group = format!("-{pid}");
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &group])
+            .status()
+            .await;
+        if tokio::time::timeout(Duration::from_secs(5), watch.wait())
+            .await
+            .is_err()
+        {
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &group])
+                .status()
+                .await;
+        }
+    }
+    let _ = watch.wait().await;
+}

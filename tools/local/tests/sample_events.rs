@@ -1,0 +1,67 @@
+//! The sample events of `events/` (what `cargo lambda invoke --data-file` sends) drive the real
+//! handlers: they parse as Lambda delivers them and do what the README says.
+
+mod common;
+
+use common::*;
+use lambda_http::http::StatusCode;
+use std::path::Path;
+use ticketing::catalog::Catalog;
+
+fn sample(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../events")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn body(response: &lambda_http::Response<lambda_http::Body>) -> serde_json::Value {
+    serde_json::from_slice(response.body().as_ref()).expect("JSON body")
+}
+
+#[tokio::test]
+async fn every_sample_event_drives_its_function() {
+    let app = memory_app(Catalog::builtin());
+
+    let req = lambda_http::request::from_str(&sample("create-booking.json"))
+        .expect("API Gateway v2 event");
+    let created = ticketing::api::create_booking(&app, req).await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let booking = body(&created)["bookingId"].as_str().expect("id").to_owned();
+
+    let req = lambda_http::request::from_str(&sample("execute-payment.json"))
+        .expect("API Gateway v2 event");
+    assert_eq!(
+        ticketing::api::execute_payment(&app, req).await.status(),
+        StatusCode::NOT_FOUND,
+        "placeholder id"
+    );
+    let with_id = sample("execute-payment.json").replace("REPLACE-WITH-A-BOOKING-ID", &booking);
+    let paid = ticketing::api::execute_payment(
+        &app,
+        lambda_http::request::from_str(&with_id).expect("event"),
+    )
+    .await;
+    assert_eq!(paid.status(), StatusCode::OK);
+
+    let stream: aws_lambda_events::event::dynamodb::Event =
+        serde_json::from_str(&sample("process-events.json")).expect("DynamoDB stream event");
+    let unknown = ticketing::worker::process_batch(&app.store, app.clock.as_ref(), stream).await;
+    assert_eq!(
+        unknown.batch_item_failures.len(),
+        1,
+        "the placeholder booking does not exist"
+    );
+    let stream: aws_lambda_events::event::dynamodb::Event = serde_json::from_str(
+        &sample("process-events.json").replace("REPLACE-WITH-A-BOOKING-ID", &booking),
+    )
+    .expect("event");
+    let applied = ticketing::worker::process_batch(&app.store, app.clock.as_ref(), stream).await;
+    assert!(applied.batch_item_failures.is_empty());
+
+    let req = lambda_http::request::from_str(&sample("list-my-bookings.json"))
+        .expect("API Gateway v2 event");
+    let listed = body(&ticketing::api::list_my_bookings(&app, req).await);
+    assert_eq!(listed[0]["bookingId"], booking.as_str());
+    assert_eq!(listed[0]["status"], "confirmed");
+}
