@@ -68,16 +68,10 @@ impl From<FlowError> for ApiError {
     fn from(e: FlowError) -> Self {
         use StatusCode as S;
         match e {
-            FlowError::UnknownPerformance(_) => {
-                Self::new(S::NOT_FOUND, "PERFORMANCE_NOT_FOUND", e.to_string())
-            }
-            FlowError::BookingNotFound => {
-                Self::new(S::NOT_FOUND, "BOOKING_NOT_FOUND", e.to_string())
-            }
-            FlowError::SeatsUnavailable(_) => {
-                Self::new(S::CONFLICT, "SEATS_UNAVAILABLE", e.to_string())
-            }
-            FlowError::BookingNotPending(_) => {
+            FlowError::UnknownPerformance(_) => Self::new(S::NOT_FOUND, "PERFORMANCE_NOT_FOUND", e.to_string()),
+            FlowError::BookingNotFound => Self::new(S::NOT_FOUND, "BOOKING_NOT_FOUND", e.to_string()),
+            FlowError::SeatsUnavailable(_) => Self::new(S::CONFLICT, "SEATS_UNAVAILABLE", e.to_string()),
+            FlowError::BookingNotPending(_) | FlowError::PaymentDeclined => {
                 Self::new(S::CONFLICT, "BOOKING_NOT_PENDING", e.to_string())
             }
             FlowError::AlreadyPaid => Self::new(S::CONFLICT, "ALREADY_PAID", e.to_string()),
@@ -137,10 +131,7 @@ fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
         return Err(ApiError::payload_too_large());
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::bad_request(
-            "INVALID_JSON",
-            "a JSON request body is required",
-        ));
+        return Err(ApiError::bad_request("INVALID_JSON", "a JSON request body is required"));
     }
     serde_json::from_slice(bytes)
         .map_err(|e| ApiError::bad_request("INVALID_JSON", format!("invalid request body: {e}")))
@@ -171,15 +162,13 @@ impl CreateBookingBody {
                     ),
                 )
             })?;
-        let payment_method = serde_json::from_value::<PaymentMethod>(Value::String(
-            self.payment_method,
-        ))
-        .map_err(|_| {
-            ApiError::bad_request(
-                "INVALID_PAYMENT_METHOD",
-                format!("paymentMethod must be one of {}", PaymentMethod::ACCEPTED),
-            )
-        })?;
+        let payment_method =
+            serde_json::from_value::<PaymentMethod>(Value::String(self.payment_method)).map_err(|_| {
+                ApiError::bad_request(
+                    "INVALID_PAYMENT_METHOD",
+                    format!("paymentMethod must be one of {}", PaymentMethod::ACCEPTED),
+                )
+            })?;
         Ok(BookingRequest {
             performance_id,
             quantity,
@@ -198,18 +187,12 @@ struct ExecutePaymentBody {
 
 impl ExecutePaymentBody {
     fn parse(self) -> Result<PaymentRequest, ApiError> {
-        // An id that cannot exist names no booking of the caller's.
         let booking_id = BookingId::try_from(self.booking_id)
-            .map_err(|_| ApiError::from(FlowError::BookingNotFound))?;
+            .map_err(|e| ApiError::bad_request("INVALID_BOOKING_ID", e.to_string()))?;
         let token = PaymentMethodToken::try_from(self.payment_method_token.as_str())
             .map_err(|e| ApiError::bad_request("INVALID_PAYMENT_METHOD_TOKEN", e.to_string()))?;
-        let cvv = Cvv::try_from(self.cvv.as_str())
-            .map_err(|e| ApiError::bad_request("INVALID_CVV", e.to_string()))?;
-        Ok(PaymentRequest {
-            booking_id,
-            token,
-            cvv,
-        })
+        let cvv = Cvv::try_from(self.cvv.as_str()).map_err(|e| ApiError::bad_request("INVALID_CVV", e.to_string()))?;
+        Ok(PaymentRequest { booking_id, token, cvv })
     }
 }
 
@@ -227,10 +210,20 @@ fn booking_view(b: &Booking) -> Value {
     })
 }
 
+/// Only `method` is served on a route: API Gateway sends every method of it to one function.
+fn allow(req: &Request, method: Method) -> Result<(), ApiError> {
+    if req.method() == method {
+        Ok(())
+    } else {
+        Err(ApiError::method_not_allowed())
+    }
+}
+
 /// `POST /bookings`
 pub async fn create_booking<S: SeatHolds>(app: &App<S>, req: Request) -> Response<Body> {
     respond(
         async {
+            allow(&req, Method::POST)?;
             let user = user_id(&req)?;
             let request = json_body::<CreateBookingBody>(&req)?.parse()?;
             let booking = app.create_booking(user, request).await?;
@@ -254,6 +247,7 @@ pub async fn create_booking<S: SeatHolds>(app: &App<S>, req: Request) -> Respons
 pub async fn execute_payment<S: PaymentRecords>(app: &App<S>, req: Request) -> Response<Body> {
     respond(
         async {
+            allow(&req, Method::POST)?;
             let user = user_id(&req)?;
             let request = json_body::<ExecutePaymentBody>(&req)?.parse()?;
             let (booking, pg) = app.execute_payment(&user, request).await?;
@@ -276,6 +270,7 @@ pub async fn execute_payment<S: PaymentRecords>(app: &App<S>, req: Request) -> R
 pub async fn list_my_bookings<S: BookingHistory>(app: &App<S>, req: Request) -> Response<Body> {
     respond(
         async {
+            allow(&req, Method::GET)?;
             let user = user_id(&req)?;
             let bookings = app.my_bookings(&user).await?;
             Ok((
@@ -288,19 +283,11 @@ pub async fn list_my_bookings<S: BookingHistory>(app: &App<S>, req: Request) -> 
 }
 
 /// Every route of the API in one process (the local server); under Lambda, API Gateway routes instead.
-pub async fn route<S: SeatHolds + PaymentRecords + BookingHistory>(
-    app: &App<S>,
-    req: Request,
-) -> Response<Body> {
-    let path = req.uri().path().trim_end_matches('/');
-    let method = req.method().clone();
-    match (path, method) {
-        ("/bookings", Method::POST) => create_booking(app, req).await,
-        ("/payments/execute", Method::POST) => execute_payment(app, req).await,
-        ("/bookings/my", Method::GET) => list_my_bookings(app, req).await,
-        ("/bookings" | "/payments/execute" | "/bookings/my", _) => {
-            ApiError::method_not_allowed().into_response()
-        }
+pub async fn route<S: SeatHolds + PaymentRecords + BookingHistory>(app: &App<S>, req: Request) -> Response<Body> {
+    match req.uri().path().trim_end_matches('/') {
+        "/bookings" => create_booking(app, req).await,
+        "/payments/execute" => execute_payment(app, req).await,
+        "/bookings/my" => list_my_bookings(app, req).await,
         _ => ApiError::not_found().into_response(),
     }
 }

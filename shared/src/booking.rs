@@ -1,17 +1,14 @@
 //! The synchronous flows behind the HTTP routes: create a booking, pay for it, list a user's bookings.
 
 use crate::catalog::Catalog;
-use crate::domain::payment::{
-    self, Cvv, PaymentEvent, PaymentEventType, PaymentIntent, PaymentMethodToken, PgResult,
-};
+use crate::domain::payment::{self, Cvv, PaymentEvent, PaymentEventType, PaymentIntent, PaymentMethodToken, PgResult};
 use crate::domain::seats::{self, SeatLock};
 use crate::domain::{
-    Booking, BookingId, BookingStatus, Clock, EventId, IntentStatus, Money, PaymentMethod,
-    PerformanceId, Quantity, SeatId, SeatState, UserId,
+    Booking, BookingId, BookingStatus, Clock, EventId, IntentStatus, Money, PaymentMethod, PerformanceId, Quantity,
+    SeatId, SeatState, UserId,
 };
 use crate::store::{
-    BookingHistory, HoldError, NewHold, PaymentOutcome, PaymentRecords, RecordError, SeatHolds,
-    StoreError,
+    BookingHistory, HoldError, NewHold, PaymentOutcome, PaymentRecords, RecordError, SeatHolds, StoreError,
 };
 use rand::Rng;
 use std::collections::HashSet;
@@ -50,6 +47,8 @@ pub enum FlowError {
     BookingNotFound,
     #[error("booking is {} and can no longer be paid", .0.as_str())]
     BookingNotPending(BookingStatus),
+    #[error("the booking's payment was declined; it can no longer be paid")]
+    PaymentDeclined,
     #[error("booking has already been paid")]
     AlreadyPaid,
     #[error("the booking's seat hold has lapsed")]
@@ -80,11 +79,7 @@ const HOLD_ATTEMPTS: u32 = 25;
 impl<S: SeatHolds> App<S> {
     /// Allocates seats and writes the pending booking, its payment intent and its seat locks at once.
     /// A race lost to another booking is retried with a fresh read, spreading over the free seats.
-    pub async fn create_booking(
-        &self,
-        user: UserId,
-        request: BookingRequest,
-    ) -> Result<Booking, FlowError> {
+    pub async fn create_booking(&self, user: UserId, request: BookingRequest) -> Result<Booking, FlowError> {
         let perf = self
             .catalog
             .performance(&request.performance_id)
@@ -94,10 +89,9 @@ impl<S: SeatHolds> App<S> {
             .times(request.quantity.get())
             .ok_or(FlowError::PriceOverflow)?;
         let booking_id = BookingId::generate();
-        let span = tracing::info_span!("create_booking", booking_id = %booking_id, performance_id = %perf.performance_id);
-        self.hold_seats(booking_id, user, request, total)
-            .instrument(span)
-            .await
+        let span =
+            tracing::info_span!("create_booking", booking_id = %booking_id, performance_id = %perf.performance_id);
+        self.hold_seats(booking_id, user, request, total).instrument(span).await
     }
 
     async fn hold_seats(
@@ -111,6 +105,8 @@ impl<S: SeatHolds> App<S> {
             .catalog
             .performance(&request.performance_id)
             .ok_or_else(|| FlowError::UnknownPerformance(request.performance_id.clone()))?;
+        // Seats refused by an earlier attempt although they read free (a lapsed hold that was paid).
+        let mut refused: HashSet<SeatId> = HashSet::new();
         for attempt in 0..HOLD_ATTEMPTS {
             let locks = self.store.seat_locks(&perf.performance_id).await?;
             let now = self.clock.now();
@@ -118,6 +114,7 @@ impl<S: SeatHolds> App<S> {
                 .iter()
                 .filter(|l| l.blocks_seat(now))
                 .map(|l| &l.seat_id)
+                .chain(refused.iter())
                 .collect();
             let mut pick = |n: usize| {
                 if attempt == 0 {
@@ -128,7 +125,7 @@ impl<S: SeatHolds> App<S> {
             };
             let quantity = usize::try_from(request.quantity.get()).unwrap_or(usize::MAX);
             let Some(seat_ids) = seats::allocate(&perf.seats, &taken, quantity, &mut pick) else {
-                info!(free = perf.seats.len() - taken.len(), "seats unavailable");
+                info!(free = perf.seats.len().saturating_sub(taken.len()), "seats unavailable");
                 return Err(FlowError::SeatsUnavailable(perf.performance_id.clone()));
             };
             let hold = self.new_hold(&booking_id, &user, &request, &total, seat_ids, &locks);
@@ -137,17 +134,16 @@ impl<S: SeatHolds> App<S> {
                     info!(seats = %seat_list(&hold.booking.seat_ids), attempt, "booking created");
                     return Ok(hold.booking);
                 }
-                Err(HoldError::SeatsTaken) => {
+                Err(HoldError::SeatsTaken(seats)) => {
+                    let lapsed: HashSet<&SeatId> = hold.replaces.iter().map(|l| &l.seat_id).collect();
+                    refused.extend(seats.into_iter().filter(|s| lapsed.contains(s)));
                     let backoff = rand::rng().random_range(1..=(2u64 << attempt.min(5)));
                     tokio::time::sleep(Duration::from_millis(backoff)).await;
                 }
                 Err(HoldError::Store(e)) => return Err(e.into()),
             }
         }
-        warn!(
-            attempts = HOLD_ATTEMPTS,
-            "gave up after losing every race for seats"
-        );
+        warn!(attempts = HOLD_ATTEMPTS, "gave up after losing every race for seats");
         Err(FlowError::SeatsUnavailable(perf.performance_id.clone()))
     }
 
@@ -225,11 +221,7 @@ impl<S: PaymentRecords> App<S> {
         self.pay(user, request).instrument(span).await
     }
 
-    async fn pay(
-        &self,
-        user: &UserId,
-        request: PaymentRequest,
-    ) -> Result<(Booking, PgResult), FlowError> {
+    async fn pay(&self, user: &UserId, request: PaymentRequest) -> Result<(Booking, PgResult), FlowError> {
         let booking = self
             .store
             .booking(&request.booking_id)
@@ -273,10 +265,11 @@ impl<S: PaymentRecords> App<S> {
                 info!(status = status.as_str(), event_id = %outcome.event.event_id, "payment recorded");
                 Ok((booking, outcome.pg))
             }
-            Err(RecordError::NotPayable(intent)) if intent.status.is_payable() => {
-                Err(FlowError::HoldExpired)
-            }
-            Err(RecordError::NotPayable(_)) => Err(FlowError::AlreadyPaid),
+            Err(RecordError::NotPayable(intent)) => Err(match intent.status {
+                IntentStatus::Pending => FlowError::HoldExpired,
+                IntentStatus::Succeeded | IntentStatus::Processing => FlowError::AlreadyPaid,
+                IntentStatus::Failed | IntentStatus::Cancelled => FlowError::PaymentDeclined,
+            }),
             Err(RecordError::NotFound) => Err(FlowError::BookingNotFound),
             Err(RecordError::Store(e)) => Err(e.into()),
         }
@@ -293,9 +286,5 @@ impl<S: BookingHistory> App<S> {
 }
 
 fn seat_list(seats: &[SeatId]) -> String {
-    seats
-        .iter()
-        .map(SeatId::as_str)
-        .collect::<Vec<_>>()
-        .join(",")
+    seats.iter().map(SeatId::as_str).collect::<Vec<_>>().join(",")
 }

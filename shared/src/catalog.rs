@@ -24,10 +24,7 @@ pub struct Catalog {
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
     #[error("cannot read the performance catalog {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    Read { path: String, source: std::io::Error },
     #[error("the performance catalog is not valid: {0}")]
     Invalid(String),
 }
@@ -59,12 +56,7 @@ impl Catalog {
         };
         let krw = Currency::try_from("KRW".to_owned()).ok();
         let entries = [
-            (
-                "perf_001",
-                "The Phantom of the Opera",
-                30_000,
-                hall('A'..='J', 20),
-            ),
+            ("perf_001", "The Phantom of the Opera", 30_000, hall('A'..='J', 20)),
             ("perf_002", "Hamlet", 55_000, hall('A'..='E', 10)),
         ];
         let performances = entries
@@ -90,8 +82,7 @@ impl Catalog {
     }
 
     pub fn from_json(text: &str) -> Result<Self, CatalogError> {
-        let file: CatalogFile =
-            serde_json::from_str(text).map_err(|e| CatalogError::Invalid(e.to_string()))?;
+        let file: CatalogFile = serde_json::from_str(text).map_err(|e| CatalogError::Invalid(e.to_string()))?;
         let performances = file
             .performances
             .into_iter()

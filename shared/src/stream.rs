@@ -114,7 +114,8 @@ where
     D: Fn(Event) -> F,
     F: Future<Output = Result<DynamoDbEventResponse, String>>,
 {
-    let mut attempts = 0u32;
+    // The record being retried, and how many times it has been.
+    let mut retrying: Option<(String, u32)> = None;
     loop {
         let records = match reader.read(mapping.batch_size).await {
             Ok(records) => records,
@@ -148,28 +149,41 @@ where
                 .as_ref()
                 .is_some_and(|seq| failed.contains(seq))
         }) else {
-            attempts = 0;
+            retrying = None;
             continue;
         };
-        let sequence_number = first.change.sequence_number.as_deref().unwrap_or_default();
-        let moved = if attempts >= mapping.maximum_retry_attempts {
+        let sequence_number = first.change.sequence_number.clone().unwrap_or_default();
+        let retries = match &retrying {
+            Some((seq, n)) if *seq == sequence_number => n + 1,
+            _ => 1,
+        };
+        let give_up = retries > mapping.maximum_retry_attempts;
+        if give_up {
             error!(
                 sequence_number,
-                attempts, "record given up after its retries; it needs a redrive"
+                retries = retries - 1,
+                "record given up after its retries; it needs a redrive"
             );
-            attempts = 0;
-            reader.skip_past(first).await
+            retrying = None;
         } else {
-            attempts += 1;
-            warn!(
-                sequence_number,
-                attempts, "retrying from the first failed record"
-            );
+            warn!(sequence_number, retries, "retrying from the first failed record");
+            retrying = Some((sequence_number, retries));
             tokio::time::sleep(mapping.retry_delay).await;
-            reader.rewind_to(first).await
-        };
-        if let Err(e) = moved {
-            warn!(error = %e, "could not move the stream checkpoint");
+        }
+        // The checkpoint must move, or records would be lost or repeated forever: insist.
+        loop {
+            let moved = if give_up {
+                reader.skip_past(first).await
+            } else {
+                reader.rewind_to(first).await
+            };
+            match moved {
+                Ok(()) => break,
+                Err(e) => {
+                    warn!(error = %e, "could not move the stream checkpoint; trying again");
+                    tokio::time::sleep(mapping.retry_delay).await;
+                }
+            }
         }
     }
 }
@@ -197,9 +211,7 @@ impl<'a> MemoryShard<'a> {
             .map(|id| Item::from(HashMap::from([("eventId".to_owned(), id.clone())])))
             .unwrap_or_default();
         let created_at_millis = match item.new_image.get("occurredAt") {
-            Some(AttributeValue::S(text)) => {
-                Timestamp::parse_rfc3339(text).map_or(0, Timestamp::as_millis)
-            }
+            Some(AttributeValue::S(text)) => Timestamp::parse_rfc3339(text).map_or(0, Timestamp::as_millis),
             _ => 0,
         };
         record(
@@ -254,14 +266,8 @@ impl ShardReader for MemoryShard<'_> {
 }
 
 /// Feeds the worker from the in-memory store's stream, in process, until the task is dropped.
-pub async fn run_in_process<S: Settlements>(
-    stream: &MemoryStore,
-    store: &S,
-    clock: &dyn Clock,
-    mapping: Mapping,
-) {
+pub async fn run_in_process<S: Settlements>(stream: &MemoryStore, store: &S, clock: &dyn Clock, mapping: Mapping) {
     let mut shard = MemoryShard::new(stream);
-    let deliver =
-        |event: Event| async move { Ok(worker::process_batch(store, clock, event).await) };
+    let deliver = |event: Event| async move { Ok(worker::process_batch(store, clock, event).await) };
     run_mapping(&mut shard, deliver, mapping).await;
 }

@@ -24,11 +24,7 @@ pub enum WorkerError {
 
 /// Applies every record of a stream batch on its own and reports only the failed ones, so one bad
 /// record neither blocks nor replays the rest (`ReportBatchItemFailures`).
-pub async fn process_batch<S: Settlements>(
-    store: &S,
-    clock: &dyn Clock,
-    batch: Event,
-) -> DynamoDbEventResponse {
+pub async fn process_batch<S: Settlements>(store: &S, clock: &dyn Clock, batch: Event) -> DynamoDbEventResponse {
     let mut response = DynamoDbEventResponse::default();
     for record in &batch.records {
         let span = tracing::info_span!(
@@ -37,10 +33,7 @@ pub async fn process_batch<S: Settlements>(
             booking_id = tracing::field::Empty,
             stream_event_id = %record.event_id,
         );
-        if let Err(e) = apply_record(store, clock, record)
-            .instrument(span.clone())
-            .await
-        {
+        if let Err(e) = apply_record(store, clock, record).instrument(span.clone()).await {
             span.in_scope(|| error!(error = %e, "event not applied; reported for retry"));
             let mut failure = DynamoDbBatchItemFailure::default();
             failure.item_identifier = Some(
@@ -56,17 +49,13 @@ pub async fn process_batch<S: Settlements>(
     response
 }
 
-async fn apply_record<S: Settlements>(
-    store: &S,
-    clock: &dyn Clock,
-    record: &EventRecord,
-) -> Result<(), WorkerError> {
+async fn apply_record<S: Settlements>(store: &S, clock: &dyn Clock, record: &EventRecord) -> Result<(), WorkerError> {
     if record.event_name != "INSERT" {
         // Events are written once; a change or a removal (TTL) is nothing to apply.
         return Ok(());
     }
-    let event: PaymentEvent = serde_dynamo::from_item(record.change.new_image.clone())
-        .map_err(|e| WorkerError::Malformed(e.to_string()))?;
+    let event: PaymentEvent =
+        serde_dynamo::from_item(record.change.new_image.clone()).map_err(|e| WorkerError::Malformed(e.to_string()))?;
     let span = tracing::Span::current();
     span.record("event_id", event.event_id.as_str());
     span.record("booking_id", event.booking_id.as_str());
@@ -75,11 +64,7 @@ async fn apply_record<S: Settlements>(
 
 /// Applies one payment event: success confirms the booking, sells its seats and writes its ledger
 /// transaction; failure fails the booking and frees its seats.
-pub async fn apply<S: Settlements>(
-    store: &S,
-    clock: &dyn Clock,
-    event: &PaymentEvent,
-) -> Result<(), WorkerError> {
+pub async fn apply<S: Settlements>(store: &S, clock: &dyn Clock, event: &PaymentEvent) -> Result<(), WorkerError> {
     let at = clock.now();
     let (applied, target) = match event.event_type {
         PaymentEventType::PaymentSucceeded => {
@@ -113,9 +98,7 @@ pub async fn apply<S: Settlements>(
             event_type = ?event.event_type,
             "event arrived for a booking that already ended otherwise; recorded, not applied"
         ),
-        Applied::NoSuchBooking => {
-            return Err(WorkerError::UnknownBooking(event.booking_id.to_string()))
-        }
+        Applied::NoSuchBooking => return Err(WorkerError::UnknownBooking(event.booking_id.to_string())),
     }
     Ok(())
 }

@@ -8,9 +8,7 @@ async fn main() -> Result<(), Error> {
     ticketing::wiring::init_tracing();
     let app = &ticketing::wiring::dynamo_app().await?;
     run(service_fn(move |event: LambdaEvent<Event>| async move {
-        Ok::<_, Error>(
-            ticketing::worker::process_batch(&app.store, app.clock.as_ref(), event.payload).await,
-        )
+        Ok::<_, Error>(ticketing::worker::process_batch(&app.store, app.clock.as_ref(), event.payload).await)
     }))
     .await
 }

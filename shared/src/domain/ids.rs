@@ -92,10 +92,7 @@ impl EventId {
 impl SeatId {
     /// The row a seat belongs to: its leading non-digit characters (`"C"` for `"C7"`).
     pub fn row(&self) -> &str {
-        let end = self
-            .0
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(self.0.len());
+        let end = self.0.find(|c: char| c.is_ascii_digit()).unwrap_or(self.0.len());
         &self.0[..end]
     }
 }
@@ -114,14 +111,8 @@ mod tests {
 
     #[test]
     fn seat_row_is_leading_letters() {
-        assert_eq!(
-            SeatId::try_from("C7").map(|s| s.row().to_owned()),
-            Ok("C".into())
-        );
-        assert_eq!(
-            SeatId::try_from("AA12").map(|s| s.row().to_owned()),
-            Ok("AA".into())
-        );
+        assert_eq!(SeatId::try_from("C7").map(|s| s.row().to_owned()), Ok("C".into()));
+        assert_eq!(SeatId::try_from("AA12").map(|s| s.row().to_owned()), Ok("AA".into()));
     }
 
     #[test]

@@ -46,12 +46,7 @@ impl LedgerEntry {
 
 /// The ledger transaction that settles a paid booking. Its id follows from the booking, so a booking
 /// can be settled once only, whatever delivers the event.
-pub fn capture(
-    booking_id: &BookingId,
-    amount: &Money,
-    event_id: &EventId,
-    at: Timestamp,
-) -> [LedgerEntry; 2] {
+pub fn capture(booking_id: &BookingId, amount: &Money, event_id: &EventId, at: Timestamp) -> [LedgerEntry; 2] {
     let transaction_id = capture_transaction_id(booking_id);
     let entry = |account, direction, n: u8| LedgerEntry {
         entry_id: format!("{n}"),

@@ -1,8 +1,7 @@
 //! Payment intents, the simulated payment gateway (PG) and the events a payment outcome publishes.
 
 use super::{
-    BookingId, EventId, IntentStatus, Money, PaymentIntentId, PaymentMethod, PerformanceId, SeatId,
-    Timestamp, UserId,
+    BookingId, EventId, IntentStatus, Money, PaymentIntentId, PaymentMethod, PerformanceId, SeatId, Timestamp, UserId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -78,10 +77,7 @@ impl TryFrom<&str> for PaymentMethodToken {
     type Error = InvalidToken;
     fn try_from(value: &str) -> Result<Self, Self::Error> {
         let rest = value.strip_prefix("tok_").ok_or(InvalidToken)?;
-        if !rest.is_empty()
-            && value.len() <= 64
-            && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        {
+        if !rest.is_empty() && value.len() <= 64 && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             Ok(Self(value.to_owned()))
         } else {
             Err(InvalidToken)
@@ -182,27 +178,14 @@ mod tests {
         for bad in ["", "12", "12345", "12a", " 120"] {
             assert_eq!(Cvv::try_from(bad), Err(InvalidCvv), "{bad:?}");
         }
-        for bad in [
-            "",
-            "tok_",
-            "visa",
-            "tok_a b",
-            &format!("tok_{}", "a".repeat(61)),
-        ] {
-            assert_eq!(
-                PaymentMethodToken::try_from(bad),
-                Err(InvalidToken),
-                "{bad:?}"
-            );
+        for bad in ["", "tok_", "visa", "tok_a b", &format!("tok_{}", "a".repeat(61))] {
+            assert_eq!(PaymentMethodToken::try_from(bad), Err(InvalidToken), "{bad:?}");
         }
     }
 
     #[test]
     fn cvv_is_never_printed() {
-        assert_eq!(
-            format!("{:?}", Cvv::try_from("120").expect("valid")),
-            "Cvv(***)"
-        );
+        assert_eq!(format!("{:?}", Cvv::try_from("120").expect("valid")), "Cvv(***)");
     }
 
     #[test]

@@ -13,11 +13,7 @@ pub struct SeatLock {
     pub booking_id: BookingId,
     pub status: SeatState,
     /// For a `locked` seat, when the lock lapses; a sold seat has none.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "optional_millis"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "optional_millis")]
     pub locked_until: Option<Timestamp>,
 }
 
@@ -95,9 +91,7 @@ pub fn allocate(
     let mut rows: Vec<Vec<&SeatId>> = Vec::new();
     for run in &runs {
         match rows.last_mut() {
-            Some(row) if row.first().map(|s| s.row()) == run.first().map(|s| s.row()) => {
-                row.extend(run.iter())
-            }
+            Some(row) if row.first().map(|s| s.row()) == run.first().map(|s| s.row()) => row.extend(run.iter()),
             _ => rows.push(run.iter().collect()),
         }
     }
@@ -117,9 +111,7 @@ mod tests {
 
     fn hall(rows: &[(&str, u32)]) -> Vec<SeatId> {
         rows.iter()
-            .flat_map(|(row, n)| {
-                (1..=*n).map(move |i| SeatId::try_from(format!("{row}{i}")).expect("valid"))
-            })
+            .flat_map(|(row, n)| (1..=*n).map(move |i| SeatId::try_from(format!("{row}{i}")).expect("valid")))
             .collect()
     }
 

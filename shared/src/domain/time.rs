@@ -44,9 +44,7 @@ impl Timestamp {
 
     pub fn parse_rfc3339(text: &str) -> Option<Self> {
         let at = OffsetDateTime::parse(text, &Rfc3339).ok()?;
-        i64::try_from(at.unix_timestamp_nanos() / 1_000_000)
-            .ok()
-            .map(Self)
+        i64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok().map(Self)
     }
 }
 

@@ -2,24 +2,24 @@
 //! every state change guarded by a condition on the state it comes from.
 
 use super::{
-    Applied, BookingHistory, HoldError, Inspect, NewHold, PaymentOutcome, PaymentRecords,
-    RecordError, Release, SeatHolds, Settlement, Settlements, StoreError,
+    Applied, BookingHistory, HoldError, Inspect, NewHold, PaymentOutcome, PaymentRecords, RecordError, Release,
+    SeatHolds, Settlement, Settlements, StoreError,
 };
 use crate::domain::ledger::{self, LedgerEntry};
 use crate::domain::payment::PaymentIntent;
 use crate::domain::seats::SeatLock;
 use crate::domain::{
-    Booking, BookingId, BookingStatus, IntentStatus, PaymentIntentId, PerformanceId, SeatId,
-    SeatState, Timestamp, UserId,
+    Booking, BookingId, BookingStatus, IntentStatus, PaymentIntentId, PerformanceId, SeatId, SeatState, Timestamp,
+    UserId,
 };
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, Delete, Put, ReturnValuesOnConditionCheckFailure,
-    TransactWriteItem, Update,
+    AttributeValue, CancellationReason, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use aws_sdk_dynamodb::Client;
+use rand::Rng;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
@@ -41,8 +41,7 @@ impl Tables {
     pub const BOOKINGS_BY_USER: &'static str = "byUser";
 
     pub fn from_env() -> Self {
-        let var =
-            |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
+        let var = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
         Self {
             bookings: var("BOOKINGS_TABLE", "bookings"),
             payment_intents: var("PAYMENT_INTENTS_TABLE", "paymentIntents"),
@@ -83,11 +82,7 @@ impl DynamoStore {
         &self.tables
     }
 
-    async fn get<T: DeserializeOwned>(
-        &self,
-        table: &str,
-        key: Item,
-    ) -> Result<Option<T>, StoreError> {
+    async fn get<T: DeserializeOwned>(&self, table: &str, key: Item) -> Result<Option<T>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -100,7 +95,24 @@ impl DynamoStore {
         out.item.map(from_item).transpose()
     }
 
+    /// Runs a transaction, again (a bounded number of times) while it only conflicted with concurrent
+    /// transactions on the same items: such a conflict says nothing about the conditions.
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), Cancelled> {
+        let mut retries = 0;
+        loop {
+            let result = self.transact_once(items.clone()).await;
+            match &result {
+                Err(Cancelled::Reasons(reasons)) if only_conflicts(reasons) && retries < CONFLICT_RETRIES => {
+                    retries += 1;
+                    let backoff = rand::rng().random_range(1..=(5u64 << retries));
+                    tokio::time::sleep(std::time::Duration::from_millis(backoff)).await;
+                }
+                _ => return result,
+            }
+        }
+    }
+
+    async fn transact_once(&self, items: Vec<TransactWriteItem>) -> Result<(), Cancelled> {
         match self
             .client
             .transact_write_items()
@@ -110,12 +122,10 @@ impl DynamoStore {
         {
             Ok(_) => Ok(()),
             Err(SdkError::ServiceError(e)) => match e.into_err() {
-                TransactWriteItemsError::TransactionCanceledException(c) => Err(
-                    Cancelled::Reasons(c.cancellation_reasons.unwrap_or_default()),
-                ),
-                other => Err(Cancelled::Other(StoreError::Unavailable(format_err(
-                    &other,
-                )))),
+                TransactWriteItemsError::TransactionCanceledException(c) => {
+                    Err(Cancelled::Reasons(c.cancellation_reasons.unwrap_or_default()))
+                }
+                other => Err(Cancelled::Other(StoreError::Unavailable(format_err(&other)))),
             },
             Err(other) => Err(Cancelled::Other(unavailable(other))),
         }
@@ -135,6 +145,14 @@ fn reason_code(r: &CancellationReason) -> &str {
 
 fn is_condition_failure(r: &CancellationReason) -> bool {
     reason_code(r) == "ConditionalCheckFailed"
+}
+
+/// Cancelled only by conflicts with concurrent transactions.
+fn only_conflicts(reasons: &[CancellationReason]) -> bool {
+    reasons.iter().any(|r| reason_code(r) == "TransactionConflict")
+        && reasons
+            .iter()
+            .all(|r| matches!(reason_code(r), "None" | "TransactionConflict"))
 }
 
 /// Only failed conditions and conflicts with concurrent transactions: a lost race, not a fault.
@@ -212,16 +230,11 @@ fn built<T, E: std::error::Error + 'static>(r: Result<T, E>) -> Result<T, StoreE
     r.map_err(|e| StoreError::Malformed(format_err(&e)))
 }
 
-/// How many times a settlement or release is tried again after a conflict with a concurrent transaction.
+/// How many times a transaction is tried again after conflicting with a concurrent one.
 const CONFLICT_RETRIES: usize = 3;
 
 impl DynamoStore {
-    fn put_new(
-        &self,
-        table: &str,
-        item: Item,
-        key_name: &str,
-    ) -> Result<TransactWriteItem, StoreError> {
+    fn put_new(&self, table: &str, item: Item, key_name: &str) -> Result<TransactWriteItem, StoreError> {
         let put = built(
             Put::builder()
                 .table_name(table)
@@ -253,9 +266,7 @@ impl DynamoStore {
                 .condition_expression(condition)
                 .expression_attribute_names("#status", "status")
                 .set_expression_attribute_values(Some(values))
-                .return_values_on_condition_check_failure(
-                    ReturnValuesOnConditionCheckFailure::AllOld,
-                )
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
                 .build(),
         )?;
         Ok(TransactWriteItem::builder().update(update).build())
@@ -271,6 +282,27 @@ impl DynamoStore {
             }
         }
     }
+}
+
+/// The seats a cancelled hold was refused, from the reasons of its items: the booking, the intent, one
+/// lock per seat, then one intent per lapsed booking taken over.
+fn refused_seats(hold: &NewHold, previous: &BTreeSet<&BookingId>, reasons: &[CancellationReason]) -> Vec<SeatId> {
+    let failed = |index: usize| reasons.get(index).is_some_and(is_condition_failure);
+    let locks = hold
+        .locks
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| failed(2 + i))
+        .map(|(_, l)| l.seat_id.clone());
+    let released = previous
+        .iter()
+        .enumerate()
+        .filter(|(j, _)| failed(2 + hold.locks.len() + j))
+        .flat_map(|(_, booking)| hold.replaces.iter().filter(move |r| &r.booking_id == *booking))
+        .map(|r| r.seat_id.clone());
+    let mut seats: Vec<SeatId> = locks.chain(released).collect();
+    seats.dedup();
+    seats
 }
 
 #[async_trait]
@@ -296,11 +328,7 @@ impl SeatHolds for DynamoStore {
     async fn hold(&self, hold: &NewHold, now: Timestamp) -> Result<(), HoldError> {
         let mut items = vec![
             self.put_new(&self.tables.bookings, to_item(&hold.booking)?, "bookingId")?,
-            self.put_new(
-                &self.tables.payment_intents,
-                to_item(&hold.intent)?,
-                "paymentIntentId",
-            )?,
+            self.put_new(&self.tables.payment_intents, to_item(&hold.intent)?, "paymentIntentId")?,
         ];
         for lock in &hold.locks {
             let item = to_item(lock)?;
@@ -319,17 +347,13 @@ impl SeatHolds for DynamoStore {
                         .expression_attribute_values(":now", n(now.as_millis()))
                 }
             };
-            let put = built(
-                put.table_name(&self.tables.occupied_seats)
-                    .set_item(Some(item))
-                    .build(),
-            )?;
+            let put = built(put.table_name(&self.tables.occupied_seats).set_item(Some(item)).build())?;
             items.push(TransactWriteItem::builder().put(put).build());
         }
         // A lapsed hold's seats may go only if its payment did not and cannot go through; marking its
         // intent makes sure a late payment of it fails.
         let previous: BTreeSet<&BookingId> = hold.replaces.iter().map(|r| &r.booking_id).collect();
-        for booking in previous {
+        for booking in &previous {
             let letting_go: Vec<&str> = IntentStatus::ALL
                 .iter()
                 .filter(|st| st.lets_lapsed_seats_go())
@@ -339,17 +363,11 @@ impl SeatHolds for DynamoStore {
                 (":now".to_owned(), n(now.as_millis())),
                 (":at".to_owned(), s(now.to_rfc3339())),
             ]);
-            let condition = format!(
-                "holdExpiresAt <= :now AND {}",
-                status_in(&letting_go, &mut values)
-            );
+            let condition = format!("holdExpiresAt <= :now AND {}", status_in(&letting_go, &mut values));
             let update = built(
                 Update::builder()
                     .table_name(&self.tables.payment_intents)
-                    .set_key(Some(key(
-                        "paymentIntentId",
-                        booking.payment_intent_id().as_str(),
-                    )))
+                    .set_key(Some(key("paymentIntentId", booking.payment_intent_id().as_str())))
                     .update_expression("SET seatsReleasedAt = :at")
                     .condition_expression(condition)
                     .expression_attribute_names("#status", "status")
@@ -360,10 +378,10 @@ impl SeatHolds for DynamoStore {
         }
         match self.transact(items).await {
             Ok(()) => Ok(()),
-            Err(Cancelled::Reasons(reasons)) if lost_race(&reasons) => Err(HoldError::SeatsTaken),
-            Err(Cancelled::Reasons(reasons)) => {
-                Err(StoreError::Unavailable(describe(&reasons)).into())
+            Err(Cancelled::Reasons(reasons)) if lost_race(&reasons) => {
+                Err(HoldError::SeatsTaken(refused_seats(hold, &previous, &reasons)))
             }
+            Err(Cancelled::Reasons(reasons)) => Err(StoreError::Unavailable(describe(&reasons)).into()),
             Err(Cancelled::Other(e)) => Err(e.into()),
         }
     }
@@ -372,15 +390,10 @@ impl SeatHolds for DynamoStore {
 #[async_trait]
 impl PaymentRecords for DynamoStore {
     async fn booking(&self, id: &BookingId) -> Result<Option<Booking>, StoreError> {
-        self.get(&self.tables.bookings, key("bookingId", id.as_str()))
-            .await
+        self.get(&self.tables.bookings, key("bookingId", id.as_str())).await
     }
 
-    async fn record_payment(
-        &self,
-        outcome: &PaymentOutcome,
-        now: Timestamp,
-    ) -> Result<(), RecordError> {
+    async fn record_payment(&self, outcome: &PaymentOutcome, now: Timestamp) -> Result<(), RecordError> {
         let payable: Vec<&str> = outcome
             .status
             .reachable_from()
@@ -401,17 +414,12 @@ impl PaymentRecords for DynamoStore {
         let update = built(
             Update::builder()
                 .table_name(&self.tables.payment_intents)
-                .set_key(Some(key(
-                    "paymentIntentId",
-                    outcome.payment_intent_id.as_str(),
-                )))
+                .set_key(Some(key("paymentIntentId", outcome.payment_intent_id.as_str())))
                 .update_expression("SET #status = :to, pgMockData = :pg, updatedAt = :at")
                 .condition_expression(condition)
                 .expression_attribute_names("#status", "status")
                 .set_expression_attribute_values(Some(values))
-                .return_values_on_condition_check_failure(
-                    ReturnValuesOnConditionCheckFailure::AllOld,
-                )
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
                 .build(),
         )?;
         let items = vec![
@@ -447,19 +455,14 @@ impl BookingHistory for DynamoStore {
             .send()
             .await
             .map_err(unavailable)?;
-        out.items
-            .unwrap_or_default()
-            .into_iter()
-            .map(from_item)
-            .collect()
+        out.items.unwrap_or_default().into_iter().map(from_item).collect()
     }
 }
 
 #[async_trait]
 impl Settlements for DynamoStore {
     async fn settle(&self, st: &Settlement) -> Result<Applied, StoreError> {
-        let mut items =
-            vec![self.booking_transition(&st.booking_id, BookingStatus::Confirmed, st.at)?];
+        let mut items = vec![self.booking_transition(&st.booking_id, BookingStatus::Confirmed, st.at)?];
         for seat in &st.seat_ids {
             let update = built(
                 Update::builder()
@@ -475,36 +478,22 @@ impl Settlements for DynamoStore {
             items.push(TransactWriteItem::builder().update(update).build());
         }
         for entry in &st.entries {
-            items.push(self.put_new(
-                &self.tables.ledger_entries,
-                to_item(entry)?,
-                "transactionId",
-            )?);
+            items.push(self.put_new(&self.tables.ledger_entries, to_item(entry)?, "transactionId")?);
         }
-        let mut last = String::new();
-        for _ in 0..=CONFLICT_RETRIES {
-            match self.transact(items.clone()).await {
-                Ok(()) => return Ok(Applied::Done),
-                Err(Cancelled::Reasons(reasons)) => match reasons.first() {
-                    Some(r) if is_condition_failure(r) => return Self::transition_refused(r),
-                    _ if reasons
-                        .iter()
-                        .any(|r| reason_code(r) == "TransactionConflict") =>
-                    {
-                        last = describe(&reasons)
-                    }
-                    _ => return Err(StoreError::Unavailable(describe(&reasons))),
-                },
-                Err(Cancelled::Other(e)) => return Err(e),
-            }
+        match self.transact(items).await {
+            Ok(()) => Ok(Applied::Done),
+            Err(Cancelled::Reasons(reasons)) => match reasons.first() {
+                Some(first) if is_condition_failure(first) => Self::transition_refused(first),
+                _ => Err(StoreError::Unavailable(describe(&reasons))),
+            },
+            Err(Cancelled::Other(e)) => Err(e),
         }
-        Err(StoreError::Unavailable(last))
     }
 
     async fn release(&self, r: &Release) -> Result<Applied, StoreError> {
         let mut seats: Vec<&SeatId> = r.seat_ids.iter().collect();
         let mut last = String::new();
-        for _ in 0..=(CONFLICT_RETRIES + r.seat_ids.len()) {
+        for _ in 0..=r.seat_ids.len() {
             let mut items = vec![self.booking_transition(&r.booking_id, r.to, r.at)?];
             for seat in &seats {
                 let delete = built(
@@ -530,11 +519,7 @@ impl Settlements for DynamoStore {
                         index += 1;
                         !reasons.get(index).is_some_and(is_condition_failure)
                     });
-                    if seats.len() == before
-                        && !reasons
-                            .iter()
-                            .any(|x| reason_code(x) == "TransactionConflict")
-                    {
+                    if seats.len() == before {
                         return Err(StoreError::Unavailable(describe(&reasons)));
                     }
                     last = describe(&reasons);
@@ -548,15 +533,9 @@ impl Settlements for DynamoStore {
 
 #[async_trait]
 impl Inspect for DynamoStore {
-    async fn payment_intent(
-        &self,
-        id: &PaymentIntentId,
-    ) -> Result<Option<PaymentIntent>, StoreError> {
-        self.get(
-            &self.tables.payment_intents,
-            key("paymentIntentId", id.as_str()),
-        )
-        .await
+    async fn payment_intent(&self, id: &PaymentIntentId) -> Result<Option<PaymentIntent>, StoreError> {
+        self.get(&self.tables.payment_intents, key("paymentIntentId", id.as_str()))
+            .await
     }
 
     async fn ledger_of(&self, booking: &BookingId) -> Result<Vec<LedgerEntry>, StoreError> {
@@ -570,10 +549,6 @@ impl Inspect for DynamoStore {
             .send()
             .await
             .map_err(unavailable)?;
-        out.items
-            .unwrap_or_default()
-            .into_iter()
-            .map(from_item)
-            .collect()
+        out.items.unwrap_or_default().into_iter().map(from_item).collect()
     }
 }

@@ -2,15 +2,14 @@
 //! state, and a change stream of the events table for the in-process worker.
 
 use super::{
-    Applied, BookingHistory, HoldError, Inspect, NewHold, PaymentOutcome, PaymentRecords,
-    RecordError, Release, SeatHolds, Settlement, Settlements, StoreError,
+    Applied, BookingHistory, HoldError, Inspect, NewHold, PaymentOutcome, PaymentRecords, RecordError, Release,
+    SeatHolds, Settlement, Settlements, StoreError,
 };
 use crate::domain::ledger::LedgerEntry;
 use crate::domain::payment::PaymentIntent;
 use crate::domain::seats::SeatLock;
 use crate::domain::{
-    Booking, BookingId, BookingStatus, PaymentIntentId, PerformanceId, SeatId, SeatState,
-    Timestamp, UserId,
+    Booking, BookingId, BookingStatus, PaymentIntentId, PerformanceId, SeatId, SeatState, Timestamp, UserId,
 };
 use async_trait::async_trait;
 use serde_dynamo::Item;
@@ -49,17 +48,13 @@ impl MemoryStore {
     fn state(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock leaves no half-applied write (every write checks all its
         // conditions before it changes anything), so a poisoned lock is safe to keep using.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Stream records after `sequence_number`, oldest first, at most `max`.
     pub fn stream_after(&self, sequence_number: u64, max: usize) -> Vec<StreamedItem> {
         let state = self.state();
-        let start = state
-            .stream
-            .partition_point(|r| r.sequence_number <= sequence_number);
+        let start = state.stream.partition_point(|r| r.sequence_number <= sequence_number);
         state.stream[start..].iter().take(max).cloned().collect()
     }
 
@@ -104,21 +99,24 @@ impl SeatHolds for MemoryStore {
         if state.bookings.contains_key(&hold.booking.booking_id)
             || state.intents.contains_key(&hold.intent.payment_intent_id)
         {
-            return Err(HoldError::SeatsTaken);
+            return Err(HoldError::SeatsTaken(Vec::new()));
         }
+        let mut refused = Vec::new();
         for lock in &hold.locks {
             let expected = hold.replaces.iter().find(|r| r.seat_id == lock.seat_id);
-            match (state.seat(&lock.performance_id, &lock.seat_id), expected) {
-                (None, None) => {}
+            let free = match (state.seat(&lock.performance_id, &lock.seat_id), expected) {
+                (None, None) => true,
                 (Some(current), Some(seen)) if current == seen && current.is_lapsed(now) => {
-                    let releasable = intent_for(&state, &current.booking_id)
-                        .is_none_or(|i| i.lets_lapsed_seats_go_at(now));
-                    if !releasable {
-                        return Err(HoldError::SeatsTaken);
-                    }
+                    intent_for(&state, &current.booking_id).is_some_and(|i| i.lets_lapsed_seats_go_at(now))
                 }
-                _ => return Err(HoldError::SeatsTaken),
+                _ => false,
+            };
+            if !free {
+                refused.push(lock.seat_id.clone());
             }
+        }
+        if !refused.is_empty() {
+            return Err(HoldError::SeatsTaken(refused));
         }
         for old in &hold.replaces {
             if let Some(intent) = state.intents.get_mut(&old.booking_id.payment_intent_id()) {
@@ -148,22 +146,15 @@ impl PaymentRecords for MemoryStore {
         Ok(self.state().bookings.get(id).cloned())
     }
 
-    async fn record_payment(
-        &self,
-        outcome: &PaymentOutcome,
-        now: Timestamp,
-    ) -> Result<(), RecordError> {
-        let item: Item = serde_dynamo::to_item(&outcome.event)
-            .map_err(|e| StoreError::Malformed(e.to_string()))?;
+    async fn record_payment(&self, outcome: &PaymentOutcome, now: Timestamp) -> Result<(), RecordError> {
+        let item: Item = serde_dynamo::to_item(&outcome.event).map_err(|e| StoreError::Malformed(e.to_string()))?;
         {
             let mut state = self.state();
             let intent = state
                 .intents
                 .get(&outcome.payment_intent_id)
                 .ok_or(RecordError::NotFound)?;
-            if !intent.is_payable_at(now)
-                || !outcome.status.reachable_from().contains(&intent.status)
-            {
+            if !intent.is_payable_at(now) || !outcome.status.reachable_from().contains(&intent.status) {
                 return Err(RecordError::NotPayable(Box::new(intent.clone())));
             }
             let event_id = outcome.event.event_id.to_string();
@@ -287,10 +278,7 @@ impl Settlements for MemoryStore {
 
 #[async_trait]
 impl Inspect for MemoryStore {
-    async fn payment_intent(
-        &self,
-        id: &PaymentIntentId,
-    ) -> Result<Option<PaymentIntent>, StoreError> {
+    async fn payment_intent(&self, id: &PaymentIntentId) -> Result<Option<PaymentIntent>, StoreError> {
         Ok(self.state().intents.get(id).cloned())
     }
 

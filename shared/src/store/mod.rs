@@ -8,8 +8,7 @@ use crate::domain::ledger::LedgerEntry;
 use crate::domain::payment::{PaymentEvent, PaymentIntent, PgResult};
 use crate::domain::seats::SeatLock;
 use crate::domain::{
-    Booking, BookingId, BookingStatus, IntentStatus, PaymentIntentId, PerformanceId, SeatId,
-    Timestamp, UserId,
+    Booking, BookingId, BookingStatus, IntentStatus, PaymentIntentId, PerformanceId, SeatId, Timestamp, UserId,
 };
 use async_trait::async_trait;
 
@@ -39,9 +38,10 @@ pub struct NewHold {
 
 #[derive(Debug, thiserror::Error)]
 pub enum HoldError {
-    /// A seat was taken (or a lapsed lock changed) since it was read: read again and retry.
+    /// A seat was taken (or a lapsed lock changed, or its old booking was paid) since it was read:
+    /// read again and retry. Names the seats known to have been refused, if any.
     #[error("a seat was taken by another booking")]
-    SeatsTaken,
+    SeatsTaken(Vec<SeatId>),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -108,11 +108,7 @@ pub trait SeatHolds: Send + Sync {
 #[async_trait]
 pub trait PaymentRecords: Send + Sync {
     async fn booking(&self, id: &BookingId) -> Result<Option<Booking>, StoreError>;
-    async fn record_payment(
-        &self,
-        outcome: &PaymentOutcome,
-        now: Timestamp,
-    ) -> Result<(), RecordError>;
+    async fn record_payment(&self, outcome: &PaymentOutcome, now: Timestamp) -> Result<(), RecordError>;
 }
 
 /// What `list-my-bookings` needs: a user's bookings, newest first.
@@ -131,9 +127,6 @@ pub trait Settlements: Send + Sync {
 /// Everything, for tools and tests that look at the whole state.
 #[async_trait]
 pub trait Inspect: Send + Sync {
-    async fn payment_intent(
-        &self,
-        id: &PaymentIntentId,
-    ) -> Result<Option<PaymentIntent>, StoreError>;
+    async fn payment_intent(&self, id: &PaymentIntentId) -> Result<Option<PaymentIntent>, StoreError>;
     async fn ledger_of(&self, booking: &BookingId) -> Result<Vec<LedgerEntry>, StoreError>;
 }

@@ -8,9 +8,7 @@ use std::time::{Duration, Instant};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EmulatorError {
-    #[error(
-        "DynamoDB Local is not installed at {0} (run `make tools`, or set DYNAMODB_LOCAL_DIR)"
-    )]
+    #[error("DynamoDB Local is not installed at {0} (run `make tools`, or set DYNAMODB_LOCAL_DIR)")]
     NotInstalled(String),
     #[error("cannot start DynamoDB Local: {0}")]
     Start(String),
@@ -27,14 +25,11 @@ pub struct DynamoDbLocal {
 pub fn install_dir() -> PathBuf {
     std::env::var_os("DYNAMODB_LOCAL_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.tools/dynamodb-local")
-        })
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.tools/dynamodb-local"))
 }
 
 fn free_port() -> Result<u16, EmulatorError> {
-    let listener =
-        TcpListener::bind("127.0.0.1:0").map_err(|e| EmulatorError::Start(e.to_string()))?;
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| EmulatorError::Start(e.to_string()))?;
     listener
         .local_addr()
         .map(|a| a.port())

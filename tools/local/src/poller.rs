@@ -30,9 +30,10 @@ fn sdk_err<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::D
     }
 }
 
-/// The iterator no longer points at records that exist: the reader positions itself again.
-fn lost_position(e: &StreamError) -> bool {
-    e.0.starts_with("TrimmedDataAccessException") || e.0.starts_with("ExpiredIteratorException")
+#[derive(Clone, Debug)]
+enum Resume {
+    At(String),
+    After(String),
 }
 
 /// The events table's stream, read shard after shard from the oldest record (`TRIM_HORIZON`).
@@ -42,7 +43,8 @@ pub struct StreamShards {
     shard: Option<String>,
     finished: HashSet<String>,
     iterator: Option<String>,
-    last_sequence: Option<String>,
+    /// Where to read the current shard from when an iterator is next needed.
+    resume: Option<Resume>,
     idle_delay: Duration,
 }
 
@@ -73,7 +75,7 @@ impl StreamShards {
             shard: None,
             finished: HashSet::new(),
             iterator: None,
-            last_sequence: None,
+            resume: None,
             idle_delay: Duration::from_millis(100),
         })
     }
@@ -87,10 +89,7 @@ impl StreamShards {
             .send()
             .await
             .map_err(sdk_err)?;
-        let shards = out
-            .stream_description
-            .and_then(|d| d.shards)
-            .unwrap_or_default();
+        let shards = out.stream_description.and_then(|d| d.shards).unwrap_or_default();
         Ok(shards
             .into_iter()
             .filter_map(|s| {
@@ -110,29 +109,25 @@ impl StreamShards {
         if let Some(current) = self.shard.clone() {
             let closed = shards.iter().any(|(id, closed)| *id == current && *closed);
             if !closed {
-                self.iterator = match self.last_sequence.clone() {
-                    Some(seq) => {
+                self.iterator = match self.resume.clone() {
+                    Some(Resume::At(seq)) => {
+                        self.iterator(&current, ShardIteratorType::AtSequenceNumber, Some(&seq))
+                            .await?
+                    }
+                    Some(Resume::After(seq)) => {
                         self.iterator(&current, ShardIteratorType::AfterSequenceNumber, Some(&seq))
                             .await?
                     }
-                    None => {
-                        self.iterator(&current, ShardIteratorType::TrimHorizon, None)
-                            .await?
-                    }
+                    None => self.iterator(&current, ShardIteratorType::TrimHorizon, None).await?,
                 };
                 return Ok(());
             }
             self.finished.insert(current);
             self.shard = None;
-            self.last_sequence = None;
+            self.resume = None;
         }
-        if let Some((next, _)) = shards
-            .into_iter()
-            .find(|(id, _)| !self.finished.contains(id))
-        {
-            self.iterator = self
-                .iterator(&next, ShardIteratorType::TrimHorizon, None)
-                .await?;
+        if let Some((next, _)) = shards.into_iter().find(|(id, _)| !self.finished.contains(id)) {
+            self.iterator = self.iterator(&next, ShardIteratorType::TrimHorizon, None).await?;
             self.shard = Some(next);
         }
         Ok(())
@@ -157,19 +152,6 @@ impl StreamShards {
         Ok(out.shard_iterator)
     }
 
-    async fn reposition(
-        &mut self,
-        kind: ShardIteratorType,
-        sequence: &str,
-    ) -> Result<(), StreamError> {
-        let shard = self
-            .shard
-            .clone()
-            .ok_or_else(|| err("no shard is being read"))?;
-        self.iterator = self.iterator(&shard, kind, Some(sequence)).await?;
-        Ok(())
-    }
-
     fn to_lambda(&self, r: Record) -> Option<EventRecord> {
         let change = r.dynamodb?;
         let created = change
@@ -186,10 +168,7 @@ impl StreamShards {
                 size_bytes: change.size_bytes.unwrap_or(0),
             },
         );
-        record.event_name = r
-            .event_name
-            .map(|n| n.as_str().to_owned())
-            .unwrap_or_default();
+        record.event_name = r.event_name.map(|n| n.as_str().to_owned()).unwrap_or_default();
         Some(record)
     }
 }
@@ -217,11 +196,8 @@ impl StreamShards {
             .into_iter()
             .filter_map(|r| self.to_lambda(r))
             .collect();
-        if let Some(last) = records
-            .last()
-            .and_then(|r| r.change.sequence_number.clone())
-        {
-            self.last_sequence = Some(last);
+        if let Some(last) = records.last().and_then(|r| r.change.sequence_number.clone()) {
+            self.resume = Some(Resume::After(last));
         }
         Ok(records)
     }
@@ -231,7 +207,13 @@ impl StreamShards {
 impl ShardReader for StreamShards {
     async fn read(&mut self, max: usize) -> Result<Vec<EventRecord>, StreamError> {
         match self.read_records(max).await {
-            Err(e) if lost_position(&e) => {
+            Err(e) if e.0.starts_with("TrimmedDataAccessException") => {
+                // The records to resume from are gone (or not there yet): start from the oldest.
+                self.iterator = None;
+                self.resume = None;
+                Ok(Vec::new())
+            }
+            Err(e) if e.0.starts_with("ExpiredIteratorException") => {
                 self.iterator = None;
                 Ok(Vec::new())
             }
@@ -245,8 +227,9 @@ impl ShardReader for StreamShards {
             .sequence_number
             .clone()
             .ok_or_else(|| err("record without a sequence number"))?;
-        self.reposition(ShardIteratorType::AtSequenceNumber, &seq)
-            .await
+        self.resume = Some(Resume::At(seq));
+        self.iterator = None;
+        Ok(())
     }
 
     async fn skip_past(&mut self, record: &EventRecord) -> Result<(), StreamError> {
@@ -255,9 +238,9 @@ impl ShardReader for StreamShards {
             .sequence_number
             .clone()
             .ok_or_else(|| err("record without a sequence number"))?;
-        self.last_sequence = Some(seq.clone());
-        self.reposition(ShardIteratorType::AfterSequenceNumber, &seq)
-            .await
+        self.resume = Some(Resume::After(seq));
+        self.iterator = None;
+        Ok(())
     }
 
     async fn idle(&mut self) {
@@ -287,6 +270,5 @@ pub async fn invoke(
             String::from_utf8_lossy(&body)
         ));
     }
-    serde_json::from_slice(&body)
-        .map_err(|e| format!("{function} answered something else than a batch response: {e}"))
+    serde_json::from_slice(&body).map_err(|e| format!("{function} answered something else than a batch response: {e}"))
 }

@@ -2,8 +2,8 @@
 //! local tables cannot drift from the deployed ones.
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, StreamSpecification, StreamViewType,
 };
 use aws_sdk_dynamodb::Client;
 use serde::Deserialize;
@@ -14,10 +14,7 @@ use ticketing::store::Tables;
 #[derive(Debug, thiserror::Error)]
 pub enum TablesError {
     #[error("cannot read {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    Read { path: String, source: std::io::Error },
     #[error("template.yaml: {0}")]
     Template(String),
     #[error("creating table {table}: {message}")]
@@ -91,15 +88,14 @@ pub fn table_specs(template_path: &Path) -> Result<BTreeMap<String, TableSpec>, 
         path: template_path.display().to_string(),
         source,
     })?;
-    let template: Template =
-        serde_norway::from_str(&text).map_err(|e| TablesError::Template(e.to_string()))?;
+    let template: Template = serde_norway::from_str(&text).map_err(|e| TablesError::Template(e.to_string()))?;
     template
         .resources
         .into_iter()
         .filter(|(_, r)| r.kind == "AWS::DynamoDB::Table")
         .map(|(id, r)| {
-            let spec = serde_norway::from_value(r.properties)
-                .map_err(|e| TablesError::Template(format!("{id}: {e}")))?;
+            let spec =
+                serde_norway::from_value(r.properties).map_err(|e| TablesError::Template(format!("{id}: {e}")))?;
             Ok((id, spec))
         })
         .collect()
@@ -150,9 +146,7 @@ async fn create_table(client: &Client, name: &str, spec: &TableSpec) -> Result<(
                 .set_key_schema(Some(key_schema(&index.key_schema)?))
                 .projection(
                     Projection::builder()
-                        .projection_type(ProjectionType::from(
-                            index.projection.projection_type.as_str(),
-                        ))
+                        .projection_type(ProjectionType::from(index.projection.projection_type.as_str()))
                         .build(),
                 )
                 .build()
@@ -170,22 +164,13 @@ async fn create_table(client: &Client, name: &str, spec: &TableSpec) -> Result<(
     }
     match request.send().await {
         Ok(_) => Ok(()),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_resource_in_use_exception()) =>
-        {
-            Ok(())
-        }
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => Ok(()),
         Err(e) => Err(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string()),
     }
 }
 
 /// Creates every table of the template under its local name; tables that exist are left as they are.
-pub async fn create_all(
-    client: &Client,
-    template_path: &Path,
-    tables: &Tables,
-) -> Result<(), TablesError> {
+pub async fn create_all(client: &Client, template_path: &Path, tables: &Tables) -> Result<(), TablesError> {
     let specs = table_specs(template_path)?;
     let names = local_names(tables);
     for (id, name) in &names {
@@ -200,9 +185,7 @@ pub async fn create_all(
             })?;
     }
     if let Some(extra) = specs.keys().find(|id| !names.contains_key(id.as_str())) {
-        return Err(TablesError::Template(format!(
-            "table {extra} has no local name"
-        )));
+        return Err(TablesError::Template(format!("table {extra} has no local name")));
     }
     Ok(())
 }

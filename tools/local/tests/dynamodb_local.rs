@@ -25,10 +25,7 @@ async fn app(
     }
 }
 
-async fn events_stream(
-    emulator: &ticketing_local::emulator::DynamoDbLocal,
-    store: &DynamoStore,
-) -> StreamShards {
+async fn events_stream(emulator: &ticketing_local::emulator::DynamoDbLocal, store: &DynamoStore) -> StreamShards {
     let streams = aws_sdk_dynamodbstreams::Client::new(&sdk_config(emulator));
     StreamShards::open(store.client(), streams, &store.tables().events, "us-east-1")
         .await
@@ -47,9 +44,7 @@ async fn seed_scenarios_confirm_and_fail_through_the_stream() {
     let emulator = emulator();
     let app = app(&emulator, ticketing::catalog::Catalog::builtin()).await;
     let mut shard = events_stream(&emulator, &app.store).await;
-    let deliver = |event| async {
-        Ok(ticketing::worker::process_batch(&app.store, app.clock.as_ref(), event).await)
-    };
+    let deliver = |event| async { Ok(ticketing::worker::process_batch(&app.store, app.clock.as_ref(), event).await) };
     let worker = run_mapping(&mut shard, deliver, Mapping::default());
     let scenarios = async {
         let perf = PerformanceId::try_from("perf_001").expect("valid");
@@ -99,12 +94,7 @@ async fn seed_scenarios_confirm_and_fail_through_the_stream() {
             .expect("locks")
             .iter()
             .all(|l| l.booking_id != booking2));
-        assert!(app
-            .store
-            .ledger_of(&booking2)
-            .await
-            .expect("ledger")
-            .is_empty());
+        assert!(app.store.ledger_of(&booking2).await.expect("ledger").is_empty());
         let (code, again) = pay(&app, USER, &id, "120").await;
         assert_eq!(
             (code, again["error"]["code"].as_str()),
@@ -138,22 +128,14 @@ async fn contend(requests: usize, quantity: u32, seats: usize) {
         }
     }
     let expected_winners = seats / quantity as usize;
-    assert_eq!(
-        won.len(),
-        expected_winners,
-        "every seat is sold, to one booking each"
-    );
+    assert_eq!(won.len(), expected_winners, "every seat is sold, to one booking each");
     let held: Vec<String> = won
         .iter()
         .flat_map(|b| b["seatIds"].as_array().cloned().unwrap_or_default())
         .filter_map(|s| s.as_str().map(str::to_owned))
         .collect();
     let distinct: HashSet<&String> = held.iter().collect();
-    assert_eq!(
-        distinct.len(),
-        held.len(),
-        "no seat held by two bookings: {held:?}"
-    );
+    assert_eq!(distinct.len(), held.len(), "no seat held by two bookings: {held:?}");
     assert_eq!(held.len(), expected_winners * quantity as usize);
     let locks = app
         .store
@@ -162,9 +144,7 @@ async fn contend(requests: usize, quantity: u32, seats: usize) {
         .expect("locks");
     assert_eq!(locks.len(), held.len());
     let winners: HashSet<&str> = won.iter().filter_map(|b| b["bookingId"].as_str()).collect();
-    assert!(locks
-        .iter()
-        .all(|l| winners.contains(l.booking_id.as_str())));
+    assert!(locks.iter().all(|l| winners.contains(l.booking_id.as_str())));
 }
 
 #[tokio::test]
@@ -194,8 +174,7 @@ async fn the_same_stream_batch_twice_changes_nothing() {
         records.extend(shard.read(100).await.expect("records"));
     }
     let batch = ticketing::stream::batch(records);
-    let first =
-        ticketing::worker::process_batch(&app.store, app.clock.as_ref(), batch.clone()).await;
+    let first = ticketing::worker::process_batch(&app.store, app.clock.as_ref(), batch.clone()).await;
     assert!(first.batch_item_failures.is_empty());
     let perf = PerformanceId::try_from("perf_001").expect("valid");
     let state = |app: &App<DynamoStore>| {
@@ -214,11 +193,7 @@ async fn the_same_stream_batch_twice_changes_nothing() {
                 );
                 ledger.extend(store.ledger_of(&id).await.expect("ledger"));
             }
-            (
-                bookings,
-                store.seat_locks(&perf).await.expect("locks"),
-                ledger,
-            )
+            (bookings, store.seat_locks(&perf).await.expect("locks"), ledger)
         }
     };
     let once = state(&app).await;
@@ -226,4 +201,28 @@ async fn the_same_stream_batch_twice_changes_nothing() {
     let second = ticketing::worker::process_batch(&app.store, app.clock.as_ref(), batch).await;
     assert!(second.batch_item_failures.is_empty());
     assert_eq!(state(&app).await, once);
+}
+
+#[tokio::test]
+async fn concurrent_payments_of_one_booking_charge_once() {
+    let emulator = emulator();
+    let app = Arc::new(app(&emulator, small_catalog(10)).await);
+    let (_, created) = book(&app, USER, 2).await;
+    let id = created["bookingId"].as_str().expect("id").to_owned();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..10 {
+        let app = Arc::clone(&app);
+        let id = id.clone();
+        tasks.spawn(async move { pay(&app, USER, &id, "120").await });
+    }
+    let mut codes = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        let (code, body) = joined.expect("task ran");
+        assert!(
+            code == StatusCode::OK || body["error"]["code"] == "ALREADY_PAID",
+            "{code}: {body}"
+        );
+        codes.push(code);
+    }
+    assert_eq!(codes.iter().filter(|c| **c == StatusCode::OK).count(), 1, "{codes:?}");
 }

@@ -18,15 +18,7 @@ async fn storage_contract() {
 #[tokio::test]
 async fn seed_scenarios_confirm_and_fail() {
     let app = memory_app(ticketing::catalog::Catalog::builtin());
-    let worker = async {
-        run_in_process(
-            &app.store,
-            &app.store,
-            app.clock.as_ref(),
-            Mapping::default(),
-        )
-        .await
-    };
+    let worker = async { run_in_process(&app.store, &app.store, app.clock.as_ref(), Mapping::default()).await };
     let scenarios = async {
         // Scenario 1: CVV 120 → confirmed, seats sold, ledger balanced.
         let (code, created) = book(&app, USER, 2).await;
@@ -39,10 +31,7 @@ async fn seed_scenarios_confirm_and_fail() {
         let id = created["bookingId"].as_str().expect("bookingId").to_owned();
         let (code, paid) = pay(&app, USER, &id, "120").await;
         assert_eq!(code, StatusCode::OK, "{paid}");
-        assert_eq!(
-            paid["message"],
-            "Payment simulation finished with status: SUCCESS"
-        );
+        assert_eq!(paid["message"], "Payment simulation finished with status: SUCCESS");
         assert_eq!(paid["finalStatus"], "SUCCESS");
         assert_eq!(paid["bookingId"], id.as_str());
         assert_eq!(paid["pgMockData"]["isSuccess"], true);
@@ -74,10 +63,7 @@ async fn seed_scenarios_confirm_and_fail() {
         assert_eq!(created["seatIds"], json!(["A3", "A4"]));
         let (code, declined) = pay(&app, USER, &id2, "442").await;
         assert_eq!(code, StatusCode::OK);
-        assert_eq!(
-            declined["message"],
-            "Payment simulation finished with status: FAILURE"
-        );
+        assert_eq!(declined["message"], "Payment simulation finished with status: FAILURE");
         assert_eq!(declined["finalStatus"], "FAILURE");
         assert_eq!(declined["pgMockData"]["isSuccess"], false);
         assert_eq!(declined["pgMockData"]["failureCode"], "DECLINE_2");
@@ -92,12 +78,7 @@ async fn seed_scenarios_confirm_and_fail() {
             locks.iter().all(|l| l.booking_id != booking2),
             "a failed booking's seats are free"
         );
-        assert!(app
-            .store
-            .ledger_of(&booking2)
-            .await
-            .expect("ledger")
-            .is_empty());
+        assert!(app.store.ledger_of(&booking2).await.expect("ledger").is_empty());
 
         // The freed seats go to the next booking; paying a final booking is a conflict.
         let (_, next) = book(&app, USER, 2).await;
@@ -123,11 +104,7 @@ async fn seed_scenarios_confirm_and_fail() {
             .collect();
         assert_eq!(
             ids,
-            [
-                next["bookingId"].as_str().expect("id"),
-                id2.as_str(),
-                id.as_str()
-            ]
+            [next["bookingId"].as_str().expect("id"), id2.as_str(), id.as_str()]
         );
     };
     tokio::select! {
@@ -139,8 +116,7 @@ async fn seed_scenarios_confirm_and_fail() {
 #[tokio::test]
 async fn bad_input_gets_clear_4xx_errors() {
     let app = memory_app(small_catalog(10));
-    let post =
-        |path: &str, user: Option<&str>, body: &str| request(Method::POST, path, user, Some(body));
+    let post = |path: &str, user: Option<&str>, body: &str| request(Method::POST, path, user, Some(body));
     let good = r#"{"performanceId": "perf_001", "quantity": 2, "paymentMethod": "CREDIT_CARD"}"#;
     let cases: Vec<(lambda_http::Request, StatusCode, &str)> = vec![
         (
@@ -286,8 +262,8 @@ async fn bad_input_gets_clear_4xx_errors() {
                 Some(USER),
                 r#"{"bookingId": "../x", "paymentMethodToken": "tok_visa", "cvv": "120"}"#,
             ),
-            StatusCode::NOT_FOUND,
-            "BOOKING_NOT_FOUND",
+            StatusCode::BAD_REQUEST,
+            "INVALID_BOOKING_ID",
         ),
         (
             post(
@@ -308,11 +284,7 @@ async fn bad_input_gets_clear_4xx_errors() {
             "INVALID_PAYMENT_METHOD_TOKEN",
         ),
         (
-            post(
-                "/payments/execute",
-                Some(USER),
-                r#"{"bookingId": "b", "cvv": "120"}"#,
-            ),
+            post("/payments/execute", Some(USER), r#"{"bookingId": "b", "cvv": "120"}"#),
             StatusCode::BAD_REQUEST,
             "INVALID_JSON",
         ),
@@ -346,9 +318,7 @@ async fn bad_input_gets_clear_4xx_errors() {
             "{what}: {body}"
         );
         assert!(
-            body["error"]["message"]
-                .as_str()
-                .is_some_and(|m| !m.is_empty()),
+            body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
             "{what}: {body}"
         );
     }
@@ -364,11 +334,7 @@ async fn another_users_booking_is_unknown() {
         (code, body["error"]["code"].as_str()),
         (StatusCode::NOT_FOUND, Some("BOOKING_NOT_FOUND"))
     );
-    let (_, theirs) = call(
-        &app,
-        request(Method::GET, "/bookings/my", Some("someone_else"), None),
-    )
-    .await;
+    let (_, theirs) = call(&app, request(Method::GET, "/bookings/my", Some("someone_else"), None)).await;
     assert_eq!(theirs, json!([]));
 }
 
@@ -388,10 +354,7 @@ async fn sold_out_is_a_conflict() {
 async fn paid_bookings(
     app: &ticketing::booking::App<ticketing::store::MemoryStore>,
     cvvs: &[&str],
-) -> (
-    Vec<String>,
-    Vec<aws_lambda_events::event::dynamodb::EventRecord>,
-) {
+) -> (Vec<String>, Vec<aws_lambda_events::event::dynamodb::EventRecord>) {
     use ticketing::stream::ShardReader;
     let mut ids = Vec::new();
     for cvv in cvvs {
@@ -426,15 +389,10 @@ async fn the_worker_fed_the_same_events_twice_changes_nothing() {
     let (_, records) = paid_bookings(&app, &["120", "442", "120"]).await;
     assert_eq!(records.len(), 3);
     let batch = ticketing::stream::batch(records);
-    let first =
-        ticketing::worker::process_batch(&app.store, app.clock.as_ref(), batch.clone()).await;
+    let first = ticketing::worker::process_batch(&app.store, app.clock.as_ref(), batch.clone()).await;
     assert!(first.batch_item_failures.is_empty());
     let after_once = snapshot(&app).await;
-    assert_eq!(
-        after_once.2.len(),
-        4,
-        "two confirmed bookings, two entries each"
-    );
+    assert_eq!(after_once.2.len(), 4, "two confirmed bookings, two entries each");
     let second = ticketing::worker::process_batch(&app.store, app.clock.as_ref(), batch).await;
     assert!(second.batch_item_failures.is_empty());
     assert_eq!(snapshot(&app).await, after_once);
@@ -455,12 +413,8 @@ async fn a_poisoned_record_is_the_only_one_reported() {
     modify.event_name = "MODIFY".to_owned();
     modify.change.sequence_number = Some("1000".to_owned());
     records.push(modify);
-    let response = ticketing::worker::process_batch(
-        &app.store,
-        app.clock.as_ref(),
-        ticketing::stream::batch(records),
-    )
-    .await;
+    let response =
+        ticketing::worker::process_batch(&app.store, app.clock.as_ref(), ticketing::stream::batch(records)).await;
     let failed: Vec<Option<&str>> = response
         .batch_item_failures
         .iter()
@@ -514,4 +468,36 @@ async fn the_in_process_mapping_retries_then_moves_past_a_poisoned_record() {
         .and_then(|a| a.iter().find(|b| b["bookingId"] == ids[0].as_str()))
         .cloned();
     assert_eq!(first.map(|b| b["status"].clone()), Some(json!("pending")));
+}
+
+#[tokio::test]
+async fn a_paid_hold_that_lapsed_before_the_worker_ran_keeps_its_seats() {
+    let mut app = memory_app(small_catalog(3));
+    app.settings.hold_seconds = 1;
+    let (_, first) = book(&app, USER, 2).await;
+    let id = first["bookingId"].as_str().expect("id");
+    assert_eq!(pay(&app, USER, id, "120").await.0, StatusCode::OK);
+    // No worker runs: the locks still read `locked`, and lapse.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (code, second) = book(&app, "another_user", 1).await;
+    assert_eq!(code, StatusCode::CREATED, "{second}");
+    assert_eq!(second["seatIds"], json!(["A3"]), "the paid seats are not given away");
+    let (code, third) = book(&app, "another_user", 1).await;
+    assert_eq!(
+        (code, third["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("SEATS_UNAVAILABLE"))
+    );
+}
+
+#[tokio::test]
+async fn paying_twice_after_a_decline_is_a_conflict() {
+    let app = memory_app(small_catalog(10));
+    let (_, created) = book(&app, USER, 1).await;
+    let id = created["bookingId"].as_str().expect("id");
+    assert_eq!(pay(&app, USER, id, "442").await.0, StatusCode::OK);
+    let (code, body) = pay(&app, USER, id, "120").await;
+    assert_eq!(
+        (code, body["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("BOOKING_NOT_PENDING"))
+    );
 }

@@ -9,9 +9,7 @@ use std::path::Path;
 use ticketing::catalog::Catalog;
 
 fn sample(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../events")
-        .join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events").join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -23,25 +21,19 @@ fn body(response: &lambda_http::Response<lambda_http::Body>) -> serde_json::Valu
 async fn every_sample_event_drives_its_function() {
     let app = memory_app(Catalog::builtin());
 
-    let req = lambda_http::request::from_str(&sample("create-booking.json"))
-        .expect("API Gateway v2 event");
+    let req = lambda_http::request::from_str(&sample("create-booking.json")).expect("API Gateway v2 event");
     let created = ticketing::api::create_booking(&app, req).await;
     assert_eq!(created.status(), StatusCode::CREATED);
     let booking = body(&created)["bookingId"].as_str().expect("id").to_owned();
 
-    let req = lambda_http::request::from_str(&sample("execute-payment.json"))
-        .expect("API Gateway v2 event");
+    let req = lambda_http::request::from_str(&sample("execute-payment.json")).expect("API Gateway v2 event");
     assert_eq!(
         ticketing::api::execute_payment(&app, req).await.status(),
         StatusCode::NOT_FOUND,
         "placeholder id"
     );
     let with_id = sample("execute-payment.json").replace("REPLACE-WITH-A-BOOKING-ID", &booking);
-    let paid = ticketing::api::execute_payment(
-        &app,
-        lambda_http::request::from_str(&with_id).expect("event"),
-    )
-    .await;
+    let paid = ticketing::api::execute_payment(&app, lambda_http::request::from_str(&with_id).expect("event")).await;
     assert_eq!(paid.status(), StatusCode::OK);
 
     let stream: aws_lambda_events::event::dynamodb::Event =
@@ -52,15 +44,13 @@ async fn every_sample_event_drives_its_function() {
         1,
         "the placeholder booking does not exist"
     );
-    let stream: aws_lambda_events::event::dynamodb::Event = serde_json::from_str(
-        &sample("process-events.json").replace("REPLACE-WITH-A-BOOKING-ID", &booking),
-    )
-    .expect("event");
+    let stream: aws_lambda_events::event::dynamodb::Event =
+        serde_json::from_str(&sample("process-events.json").replace("REPLACE-WITH-A-BOOKING-ID", &booking))
+            .expect("event");
     let applied = ticketing::worker::process_batch(&app.store, app.clock.as_ref(), stream).await;
     assert!(applied.batch_item_failures.is_empty());
 
-    let req = lambda_http::request::from_str(&sample("list-my-bookings.json"))
-        .expect("API Gateway v2 event");
+    let req = lambda_http::request::from_str(&sample("list-my-bookings.json")).expect("API Gateway v2 event");
     let listed = body(&ticketing::api::list_my_bookings(&app, req).await);
     assert_eq!(listed[0]["bookingId"], booking.as_str());
     assert_eq!(listed[0]["status"], "confirmed");

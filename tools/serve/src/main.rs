@@ -12,23 +12,14 @@ use tokio::net::TcpListener;
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     ticketing::wiring::init_tracing();
     let app = Arc::new(ticketing::wiring::memory_app()?);
-    let port: u16 = std::env::var("PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(3000);
+    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     tracing::info!(address = %listener.local_addr()?, "ticketing API listening (in-memory store)");
 
     let worker_app = Arc::clone(&app);
     let worker = async move {
         let app = worker_app.as_ref();
-        run_in_process(
-            &app.store,
-            &app.store,
-            app.clock.as_ref(),
-            Mapping::default(),
-        )
-        .await;
+        run_in_process(&app.store, &app.store, app.clock.as_ref(), Mapping::default()).await;
     };
     let api = serve(listener, move |req| {
         let app = Arc::clone(&app);

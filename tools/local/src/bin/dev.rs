@@ -15,10 +15,7 @@ const WORKER: &str = "process-events";
 
 fn main() -> ExitCode {
     ticketing::wiring::init_tracing();
-    let port: u16 = std::env::var("PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(3000);
+    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
     // DynamoDB Local, unless the environment names an endpoint already.
     let emulator = match std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB") {
         Some(_) => None,
@@ -51,10 +48,7 @@ fn main() -> ExitCode {
     ) {
         std::env::set_var("AWS_ENDPOINT_URL_DYNAMODB_STREAMS", dynamodb);
     }
-    std::env::set_var(
-        "AWS_ENDPOINT_URL_LAMBDA",
-        format!("http://127.0.0.1:{port}"),
-    );
+    std::env::set_var("AWS_ENDPOINT_URL_LAMBDA", format!("http://127.0.0.1:{port}"));
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -71,12 +65,8 @@ async fn run(port: u16) -> ExitCode {
     let config = aws_config::load_from_env().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
     let tables = Tables::from_env();
-    if let Err(e) = ticketing_local::tables::create_all(
-        &dynamodb,
-        &ticketing_local::tables::template_path(),
-        &tables,
-    )
-    .await
+    if let Err(e) =
+        ticketing_local::tables::create_all(&dynamodb, &ticketing_local::tables::template_path(), &tables).await
     {
         eprintln!("dev: {e}");
         return ExitCode::FAILURE;
@@ -146,18 +136,12 @@ fn start_watch(port: u16) -> std::io::Result<Child> {
 async fn stop(watch: &mut Child) {
     if let Some(pid) = watch.id() {
         let group = format!("-{pid}");
-        let _ = Command::new("kill")
-            .args(["-TERM", "--", &group])
-            .status()
-            .await;
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status().await;
         if tokio::time::timeout(Duration::from_secs(5), watch.wait())
             .await
             .is_err()
         {
-            let _ = Command::new("kill")
-                .args(["-KILL", "--", &group])
-                .status()
-                .await;
+            let _ = Command::new("kill").args(["-KILL", "--", &group]).status().await;
         }
     }
     let _ = watch.wait().await;

@@ -4,12 +4,12 @@ use ticketing::domain::ledger;
 use ticketing::domain::payment::{PaymentEvent, PaymentEventType, PaymentIntent, PgResult};
 use ticketing::domain::seats::SeatLock;
 use ticketing::domain::{
-    Booking, BookingId, BookingStatus, Currency, EventId, IntentStatus, Money, PaymentMethod,
-    PerformanceId, Quantity, SeatId, SeatState, Timestamp, UserId,
+    Booking, BookingId, BookingStatus, Currency, EventId, IntentStatus, Money, PaymentMethod, PerformanceId, Quantity,
+    SeatId, SeatState, Timestamp, UserId,
 };
 use ticketing::store::{
-    Applied, BookingHistory, HoldError, Inspect, NewHold, PaymentOutcome, PaymentRecords,
-    RecordError, Release, SeatHolds, Settlement, Settlements,
+    Applied, BookingHistory, HoldError, Inspect, NewHold, PaymentOutcome, PaymentRecords, RecordError, Release,
+    SeatHolds, Settlement, Settlements,
 };
 
 pub trait Store: SeatHolds + PaymentRecords + BookingHistory + Settlements + Inspect {}
@@ -171,19 +171,9 @@ async fn a_seat_is_held_once<S: Store>(store: &S) {
     let first = hold("u1", &["A1", "A2"], 0, vec![]);
     store.hold(&first, at(0)).await.expect("first hold");
     let clash = hold("u2", &["A2", "A3"], 1, vec![]);
-    assert!(matches!(
-        store.hold(&clash, at(1)).await,
-        Err(HoldError::SeatsTaken)
-    ));
-    assert!(
-        lock_of(store, "A3").await.is_none(),
-        "a failed hold writes nothing"
-    );
-    assert!(store
-        .booking(&clash.booking.booking_id)
-        .await
-        .expect("read")
-        .is_none());
+    assert!(matches!(store.hold(&clash, at(1)).await, Err(HoldError::SeatsTaken(_))));
+    assert!(lock_of(store, "A3").await.is_none(), "a failed hold writes nothing");
+    assert!(store.booking(&clash.booking.booking_id).await.expect("read").is_none());
     let a2 = lock_of(store, "A2").await.expect("A2 locked");
     assert_eq!(a2.booking_id, first.booking.booking_id);
     assert_eq!(a2.status, SeatState::Locked);
@@ -191,7 +181,7 @@ async fn a_seat_is_held_once<S: Store>(store: &S) {
     let pretend = hold("u2", &["A2"], 2, vec![a2]);
     assert!(matches!(
         store.hold(&pretend, at(2)).await,
-        Err(HoldError::SeatsTaken)
+        Err(HoldError::SeatsTaken(_))
     ));
 }
 
@@ -205,13 +195,10 @@ async fn lapsed_locks_go_only_as_they_were_seen<S: Store>(store: &S) {
     let blind = hold("u2", &["B1"], later, vec![]);
     assert!(matches!(
         store.hold(&blind, at(later)).await,
-        Err(HoldError::SeatsTaken)
+        Err(HoldError::SeatsTaken(_))
     ));
     let taker = hold("u2", &["B1"], later, vec![seen.clone()]);
-    store
-        .hold(&taker, at(later))
-        .await
-        .expect("a lapsed lock is free");
+    store.hold(&taker, at(later)).await.expect("a lapsed lock is free");
     assert_eq!(
         lock_of(store, "B1").await.map(|l| l.booking_id),
         Some(taker.booking.booking_id.clone())
@@ -232,7 +219,7 @@ async fn lapsed_locks_go_only_as_they_were_seen<S: Store>(store: &S) {
     let second = hold("u3", &["B1"], later, vec![seen]);
     assert!(matches!(
         store.hold(&second, at(later)).await,
-        Err(HoldError::SeatsTaken)
+        Err(HoldError::SeatsTaken(_))
     ));
 
     // The lapsed lock of a paid booking is not free.
@@ -243,11 +230,11 @@ async fn lapsed_locks_go_only_as_they_were_seen<S: Store>(store: &S) {
         .await
         .expect("paid in time");
     let lapsed = lock_of(store, "B2").await.expect("locked");
-    let grab = hold("u2", &["B2"], later, vec![lapsed]);
-    assert!(matches!(
-        store.hold(&grab, at(later)).await,
-        Err(HoldError::SeatsTaken)
-    ));
+    let grab = hold("u2", &["B2", "B3"], later, vec![lapsed]);
+    match store.hold(&grab, at(later)).await {
+        Err(HoldError::SeatsTaken(refused)) => assert_eq!(refused, [seat("B2")], "names the refused seat"),
+        other => panic!("the lapsed lock of a paid booking must be refused, got {other:?}"),
+    }
 }
 
 async fn a_payment_is_recorded_once_and_only_in_time<S: Store>(store: &S) {
@@ -280,9 +267,7 @@ async fn a_payment_is_recorded_once_and_only_in_time<S: Store>(store: &S) {
     }
     let missing = hold("u1", &["C3"], 0, vec![]);
     assert!(matches!(
-        store
-            .record_payment(&outcome(&missing, true, 1), at(1))
-            .await,
+        store.record_payment(&outcome(&missing, true, 1), at(1)).await,
         Err(RecordError::NotFound)
     ));
 }
@@ -299,10 +284,7 @@ async fn settling_is_atomic_and_idempotent<S: Store>(store: &S) {
         let lock = lock_of(store, id).await.expect("still there");
         assert_eq!((lock.status, lock.locked_until), (SeatState::Sold, None));
     }
-    let entries = store
-        .ledger_of(&h.booking.booking_id)
-        .await
-        .expect("ledger");
+    let entries = store.ledger_of(&h.booking.booking_id).await.expect("ledger");
     assert_eq!(entries.len(), 2);
     assert_eq!(ledger::balance(&entries), 0);
     // Again, even with a new event id and time: nothing changes.
@@ -311,28 +293,16 @@ async fn settling_is_atomic_and_idempotent<S: Store>(store: &S) {
         store.settle(&again).await.expect("settle"),
         Applied::AlreadyFinal(BookingStatus::Confirmed)
     );
-    assert_eq!(
-        store
-            .ledger_of(&h.booking.booking_id)
-            .await
-            .expect("ledger"),
-        entries
-    );
+    assert_eq!(store.ledger_of(&h.booking.booking_id).await.expect("ledger"), entries);
     assert_eq!(
         store.release(&release(&h, 50)).await.expect("release"),
         Applied::AlreadyFinal(BookingStatus::Confirmed)
     );
-    assert_eq!(
-        lock_of(store, "D1").await.map(|l| l.status),
-        Some(SeatState::Sold)
-    );
+    assert_eq!(lock_of(store, "D1").await.map(|l| l.status), Some(SeatState::Sold));
 
     let ghost = hold("u1", &["D3"], 0, vec![]);
     let s = settlement(&ghost, &outcome(&ghost, true, 1).event, 1);
-    assert_eq!(
-        store.settle(&s).await.expect("settle"),
-        Applied::NoSuchBooking
-    );
+    assert_eq!(store.settle(&s).await.expect("settle"), Applied::NoSuchBooking);
     assert!(store
         .ledger_of(&ghost.booking.booking_id)
         .await
@@ -356,10 +326,7 @@ async fn releasing_frees_only_own_seats<S: Store>(store: &S) {
         .await
         .expect("lapsed seat of a failed payment is free");
     assert_eq!(
-        store
-            .release(&release(&h, later + 1))
-            .await
-            .expect("release"),
+        store.release(&release(&h, later + 1)).await.expect("release"),
         Applied::Done
     );
     assert_eq!(status_of(store, &h).await, BookingStatus::Failed);
@@ -372,11 +339,7 @@ async fn releasing_frees_only_own_seats<S: Store>(store: &S) {
         store.release(&release(&h, later + 2)).await.expect("again"),
         Applied::AlreadyFinal(BookingStatus::Failed)
     );
-    assert!(store
-        .ledger_of(&h.booking.booking_id)
-        .await
-        .expect("ledger")
-        .is_empty());
+    assert!(store.ledger_of(&h.booking.booking_id).await.expect("ledger").is_empty());
 }
 
 async fn history_is_newest_first_per_user<S: Store>(store: &S) {
@@ -398,9 +361,5 @@ async fn history_is_newest_first_per_user<S: Store>(store: &S) {
     assert_eq!(mine, ids);
     assert_eq!(store.bookings_of(&user, 2).await.expect("history").len(), 2);
     let nobody = UserId::try_from("nobody").expect("valid");
-    assert!(store
-        .bookings_of(&nobody, 10)
-        .await
-        .expect("history")
-        .is_empty());
+    assert!(store.bookings_of(&nobody, 10).await.expect("history").is_empty());
 }

@@ -12,9 +12,7 @@ use std::time::{Duration, Instant};
 use ticketing::booking::{App, Settings};
 use ticketing::catalog::Catalog;
 use ticketing::domain::SystemClock;
-use ticketing::store::{
-    BookingHistory, DynamoStore, MemoryStore, PaymentRecords, SeatHolds, Tables,
-};
+use ticketing::store::{BookingHistory, DynamoStore, MemoryStore, PaymentRecords, SeatHolds, Tables};
 use ticketing_local::emulator::DynamoDbLocal;
 
 pub const USER: &str = "user_test_001";
@@ -67,13 +65,9 @@ pub async fn dynamo_store(emulator: &DynamoDbLocal) -> DynamoStore {
     let client = aws_sdk_dynamodb::Client::new(&sdk_config(emulator));
     let prefix = format!("t{}_", uuid_like());
     let tables = Tables::prefixed(&prefix);
-    ticketing_local::tables::create_all(
-        &client,
-        &ticketing_local::tables::template_path(),
-        &tables,
-    )
-    .await
-    .expect("tables created");
+    ticketing_local::tables::create_all(&client, &ticketing_local::tables::template_path(), &tables)
+        .await
+        .expect("tables created");
     DynamoStore::new(client, tables)
 }
 
@@ -92,17 +86,11 @@ pub fn request(method: Method, path: &str, user: Option<&str>, body: Option<&str
     builder.body(body).expect("valid request")
 }
 
-pub async fn call<S: SeatHolds + PaymentRecords + BookingHistory>(
-    app: &App<S>,
-    req: Request,
-) -> (StatusCode, Value) {
+pub async fn call<S: SeatHolds + PaymentRecords + BookingHistory>(app: &App<S>, req: Request) -> (StatusCode, Value) {
     let response = ticketing::api::route(app, req).await;
     let status = response.status();
     let body: &[u8] = response.body().as_ref();
-    (
-        status,
-        serde_json::from_slice(body).expect("every response is JSON"),
-    )
+    (status, serde_json::from_slice(body).expect("every response is JSON"))
 }
 
 pub async fn book<S: SeatHolds + PaymentRecords + BookingHistory>(
@@ -110,14 +98,8 @@ pub async fn book<S: SeatHolds + PaymentRecords + BookingHistory>(
     user: &str,
     quantity: u32,
 ) -> (StatusCode, Value) {
-    let body = format!(
-        r#"{{"performanceId": "perf_001", "quantity": {quantity}, "paymentMethod": "CREDIT_CARD"}}"#
-    );
-    call(
-        app,
-        request(Method::POST, "/bookings", Some(user), Some(&body)),
-    )
-    .await
+    let body = format!(r#"{{"performanceId": "perf_001", "quantity": {quantity}, "paymentMethod": "CREDIT_CARD"}}"#);
+    call(app, request(Method::POST, "/bookings", Some(user), Some(&body))).await
 }
 
 pub async fn pay<S: SeatHolds + PaymentRecords + BookingHistory>(
@@ -126,14 +108,8 @@ pub async fn pay<S: SeatHolds + PaymentRecords + BookingHistory>(
     booking: &str,
     cvv: &str,
 ) -> (StatusCode, Value) {
-    let body = format!(
-        r#"{{"bookingId": "{booking}", "paymentMethodToken": "tok_visa_creditCard", "cvv": "{cvv}"}}"#
-    );
-    call(
-        app,
-        request(Method::POST, "/payments/execute", Some(user), Some(&body)),
-    )
-    .await
+    let body = format!(r#"{{"bookingId": "{booking}", "paymentMethodToken": "tok_visa_creditCard", "cvv": "{cvv}"}}"#);
+    call(app, request(Method::POST, "/payments/execute", Some(user), Some(&body))).await
 }
 
 /// Polls `GET /bookings/my` until the booking reads `status`, or gives up after 20 s.
