@@ -174,6 +174,14 @@ impl StreamShards {
 }
 
 impl StreamShards {
+    /// Drops the iterator: the next read gets one at `record`, or just after it.
+    fn resume_from(&mut self, record: &EventRecord, at: fn(String) -> Resume) -> Result<(), StreamError> {
+        let seq = record.change.sequence_number.clone().ok_or_else(|| err("record without a sequence number"))?;
+        self.resume = Some(at(seq));
+        self.iterator = None;
+        Ok(())
+    }
+
     async fn read_records(&mut self, max: usize) -> Result<Vec<EventRecord>, StreamError> {
         if self.iterator.is_none() {
             self.position().await?;
@@ -222,25 +230,11 @@ impl ShardReader for StreamShards {
     }
 
     async fn rewind_to(&mut self, record: &EventRecord) -> Result<(), StreamError> {
-        let seq = record
-            .change
-            .sequence_number
-            .clone()
-            .ok_or_else(|| err("record without a sequence number"))?;
-        self.resume = Some(Resume::At(seq));
-        self.iterator = None;
-        Ok(())
+        self.resume_from(record, Resume::At)
     }
 
     async fn skip_past(&mut self, record: &EventRecord) -> Result<(), StreamError> {
-        let seq = record
-            .change
-            .sequence_number
-            .clone()
-            .ok_or_else(|| err("record without a sequence number"))?;
-        self.resume = Some(Resume::After(seq));
-        self.iterator = None;
-        Ok(())
+        self.resume_from(record, Resume::After)
     }
 
     async fn idle(&mut self) {
