@@ -6,7 +6,7 @@ use crate::domain::payment::{Cvv, PaymentMethodToken};
 use crate::domain::{Booking, BookingId, PaymentMethod, PerformanceId, Quantity, UserId};
 use crate::store::{BookingHistory, PaymentRecords, SeatHolds};
 use lambda_http::http::{header, Method, StatusCode};
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Request, RequestExt, Response};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -282,12 +282,53 @@ pub async fn list_my_bookings<S: BookingHistory>(app: &App<S>, req: Request) -> 
     )
 }
 
+/// `GET /performances/{performanceId}/seats`
+pub async fn seat_map<S: SeatHolds>(app: &App<S>, req: Request) -> Response<Body> {
+    respond(
+        async {
+            allow(&req, Method::GET)?;
+            user_id(&req)?;
+            let raw = performance_in_path(&req).ok_or_else(ApiError::not_found)?;
+            let id = PerformanceId::try_from(raw)
+                .map_err(|e| ApiError::bad_request("INVALID_PERFORMANCE_ID", e.to_string()))?;
+            let (perf, seats) = app.seat_map(&id).await?;
+            let seats: Vec<Value> = seats
+                .iter()
+                .map(|(seat, state)| json!({"seatId": seat, "row": seat.row(), "state": state}))
+                .collect();
+            Ok((
+                StatusCode::OK,
+                json!({
+                    "performanceId": perf.performance_id,
+                    "title": perf.title,
+                    "price": perf.price.amount,
+                    "currency": perf.price.currency,
+                    "seats": seats,
+                }),
+            ))
+        }
+        .await,
+    )
+}
+
+/// The `{performanceId}` of `/performances/{performanceId}/seats`: API Gateway's path parameter, or the
+/// path itself when no gateway parsed it.
+fn performance_in_path(req: &Request) -> Option<String> {
+    if let Some(id) = req.path_parameters().first("performanceId") {
+        return Some(id.to_owned());
+    }
+    let path = req.uri().path().trim_end_matches('/');
+    let id = path.strip_prefix("/performances/")?.strip_suffix("/seats")?;
+    (!id.contains('/')).then(|| id.to_owned())
+}
+
 /// Every route of the API in one process (the local server); under Lambda, API Gateway routes instead.
 pub async fn route<S: SeatHolds + PaymentRecords + BookingHistory>(app: &App<S>, req: Request) -> Response<Body> {
     match req.uri().path().trim_end_matches('/') {
         "/bookings" => create_booking(app, req).await,
         "/payments/execute" => execute_payment(app, req).await,
         "/bookings/my" => list_my_bookings(app, req).await,
+        path if path.starts_with("/performances/") && path.ends_with("/seats") => seat_map(app, req).await,
         _ => ApiError::not_found().into_response(),
     }
 }

@@ -1,8 +1,8 @@
 //! The synchronous flows behind the HTTP routes: create a booking, pay for it, list a user's bookings.
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, Performance};
 use crate::domain::payment::{self, Cvv, PaymentEvent, PaymentEventType, PaymentIntent, PaymentMethodToken, PgResult};
-use crate::domain::seats::{self, SeatLock};
+use crate::domain::seats::{self, Availability, SeatLock};
 use crate::domain::{
     Booking, BookingId, BookingStatus, Clock, EventId, IntentStatus, Money, PaymentMethod, PerformanceId, Quantity,
     SeatId, SeatState, UserId,
@@ -11,7 +11,7 @@ use crate::store::{
     BookingHistory, HoldError, NewHold, PaymentOutcome, PaymentRecords, RecordError, SeatHolds, StoreError,
 };
 use rand::Rng;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::{info, warn, Instrument};
@@ -273,6 +273,30 @@ impl<S: PaymentRecords> App<S> {
             Err(RecordError::NotFound) => Err(FlowError::BookingNotFound),
             Err(RecordError::Store(e)) => Err(e.into()),
         }
+    }
+}
+
+impl<S: SeatHolds> App<S> {
+    /// Every seat of a performance in hall order with what a customer can do with it, from one read.
+    pub async fn seat_map(&self, id: &PerformanceId) -> Result<(&Performance, Vec<(SeatId, Availability)>), FlowError> {
+        let perf = self
+            .catalog
+            .performance(id)
+            .ok_or_else(|| FlowError::UnknownPerformance(id.clone()))?;
+        let now = self.clock.now();
+        let locks: HashMap<SeatId, Availability> = self
+            .store
+            .seat_locks(id)
+            .await?
+            .into_iter()
+            .map(|l| (l.seat_id.clone(), l.availability(now)))
+            .collect();
+        let seats = perf
+            .seats
+            .iter()
+            .map(|s| (s.clone(), locks.get(s).copied().unwrap_or(Availability::Available)))
+            .collect();
+        Ok((perf, seats))
     }
 }
 

@@ -26,6 +26,24 @@ impl SeatLock {
     pub fn blocks_seat(&self, now: Timestamp) -> bool {
         !self.is_lapsed(now)
     }
+
+    /// What a customer sees of the seat: a lapsed hold reads available.
+    pub fn availability(&self, now: Timestamp) -> Availability {
+        match self.status {
+            SeatState::Sold => Availability::Sold,
+            SeatState::Locked if self.is_lapsed(now) => Availability::Available,
+            SeatState::Locked => Availability::Held,
+        }
+    }
+}
+
+/// A seat as the seat map shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Availability {
+    Available,
+    Held,
+    Sold,
 }
 
 mod optional_millis {

@@ -176,7 +176,11 @@ impl StreamShards {
 impl StreamShards {
     /// Drops the iterator: the next read gets one at `record`, or just after it.
     fn resume_from(&mut self, record: &EventRecord, at: fn(String) -> Resume) -> Result<(), StreamError> {
-        let seq = record.change.sequence_number.clone().ok_or_else(|| err("record without a sequence number"))?;
+        let seq = record
+            .change
+            .sequence_number
+            .clone()
+            .ok_or_else(|| err("record without a sequence number"))?;
         self.resume = Some(at(seq));
         self.iterator = None;
         Ok(())

@@ -501,3 +501,82 @@ async fn paying_twice_after_a_decline_is_a_conflict() {
         (StatusCode::CONFLICT, Some("BOOKING_NOT_PENDING"))
     );
 }
+
+async fn seat_states(app: &ticketing::booking::App<ticketing::store::MemoryStore>) -> Vec<(String, String)> {
+    let (code, map) = call(
+        app,
+        request(Method::GET, "/performances/perf_001/seats", Some(USER), None),
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK, "{map}");
+    map["seats"]
+        .as_array()
+        .expect("seats")
+        .iter()
+        .map(|s| {
+            (
+                s["seatId"].as_str().unwrap_or_default().to_owned(),
+                s["state"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_seat_map_shows_held_sold_and_lapsed_seats() {
+    let mut app = memory_app(small_catalog(6));
+    app.settings.hold_seconds = 1;
+    let (_, sold) = book(&app, USER, 2).await;
+    let sold_id = sold["bookingId"].as_str().expect("id").to_owned();
+    assert_eq!(pay(&app, USER, &sold_id, "120").await.0, StatusCode::OK);
+    let records = {
+        use ticketing::stream::ShardReader;
+        ticketing::stream::MemoryShard::new(&app.store)
+            .read(10)
+            .await
+            .expect("records")
+    };
+    ticketing::worker::process_batch(&app.store, app.clock.as_ref(), ticketing::stream::batch(records)).await;
+    book(&app, USER, 1).await;
+    let states = seat_states(&app).await;
+    let expect = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        states,
+        expect(&[
+            ("A1", "sold"),
+            ("A2", "sold"),
+            ("A3", "held"),
+            ("A4", "available"),
+            ("A5", "available"),
+            ("A6", "available")
+        ])
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(
+        seat_states(&app).await[2],
+        ("A3".to_owned(), "available".to_owned()),
+        "a lapsed hold reads available"
+    );
+    let (code, body) = call(
+        &app,
+        request(Method::GET, "/performances/perf_404/seats", Some(USER), None),
+    )
+    .await;
+    assert_eq!(
+        (code, body["error"]["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("PERFORMANCE_NOT_FOUND"))
+    );
+    let (code, _) = call(&app, request(Method::GET, "/performances/perf_001/seats", None, None)).await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED);
+    let (code, _) = call(
+        &app,
+        request(Method::POST, "/performances/perf_001/seats", Some(USER), Some("{}")),
+    )
+    .await;
+    assert_eq!(code, StatusCode::METHOD_NOT_ALLOWED);
+}

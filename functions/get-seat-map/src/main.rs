@@ -1,0 +1,13 @@
+//! `get-seat-map`: wiring only; the behaviour lives in `ticketing::api::seat_map`.
+
+use lambda_http::{run, service_fn, Error, Request};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    ticketing::wiring::init_tracing();
+    let app = &ticketing::wiring::dynamo_app().await?;
+    run(service_fn(move |req: Request| async move {
+        Ok::<_, Error>(ticketing::api::seat_map(app, req).await)
+    }))
+    .await
+}
