@@ -7,6 +7,7 @@ use crate::domain::{
     Booking, BookingId, BookingStatus, Clock, EventId, IntentStatus, Money, PaymentMethod, PerformanceId, Quantity,
     SeatId, SeatState, UserId,
 };
+use crate::expiry::{ExpiryQueue, HoldExpiry};
 use crate::store::{
     BookingHistory, HoldError, NewHold, PaymentOutcome, PaymentRecords, RecordError, SeatHolds, StoreError,
 };
@@ -14,7 +15,7 @@ use rand::Rng;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
-use tracing::{info, warn, Instrument};
+use tracing::{error, info, warn, Instrument};
 
 /// What the flows share: storage, the catalog, the clock and the settings. Built once per cold start.
 pub struct App<S> {
@@ -22,6 +23,26 @@ pub struct App<S> {
     pub catalog: Catalog,
     pub clock: Arc<dyn Clock>,
     pub settings: Settings,
+    /// Where a new booking schedules its expiry; only the functions that create bookings or expire
+    /// them have one.
+    pub expiries: Option<Arc<dyn ExpiryQueue>>,
+}
+
+impl<S> App<S> {
+    pub fn new(store: S, catalog: Catalog, clock: Arc<dyn Clock>, settings: Settings) -> Self {
+        Self {
+            store,
+            catalog,
+            clock,
+            settings,
+            expiries: None,
+        }
+    }
+
+    pub fn with_expiries(mut self, queue: Arc<dyn ExpiryQueue>) -> Self {
+        self.expiries = Some(queue);
+        self
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -132,6 +153,7 @@ impl<S: SeatHolds> App<S> {
             match self.store.hold(&hold, now).await {
                 Ok(()) => {
                     info!(seats = %seat_list(&hold.booking.seat_ids), attempt, "booking created");
+                    self.schedule_expiry(&hold.booking).await;
                     return Ok(hold.booking);
                 }
                 Err(HoldError::SeatsTaken(seats)) => {
@@ -145,6 +167,19 @@ impl<S: SeatHolds> App<S> {
         }
         warn!(attempts = HOLD_ATTEMPTS, "gave up after losing every race for seats");
         Err(FlowError::SeatsUnavailable(perf.performance_id.clone()))
+    }
+
+    /// Schedules the booking's expiry. The booking stands either way: its seat locks lapse by themselves,
+    /// and only its status would then wait for the next expiry of that performance's seats.
+    async fn schedule_expiry(&self, booking: &Booking) {
+        let Some(queue) = &self.expiries else {
+            error!("no expiry queue is configured: this booking will not be expired");
+            return;
+        };
+        let expiry = HoldExpiry::of(booking);
+        if let Err(e) = queue.schedule(&expiry, expiry.delay(self.clock.now())).await {
+            error!(error = %e, "the booking's expiry could not be scheduled");
+        }
     }
 
     fn new_hold(
@@ -228,8 +263,10 @@ impl<S: PaymentRecords> App<S> {
             .await?
             .filter(|b| &b.user_id == user)
             .ok_or(FlowError::BookingNotFound)?;
-        if booking.status != BookingStatus::Pending {
-            return Err(FlowError::BookingNotPending(booking.status));
+        match booking.status {
+            BookingStatus::Pending => {}
+            BookingStatus::Expired => return Err(FlowError::HoldExpired),
+            status => return Err(FlowError::BookingNotPending(status)),
         }
         let now = self.clock.now();
         if now >= booking.hold_expires_at {
@@ -266,9 +303,10 @@ impl<S: PaymentRecords> App<S> {
                 Ok((booking, outcome.pg))
             }
             Err(RecordError::NotPayable(intent)) => Err(match intent.status {
-                IntentStatus::Pending => FlowError::HoldExpired,
+                // Still pending, so the hold lapsed (or its seats went); cancelled means it expired.
+                IntentStatus::Pending | IntentStatus::Cancelled => FlowError::HoldExpired,
                 IntentStatus::Succeeded | IntentStatus::Processing => FlowError::AlreadyPaid,
-                IntentStatus::Failed | IntentStatus::Cancelled => FlowError::PaymentDeclined,
+                IntentStatus::Failed => FlowError::PaymentDeclined,
             }),
             Err(RecordError::NotFound) => Err(FlowError::BookingNotFound),
             Err(RecordError::Store(e)) => Err(e.into()),

@@ -4,9 +4,11 @@
 use crate::booking::{App, Settings};
 use crate::catalog::{Catalog, CatalogError};
 use crate::domain::SystemClock;
+use crate::expiry::{ExpiryQueue, HoldExpiry, InProcessQueue, SqsExpiryQueue};
 use crate::store::{DynamoStore, MemoryStore, Tables};
 use std::path::PathBuf;
 use std::sync::Arc;
+use tokio::sync::mpsc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -18,6 +20,8 @@ pub enum ConfigError {
     },
     #[error(transparent)]
     Catalog(#[from] CatalogError),
+    #[error("{0} must be set")]
+    Missing(&'static str),
 }
 
 /// The longest hold accepted: a day.
@@ -63,33 +67,39 @@ pub fn init_tracing() {
         .try_init();
 }
 
-/// The SDK client, configured from the environment (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`, …).
-pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
-    let config = aws_config::load_from_env().await;
-    aws_sdk_dynamodb::Client::new(&config)
-}
-
-/// A function's application over DynamoDB, as configured by its environment.
+/// A function's application over DynamoDB, as configured by its environment (`AWS_REGION`,
+/// `AWS_ENDPOINT_URL_DYNAMODB`, the table names, `HOLD_SECONDS`, `PERFORMANCES_FILE`).
 pub async fn dynamo_app() -> Result<App<DynamoStore>, ConfigError> {
-    let settings = Settings::from_env()?;
-    let catalog = catalog_from_env()?;
-    let store = DynamoStore::new(dynamodb_client().await, Tables::from_env());
-    Ok(App {
+    let config = aws_config::load_from_env().await;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), Tables::from_env());
+    Ok(App::new(
         store,
-        catalog,
-        clock: Arc::new(SystemClock),
-        settings,
-    })
+        catalog_from_env()?,
+        Arc::new(SystemClock),
+        Settings::from_env()?,
+    ))
 }
 
-/// The application over the in-memory store, as configured by the environment.
-pub fn memory_app() -> Result<App<MemoryStore>, ConfigError> {
-    let settings = Settings::from_env()?;
-    let catalog = catalog_from_env()?;
-    Ok(App {
-        store: MemoryStore::new(),
-        catalog,
-        clock: Arc::new(SystemClock),
-        settings,
-    })
+/// The SQS delay queue named by `HOLD_EXPIRY_QUEUE_URL`, for the functions that schedule expiries.
+pub async fn expiry_queue() -> Result<Arc<dyn ExpiryQueue>, ConfigError> {
+    let url = std::env::var("HOLD_EXPIRY_QUEUE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .ok_or(ConfigError::Missing("HOLD_EXPIRY_QUEUE_URL"))?;
+    let config = aws_config::load_from_env().await;
+    Ok(Arc::new(SqsExpiryQueue::new(aws_sdk_sqs::Client::new(&config), url)))
+}
+
+/// The application over the in-memory store with the in-process expiry queue, as configured by the
+/// environment, and the queue's receiving end for [`crate::expiry::run_in_process`].
+pub fn memory_app() -> Result<(App<MemoryStore>, mpsc::UnboundedReceiver<HoldExpiry>), ConfigError> {
+    let (queue, due) = InProcessQueue::new();
+    let app = App::new(
+        MemoryStore::new(),
+        catalog_from_env()?,
+        Arc::new(SystemClock),
+        Settings::from_env()?,
+    )
+    .with_expiries(Arc::new(queue));
+    Ok((app, due))
 }

@@ -18,6 +18,8 @@ pub enum WorkerError {
     /// The event names a booking that does not exist.
     #[error("event refers to booking {0}, which does not exist")]
     UnknownBooking(String),
+    #[error("{0}")]
+    Queue(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -84,6 +86,7 @@ pub async fn apply<S: Settlements>(store: &S, clock: &dyn Clock, event: &Payment
                 seat_ids: event.seat_ids.clone(),
                 to: BookingStatus::Failed,
                 at,
+                cancels_intent: None,
             };
             (store.release(&release).await?, BookingStatus::Failed)
         }
@@ -93,12 +96,27 @@ pub async fn apply<S: Settlements>(store: &S, clock: &dyn Clock, event: &Payment
         Applied::AlreadyFinal(status) if status == target => {
             info!(status = status.as_str(), "already applied")
         }
-        Applied::AlreadyFinal(status) => warn!(
-            status = status.as_str(),
-            event_type = ?event.event_type,
-            "event arrived for a booking that already ended otherwise; recorded, not applied"
-        ),
+        Applied::AlreadyFinal(status) => {
+            warn!(
+                status = status.as_str(),
+                event_type = ?event.event_type,
+                "event arrived for a booking that already ended otherwise; recorded, not applied"
+            );
+            if event.event_type == PaymentEventType::PaymentSucceeded {
+                let note = format!(
+                    "REFUND_OWED: the payment succeeded after the booking was {}",
+                    status.as_str()
+                );
+                store.annotate_event(&event.event_id, &note, at).await?;
+            }
+        }
         Applied::NoSuchBooking => return Err(WorkerError::UnknownBooking(event.booking_id.to_string())),
+        Applied::NotDue | Applied::PaymentRecorded => {
+            warn!(
+                ?applied,
+                "unexpected answer to a settlement or failure; nothing written"
+            )
+        }
     }
     Ok(())
 }

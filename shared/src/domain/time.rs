@@ -98,6 +98,26 @@ impl Clock for SystemClock {
     }
 }
 
+/// A clock that tells the time it is set to: for tests that need two instants at once.
+#[derive(Debug, Default)]
+pub struct ManualClock(std::sync::atomic::AtomicI64);
+
+impl ManualClock {
+    pub fn at(t: Timestamp) -> Self {
+        Self(std::sync::atomic::AtomicI64::new(t.as_millis()))
+    }
+
+    pub fn set(&self, t: Timestamp) {
+        self.0.store(t.as_millis(), std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        Timestamp(self.0.load(std::sync::atomic::Ordering::SeqCst))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

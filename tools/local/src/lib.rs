@@ -1,6 +1,8 @@
 //! Running the Lambda functions on one machine (`make dev`) and testing them on DynamoDB Local: the
-//! emulator, the tables of `template.yaml`, and the stream poller that feeds `process-events`.
+//! emulators, the tables of `template.yaml`, the stream poller that feeds `process-events`, and the
+//! queue poller that feeds `expire-holds`.
 
 pub mod emulator;
 pub mod poller;
+pub mod queues;
 pub mod tables;

@@ -2,11 +2,12 @@
 //! on DynamoDB Local and hands the records to `process-events`, batched and shaped as Lambda does.
 
 use async_trait::async_trait;
-use aws_lambda_events::event::dynamodb::{Event, EventRecord};
-use aws_lambda_events::event::streams::DynamoDbEventResponse;
+use aws_lambda_events::event::dynamodb::EventRecord;
 use aws_sdk_dynamodbstreams::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodbstreams::types::{Record, ShardIteratorType};
 use aws_sdk_dynamodbstreams::Client as StreamsClient;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_dynamo::Item;
 use std::collections::HashSet;
 use std::time::Duration;
@@ -247,12 +248,12 @@ impl ShardReader for StreamShards {
 }
 
 /// Invokes a function through the Lambda Invoke API (`cargo lambda watch` serves it locally; the SDK
-/// finds it through `AWS_ENDPOINT_URL_LAMBDA`), as the event source mapping does.
-pub async fn invoke(
+/// finds it through `AWS_ENDPOINT_URL_LAMBDA`), as an event source mapping does.
+pub async fn invoke<E: Serialize, R: DeserializeOwned>(
     client: &aws_sdk_lambda::Client,
     function: &str,
-    event: Event,
-) -> Result<DynamoDbEventResponse, String> {
+    event: E,
+) -> Result<R, String> {
     let payload = serde_json::to_vec(&event).map_err(|e| e.to_string())?;
     let out = client
         .invoke()

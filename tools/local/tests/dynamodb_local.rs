@@ -11,21 +11,21 @@ use ticketing::booking::{App, Settings};
 use ticketing::domain::{BookingId, PerformanceId, SeatState, SystemClock};
 use ticketing::store::{DynamoStore, Inspect, SeatHolds};
 use ticketing::stream::{run_mapping, Mapping, ShardReader};
+use ticketing_local::emulator::Emulator;
 use ticketing_local::poller::StreamShards;
 
-async fn app(
-    emulator: &ticketing_local::emulator::DynamoDbLocal,
-    catalog: ticketing::catalog::Catalog,
-) -> App<DynamoStore> {
-    App {
-        store: dynamo_store(emulator).await,
+async fn app(emulator: &Emulator, catalog: ticketing::catalog::Catalog) -> App<DynamoStore> {
+    let (queue, _) = ticketing::expiry::InProcessQueue::new();
+    App::new(
+        dynamo_store(emulator).await,
         catalog,
-        clock: Arc::new(SystemClock),
-        settings: Settings::default(),
-    }
+        Arc::new(SystemClock),
+        Settings::default(),
+    )
+    .with_expiries(Arc::new(queue))
 }
 
-async fn events_stream(emulator: &ticketing_local::emulator::DynamoDbLocal, store: &DynamoStore) -> StreamShards {
+async fn events_stream(emulator: &Emulator, store: &DynamoStore) -> StreamShards {
     let streams = aws_sdk_dynamodbstreams::Client::new(&sdk_config(emulator));
     StreamShards::open(store.client(), streams, &store.tables().events, "us-east-1")
         .await

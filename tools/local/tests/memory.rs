@@ -580,3 +580,97 @@ async fn the_seat_map_shows_held_sold_and_lapsed_seats() {
     .await;
     assert_eq!(code, StatusCode::METHOD_NOT_ALLOWED);
 }
+
+#[tokio::test]
+async fn a_lapsed_hold_expires_by_itself_and_a_late_payment_is_refused() {
+    let (app, due) = memory_app_with_expiries(small_catalog(4), ticketing::booking::Settings { hold_seconds: 2 });
+    let queue = app.expiries.clone().expect("a queue");
+    let expirer = ticketing::expiry::run_in_process(due, &app.store, app.clock.as_ref(), queue);
+    let scenario = async {
+        let (_, created) = book(&app, USER, 2).await;
+        let id = created["bookingId"].as_str().expect("id").to_owned();
+        assert_eq!(seat_states(&app).await[0].1, "held");
+        // Nothing touches the performance: the expiry alone does it.
+        wait_for_status(&app, USER, &id, "expired").await;
+        let perf = PerformanceId::try_from("perf_001").expect("valid");
+        assert!(
+            app.store.seat_locks(&perf).await.expect("locks").is_empty(),
+            "the seats are released"
+        );
+        assert!(seat_states(&app).await.iter().all(|(_, state)| state == "available"));
+        let (code, late) = pay(&app, USER, &id, "120").await;
+        assert_eq!(
+            (code, late["error"]["code"].as_str()),
+            (StatusCode::CONFLICT, Some("HOLD_EXPIRED"))
+        );
+        let booking = BookingId::try_from(id.as_str()).expect("valid");
+        let intent = app
+            .store
+            .payment_intent(&booking.payment_intent_id())
+            .await
+            .expect("read")
+            .expect("exists");
+        assert_eq!(intent.status, ticketing::domain::IntentStatus::Cancelled);
+    };
+    tokio::select! {
+        () = expirer => panic!("the expiry consumer never stops by itself"),
+        () = scenario => {}
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payment_against_expiry_raced_200_times() {
+    let (payment, expiry) = race_payment_against_expiry(ticketing::store::MemoryStore::new(), 200).await;
+    println!("in memory: the payment won {payment} times, the expiry {expiry} times");
+    assert_eq!(payment + expiry, 200);
+}
+
+#[tokio::test]
+async fn a_late_success_for_an_expired_booking_is_recorded_not_applied() {
+    use ticketing::store::Inspect;
+    let (app, _) = memory_app_with_expiries(small_catalog(4), ticketing::booking::Settings { hold_seconds: 1 });
+    let (_, created) = book(&app, USER, 2).await;
+    let id = created["bookingId"].as_str().expect("id").to_owned();
+    let booking_id = BookingId::try_from(id.as_str()).expect("valid");
+    // A success event the gateway delivered itself (as a webhook will), after the hold lapsed.
+    let booking = ticketing::store::PaymentRecords::booking(&app.store, &booking_id)
+        .await
+        .expect("read")
+        .expect("exists");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let expiry = ticketing::expiry::HoldExpiry::of(&booking);
+    let queue = app.expiries.clone().expect("a queue");
+    ticketing::expiry::expire_when_due(&app.store, app.clock.as_ref(), queue.as_ref(), &expiry)
+        .await
+        .expect("expired");
+    let event = ticketing::domain::payment::PaymentEvent {
+        event_id: ticketing::domain::EventId::generate(),
+        event_type: ticketing::domain::payment::PaymentEventType::PaymentSucceeded,
+        booking_id: booking.booking_id.clone(),
+        user_id: booking.user_id.clone(),
+        payment_intent_id: booking.payment_intent_id.clone(),
+        performance_id: booking.performance_id.clone(),
+        seat_ids: booking.seat_ids.clone(),
+        amount: booking.total.clone(),
+        failure_code: None,
+        occurred_at: app.clock.now(),
+        source: "pg-webhook".to_owned(),
+    };
+    assert!(ticketing::store::Inbox::put_event(&app.store, &event)
+        .await
+        .expect("stored"));
+    ticketing::worker::apply(&app.store, app.clock.as_ref(), &event)
+        .await
+        .expect("recorded");
+    wait_for_status(&app, USER, &id, "expired").await;
+    assert!(
+        app.store.ledger_of(&booking_id).await.expect("ledger").is_empty(),
+        "not applied"
+    );
+    let stored = app.store.event(&event.event_id).await.expect("read").expect("exists");
+    let note = match stored.get("note") {
+        Some(serde_dynamo::AttributeValue::S(note)) => note.clone(),
+        other => panic!("no note: {other:?}"),
+    };
+    assert!(note.starts_with("REFUND_OWED"), "{note}");
+}

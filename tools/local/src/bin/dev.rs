@@ -1,32 +1,39 @@
-//! `make dev`: the real Lambda code path on one machine. DynamoDB Local (unless
-//! `AWS_ENDPOINT_URL_DYNAMODB` names one already) with the tables of `template.yaml`, the functions under
-//! `cargo lambda watch` on 127.0.0.1:$PORT (default 3000), and the stream poller invoking
-//! `process-events` through the Lambda Invoke API. Ctrl-C stops all of it.
+//! `make dev`: the real Lambda code path on one machine. DynamoDB Local with the tables of
+//! `template.yaml` and moto's SQS with the hold-expiry queue (each unless `AWS_ENDPOINT_URL_DYNAMODB` /
+//! `AWS_ENDPOINT_URL_SQS` names one already), the functions under `cargo lambda watch` on
+//! 127.0.0.1:$PORT (default 3000), and the two event source mappings: the events table's stream into
+//! `process-events` and the expiry queue into `expire-holds`, through the Lambda Invoke API.
+//! Ctrl-C stops all of it.
 
 use std::process::ExitCode;
 use std::time::Duration;
 use ticketing::store::Tables;
 use ticketing::stream::{run_mapping, Mapping};
-use ticketing_local::emulator::DynamoDbLocal;
+use ticketing_local::emulator::{Emulator, EmulatorError};
 use ticketing_local::poller::{invoke, StreamShards};
+use ticketing_local::queues;
 use tokio::process::{Child, Command};
 
 const WORKER: &str = "process-events";
+const EXPIRER: &str = "expire-holds";
+const EXPIRY_QUEUE: &str = "hold-expiries";
+
+/// Starts an emulator unless the environment names an endpoint for it already; points the SDK at it.
+fn emulator(
+    endpoint_var: &str,
+    start: fn() -> Result<Emulator, EmulatorError>,
+) -> Result<Option<Emulator>, EmulatorError> {
+    if std::env::var_os(endpoint_var).is_some() {
+        return Ok(None);
+    }
+    let emulator = start()?;
+    std::env::set_var(endpoint_var, emulator.endpoint());
+    Ok(Some(emulator))
+}
 
 fn main() -> ExitCode {
     ticketing::wiring::init_tracing();
     let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
-    // DynamoDB Local, unless the environment names an endpoint already.
-    let emulator = match std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB") {
-        Some(_) => None,
-        None => match DynamoDbLocal::start() {
-            Ok(emulator) => Some(emulator),
-            Err(e) => {
-                eprintln!("dev: {e}");
-                return ExitCode::FAILURE;
-            }
-        },
-    };
     // Set before any thread exists: the functions under watch and the SDK clients here read these.
     let defaults = [
         ("AWS_REGION", "us-east-1"),
@@ -38,9 +45,15 @@ fn main() -> ExitCode {
             std::env::set_var(name, value);
         }
     }
-    if let Some(emulator) = &emulator {
-        std::env::set_var("AWS_ENDPOINT_URL_DYNAMODB", emulator.endpoint());
-    }
+    let emulators = emulator("AWS_ENDPOINT_URL_DYNAMODB", Emulator::dynamodb_local)
+        .and_then(|dynamodb| Ok((dynamodb, emulator("AWS_ENDPOINT_URL_SQS", Emulator::moto)?)));
+    let emulators = match emulators {
+        Ok(emulators) => emulators,
+        Err(e) => {
+            eprintln!("dev: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     // The stream is read from the same DynamoDB, whose Streams API the SDK knows as another service.
     if let (None, Some(dynamodb)) = (
         std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB_STREAMS"),
@@ -57,13 +70,14 @@ fn main() -> ExitCode {
         }
     };
     let code = runtime.block_on(run(port));
-    drop(emulator);
+    drop(emulators);
     code
 }
 
 async fn run(port: u16) -> ExitCode {
     let config = aws_config::load_from_env().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    let sqs = aws_sdk_sqs::Client::new(&config);
     let tables = Tables::from_env();
     if let Err(e) =
         ticketing_local::tables::create_all(&dynamodb, &ticketing_local::tables::template_path(), &tables).await
@@ -71,6 +85,15 @@ async fn run(port: u16) -> ExitCode {
         eprintln!("dev: {e}");
         return ExitCode::FAILURE;
     }
+    let queue_url = match queues::create_with_dead_letters(&sqs, EXPIRY_QUEUE, Duration::from_secs(10)).await {
+        Ok(url) => url,
+        Err(e) => {
+            eprintln!("dev: cannot create the expiry queue: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // The functions under watch inherit this environment.
+    std::env::set_var("HOLD_EXPIRY_QUEUE_URL", &queue_url);
     let mut watch = match start_watch(port) {
         Ok(child) => child,
         Err(e) => {
@@ -80,18 +103,12 @@ async fn run(port: u16) -> ExitCode {
     };
     tracing::info!(url = %format!("http://127.0.0.1:{port}"), "API served by cargo lambda watch");
 
+    let region = config.region().map_or("us-east-1", |r| r.as_ref()).to_owned();
     let streams = aws_sdk_dynamodbstreams::Client::new(&config);
     let lambda = aws_sdk_lambda::Client::new(&config);
-    let poller = async {
+    let stream_mapping = async {
         let mut shard = loop {
-            match StreamShards::open(
-                &dynamodb,
-                streams.clone(),
-                &tables.events,
-                config.region().map_or("local", |r| r.as_ref()),
-            )
-            .await
-            {
+            match StreamShards::open(&dynamodb, streams.clone(), &tables.events, &region).await {
                 Ok(shard) => break shard,
                 Err(e) => {
                     tracing::warn!(error = %e, "events stream not ready");
@@ -99,11 +116,12 @@ async fn run(port: u16) -> ExitCode {
                 }
             }
         };
-        let deliver = |event| invoke(&lambda, WORKER, event);
-        run_mapping(&mut shard, deliver, Mapping::default()).await;
+        run_mapping(&mut shard, |event| invoke(&lambda, WORKER, event), Mapping::default()).await;
     };
+    let queue_mapping = queues::run_mapping(&sqs, &queue_url, &region, 10, |event| invoke(&lambda, EXPIRER, event));
     let code = tokio::select! {
-        () = poller => ExitCode::FAILURE,
+        () = stream_mapping => ExitCode::FAILURE,
+        () = queue_mapping => ExitCode::FAILURE,
         status = watch.wait() => {
             eprintln!("dev: cargo lambda watch exited: {status:?}");
             ExitCode::FAILURE

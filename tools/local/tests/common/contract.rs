@@ -136,6 +136,15 @@ fn release(h: &NewHold, now: i64) -> Release {
         seat_ids: b.seat_ids.clone(),
         to: BookingStatus::Failed,
         at: at(now),
+        cancels_intent: None,
+    }
+}
+
+fn expiry(h: &NewHold, now: i64) -> Release {
+    Release {
+        to: BookingStatus::Expired,
+        cancels_intent: Some(h.booking.payment_intent_id.clone()),
+        ..release(h, now)
     }
 }
 
@@ -165,6 +174,55 @@ pub async fn run<S: Store>(store: &S) {
     settling_is_atomic_and_idempotent(store).await;
     releasing_frees_only_own_seats(store).await;
     history_is_newest_first_per_user(store).await;
+    an_expiry_and_a_payment_exclude_each_other(store).await;
+}
+
+async fn an_expiry_and_a_payment_exclude_each_other<S: Store>(store: &S) {
+    let h = hold("u1", &["G1", "G2"], 0, vec![]);
+    store.hold(&h, at(0)).await.expect("hold");
+    assert_eq!(
+        store.release(&expiry(&h, HOLD_MS - 1)).await.expect("early"),
+        Applied::NotDue
+    );
+    assert_eq!(status_of(store, &h).await, BookingStatus::Pending);
+    assert_eq!(
+        store.release(&expiry(&h, HOLD_MS)).await.expect("expire"),
+        Applied::Done
+    );
+    assert_eq!(status_of(store, &h).await, BookingStatus::Expired);
+    let intent = store
+        .payment_intent(&h.booking.payment_intent_id)
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(intent.status, IntentStatus::Cancelled);
+    assert!(lock_of(store, "G1").await.is_none() && lock_of(store, "G2").await.is_none());
+    assert!(matches!(
+        store
+            .record_payment(&outcome(&h, true, HOLD_MS - 1), at(HOLD_MS - 1))
+            .await,
+        Err(RecordError::NotPayable(_))
+    ));
+    assert_eq!(
+        store.release(&expiry(&h, HOLD_MS + 1)).await.expect("again"),
+        Applied::AlreadyFinal(BookingStatus::Expired)
+    );
+
+    let paid = hold("u1", &["G3"], 0, vec![]);
+    store.hold(&paid, at(0)).await.expect("hold");
+    store
+        .record_payment(&outcome(&paid, true, HOLD_MS - 1), at(HOLD_MS - 1))
+        .await
+        .expect("paid just in time");
+    assert_eq!(
+        store.release(&expiry(&paid, HOLD_MS)).await.expect("expire"),
+        Applied::PaymentRecorded
+    );
+    assert_eq!(status_of(store, &paid).await, BookingStatus::Pending);
+    assert_eq!(
+        lock_of(store, "G3").await.map(|l| l.booking_id),
+        Some(paid.booking.booking_id.clone())
+    );
 }
 
 async fn a_seat_is_held_once<S: Store>(store: &S) {

@@ -12,8 +12,10 @@ use std::time::{Duration, Instant};
 use ticketing::booking::{App, Settings};
 use ticketing::catalog::Catalog;
 use ticketing::domain::SystemClock;
+use ticketing::expiry::{HoldExpiry, InProcessQueue};
 use ticketing::store::{BookingHistory, DynamoStore, MemoryStore, PaymentRecords, SeatHolds, Tables};
-use ticketing_local::emulator::DynamoDbLocal;
+use ticketing_local::emulator::Emulator;
+use tokio::sync::mpsc;
 
 pub const USER: &str = "user_test_001";
 
@@ -27,29 +29,50 @@ pub fn small_catalog(seats: usize) -> Catalog {
     Catalog::from_json(&json.to_string()).expect("valid catalog")
 }
 
+/// The app over the in-memory store with an in-process expiry queue, whose due expiries nobody
+/// consumes unless a test takes the receiving end from [`memory_app_with_expiries`].
 pub fn memory_app(catalog: Catalog) -> App<MemoryStore> {
-    App {
-        store: MemoryStore::new(),
-        catalog,
-        clock: Arc::new(SystemClock),
-        settings: Settings::default(),
-    }
+    memory_app_with_expiries(catalog, Settings::default()).0
+}
+
+pub fn memory_app_with_expiries(
+    catalog: Catalog,
+    settings: Settings,
+) -> (App<MemoryStore>, mpsc::UnboundedReceiver<HoldExpiry>) {
+    let (queue, due) = InProcessQueue::new();
+    (
+        App::new(MemoryStore::new(), catalog, Arc::new(SystemClock), settings).with_expiries(Arc::new(queue)),
+        due,
+    )
 }
 
 /// One DynamoDB Local per test process, shared by the tests running at the same time and stopped when
 /// the last of them is done.
-pub fn emulator() -> Arc<DynamoDbLocal> {
-    static SHARED: Mutex<Weak<DynamoDbLocal>> = Mutex::new(Weak::new());
-    let mut shared = SHARED.lock().unwrap_or_else(|p| p.into_inner());
+pub fn emulator() -> Arc<Emulator> {
+    static SHARED: Mutex<Weak<Emulator>> = Mutex::new(Weak::new());
+    shared(&SHARED, Emulator::dynamodb_local)
+}
+
+/// One moto (SQS) per test process, like [`emulator`].
+pub fn moto() -> Arc<Emulator> {
+    static SHARED: Mutex<Weak<Emulator>> = Mutex::new(Weak::new());
+    shared(&SHARED, Emulator::moto)
+}
+
+fn shared(
+    slot: &Mutex<Weak<Emulator>>,
+    start: fn() -> Result<Emulator, ticketing_local::emulator::EmulatorError>,
+) -> Arc<Emulator> {
+    let mut shared = slot.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(running) = shared.upgrade() {
         return running;
     }
-    let started = Arc::new(DynamoDbLocal::start().expect("DynamoDB Local starts"));
+    let started = Arc::new(start().expect("emulator starts"));
     *shared = Arc::downgrade(&started);
     started
 }
 
-pub fn sdk_config(emulator: &DynamoDbLocal) -> aws_config::SdkConfig {
+pub fn sdk_config(emulator: &Emulator) -> aws_config::SdkConfig {
     aws_config::SdkConfig::builder()
         .behavior_version(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
@@ -61,7 +84,7 @@ pub fn sdk_config(emulator: &DynamoDbLocal) -> aws_config::SdkConfig {
 }
 
 /// A fresh set of the template's tables, with a prefix of their own.
-pub async fn dynamo_store(emulator: &DynamoDbLocal) -> DynamoStore {
+pub async fn dynamo_store(emulator: &Emulator) -> DynamoStore {
     let client = aws_sdk_dynamodb::Client::new(&sdk_config(emulator));
     let prefix = format!("t{}_", uuid_like());
     let tables = Tables::prefixed(&prefix);
@@ -136,4 +159,81 @@ pub async fn wait_for_status<S: SeatHolds + PaymentRecords + BookingHistory>(
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Races a payment against the expiry of the same booking, both valid by their own clocks (the
+/// payment a millisecond before the hold lapses, the expiry at the instant it does), `rounds` times.
+/// Exactly one must win each time. Returns how often the payment won and how often the expiry did.
+pub async fn race_payment_against_expiry<S>(store: S, rounds: usize) -> (usize, usize)
+where
+    S: SeatHolds
+        + PaymentRecords
+        + BookingHistory
+        + ticketing::store::Settlements
+        + ticketing::store::Inspect
+        + 'static,
+{
+    use ticketing::domain::{BookingId, BookingStatus, IntentStatus, ManualClock, Timestamp};
+    use ticketing::expiry::{expire_when_due, HoldExpiry};
+    let clock = Arc::new(ManualClock::at(Timestamp::from_millis(1_900_000_000_000)));
+    let (queue, _) = InProcessQueue::new();
+    let queue = Arc::new(queue);
+    let settings = Settings { hold_seconds: 60 };
+    let app = Arc::new(App::new(store, small_catalog(100), clock.clone(), settings).with_expiries(queue.clone()));
+    let (mut payment_won, mut expiry_won) = (0, 0);
+    for round in 0..rounds {
+        let start = Timestamp::from_millis(1_900_000_000_000 + round as i64 * 120_000);
+        clock.set(start);
+        let user = format!("racer_{round}");
+        let (code, created) = book(&app, &user, 1).await;
+        assert_eq!(code, StatusCode::CREATED, "{created}");
+        let id = BookingId::try_from(created["bookingId"].as_str().expect("id")).expect("valid");
+        let booking = app.store.booking(&id).await.expect("read").expect("exists");
+        let lapses = booking.hold_expires_at;
+        clock.set(Timestamp::from_millis(lapses.as_millis() - 1));
+        let expiry = HoldExpiry::of(&booking);
+        let expiry_clock = ManualClock::at(lapses);
+        let paying = {
+            let app = Arc::clone(&app);
+            let (user, id) = (user.clone(), id.to_string());
+            tokio::spawn(async move { pay(&app, &user, &id, "120").await })
+        };
+        let expiring = {
+            let app = Arc::clone(&app);
+            let queue = queue.clone();
+            tokio::spawn(async move {
+                expire_when_due(&app.store, &expiry_clock, queue.as_ref(), &expiry)
+                    .await
+                    .is_ok()
+            })
+        };
+        let (paid, expired_ok) = (paying.await.expect("ran"), expiring.await.expect("ran"));
+        assert!(expired_ok, "the expiry itself never fails");
+        let booking = app.store.booking(&id).await.expect("read").expect("exists");
+        let intent = app
+            .store
+            .payment_intent(&id.payment_intent_id())
+            .await
+            .expect("read")
+            .expect("exists");
+        match paid.0 {
+            StatusCode::OK => {
+                assert_eq!(
+                    (booking.status, intent.status),
+                    (BookingStatus::Pending, IntentStatus::Succeeded)
+                );
+                payment_won += 1;
+            }
+            StatusCode::CONFLICT => {
+                assert_eq!(paid.1["error"]["code"], "HOLD_EXPIRED", "{}", paid.1);
+                assert_eq!(
+                    (booking.status, intent.status),
+                    (BookingStatus::Expired, IntentStatus::Cancelled)
+                );
+                expiry_won += 1;
+            }
+            other => panic!("round {round}: unexpected {other}: {}", paid.1),
+        }
+    }
+    (payment_won, expiry_won)
 }

@@ -1,0 +1,18 @@
+//! `expire-holds`: wiring only; the behaviour lives in `ticketing::expiry::process_batch`.
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use ticketing::wiring::{dynamo_app, expiry_queue, init_tracing};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    init_tracing();
+    let app = &dynamo_app().await?;
+    let queue = &expiry_queue().await?;
+    run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        Ok::<_, Error>(
+            ticketing::expiry::process_batch(&app.store, app.clock.as_ref(), queue.as_ref(), event.payload).await,
+        )
+    }))
+    .await
+}

@@ -1,0 +1,203 @@
+//! Holds that lapse on time. Every new booking schedules its own expiry on a delay queue (SQS in
+//! production, a timer task in `make run`); when it comes due, the booking becomes `expired`, its payment
+//! intent `cancelled` and its seats free, in one transaction that a payment and an expiry cannot both
+//! pass. A lapsed lock is free for a new booking at once anyway; the expiry tidies up after it.
+
+use crate::domain::{Booking, BookingId, BookingStatus, Clock, PaymentIntentId, PerformanceId, SeatId, Timestamp};
+use crate::store::{Applied, Release, Settlements};
+use crate::worker::WorkerError;
+use async_trait::async_trait;
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tracing::{error, info, warn, Instrument};
+
+/// The expiry message: everything the expiry writes, so it reads nothing first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HoldExpiry {
+    pub booking_id: BookingId,
+    pub performance_id: PerformanceId,
+    pub seat_ids: Vec<SeatId>,
+    pub payment_intent_id: PaymentIntentId,
+    pub hold_expires_at: Timestamp,
+}
+
+impl HoldExpiry {
+    pub fn of(booking: &Booking) -> Self {
+        Self {
+            booking_id: booking.booking_id.clone(),
+            performance_id: booking.performance_id.clone(),
+            seat_ids: booking.seat_ids.clone(),
+            payment_intent_id: booking.payment_intent_id.clone(),
+            hold_expires_at: booking.hold_expires_at,
+        }
+    }
+
+    /// How long to wait before looking again: until the hold lapses, at most the queue's longest delay.
+    pub fn delay(&self, now: Timestamp) -> Duration {
+        let millis = u64::try_from(self.hold_expires_at.as_millis().saturating_sub(now.as_millis())).unwrap_or(0);
+        Duration::from_millis(millis).min(MAX_DELAY)
+    }
+}
+
+/// SQS delays a message by at most 15 minutes; a longer hold is re-enqueued for the rest.
+pub const MAX_DELAY: Duration = Duration::from_secs(900);
+
+#[derive(Debug, thiserror::Error)]
+#[error("could not schedule the hold's expiry: {0}")]
+pub struct QueueError(pub String);
+
+/// Where expiries wait until they are due.
+#[async_trait]
+pub trait ExpiryQueue: Send + Sync {
+    async fn schedule(&self, expiry: &HoldExpiry, delay: Duration) -> Result<(), QueueError>;
+}
+
+/// The SQS delay queue named by `HOLD_EXPIRY_QUEUE_URL`.
+pub struct SqsExpiryQueue {
+    client: aws_sdk_sqs::Client,
+    queue_url: String,
+}
+
+impl SqsExpiryQueue {
+    pub fn new(client: aws_sdk_sqs::Client, queue_url: String) -> Self {
+        Self { client, queue_url }
+    }
+}
+
+#[async_trait]
+impl ExpiryQueue for SqsExpiryQueue {
+    async fn schedule(&self, expiry: &HoldExpiry, delay: Duration) -> Result<(), QueueError> {
+        let body = serde_json::to_string(expiry).map_err(|e| QueueError(e.to_string()))?;
+        // Rounded up: a message never arrives before its hold lapses.
+        let seconds = delay.as_millis().div_ceil(1000).min(MAX_DELAY.as_secs().into());
+        self.client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(body)
+            .delay_seconds(i32::try_from(seconds).unwrap_or(900))
+            .send()
+            .await
+            .map_err(|e| QueueError(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))?;
+        Ok(())
+    }
+}
+
+/// The in-process delay queue of `make run`: a timer task per expiry, then a channel to the consumer.
+#[derive(Clone)]
+pub struct InProcessQueue {
+    due: mpsc::UnboundedSender<HoldExpiry>,
+}
+
+impl InProcessQueue {
+    /// The queue, and the receiving end that [`run_in_process`] consumes.
+    pub fn new() -> (Self, mpsc::UnboundedReceiver<HoldExpiry>) {
+        let (due, receiver) = mpsc::unbounded_channel();
+        (Self { due }, receiver)
+    }
+}
+
+#[async_trait]
+impl ExpiryQueue for InProcessQueue {
+    async fn schedule(&self, expiry: &HoldExpiry, delay: Duration) -> Result<(), QueueError> {
+        let due = self.due.clone();
+        let expiry = expiry.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let _ = due.send(expiry);
+        });
+        Ok(())
+    }
+}
+
+/// Consumes the in-process queue until it closes, retrying a failed expiry a second later.
+pub async fn run_in_process<S: Settlements>(
+    mut due: mpsc::UnboundedReceiver<HoldExpiry>,
+    store: &S,
+    clock: &dyn Clock,
+    queue: Arc<dyn ExpiryQueue>,
+) {
+    while let Some(expiry) = due.recv().await {
+        let span = tracing::info_span!("expiry", booking_id = %expiry.booking_id);
+        if let Err(e) = expire_when_due(store, clock, queue.as_ref(), &expiry)
+            .instrument(span.clone())
+            .await
+        {
+            span.in_scope(|| warn!(error = %e, "expiry failed; trying again in a second"));
+            let _ = queue.schedule(&expiry, Duration::from_secs(1)).await;
+        }
+    }
+}
+
+/// The SQS consumer: each message on its own, reporting only the failed ones.
+pub async fn process_batch<S: Settlements>(
+    store: &S,
+    clock: &dyn Clock,
+    queue: &dyn ExpiryQueue,
+    batch: SqsEvent,
+) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    for message in &batch.records {
+        let message_id = message.message_id.clone().unwrap_or_default();
+        let span = tracing::info_span!("expiry", message_id = %message_id, booking_id = tracing::field::Empty);
+        let result = async {
+            let body = message.body.as_deref().unwrap_or_default();
+            let expiry: HoldExpiry =
+                serde_json::from_str(body).map_err(|e| WorkerError::Malformed(format!("expiry message: {e}")))?;
+            tracing::Span::current().record("booking_id", expiry.booking_id.as_str());
+            expire_when_due(store, clock, queue, &expiry).await
+        }
+        .instrument(span.clone())
+        .await;
+        if let Err(e) = result {
+            span.in_scope(|| error!(error = %e, "expiry not applied; reported for retry"));
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = message_id;
+            response.batch_item_failures.push(failure);
+        }
+    }
+    response
+}
+
+/// Expires the booking if its hold has lapsed; re-enqueues the rest of a longer hold.
+pub async fn expire_when_due<S: Settlements>(
+    store: &S,
+    clock: &dyn Clock,
+    queue: &dyn ExpiryQueue,
+    expiry: &HoldExpiry,
+) -> Result<(), WorkerError> {
+    let now = clock.now();
+    if now < expiry.hold_expires_at {
+        queue
+            .schedule(expiry, expiry.delay(now))
+            .await
+            .map_err(|e| WorkerError::Queue(e.to_string()))?;
+        info!(due = %expiry.hold_expires_at, "hold not lapsed yet; re-enqueued");
+        return Ok(());
+    }
+    let release = Release {
+        booking_id: expiry.booking_id.clone(),
+        performance_id: expiry.performance_id.clone(),
+        seat_ids: expiry.seat_ids.clone(),
+        to: BookingStatus::Expired,
+        at: now,
+        cancels_intent: Some(expiry.payment_intent_id.clone()),
+    };
+    match store.release(&release).await? {
+        Applied::Done => info!("hold expired; seats released"),
+        Applied::PaymentRecorded => info!("paid before the hold lapsed; not expired"),
+        Applied::AlreadyFinal(status) => info!(status = status.as_str(), "booking already ended"),
+        Applied::NotDue => {
+            // Clocks disagree by a little: look again shortly.
+            queue
+                .schedule(expiry, Duration::from_secs(1))
+                .await
+                .map_err(|e| WorkerError::Queue(e.to_string()))?;
+        }
+        Applied::NoSuchBooking => return Err(WorkerError::UnknownBooking(expiry.booking_id.to_string())),
+    }
+    Ok(())
+}
