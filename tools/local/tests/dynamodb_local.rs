@@ -226,3 +226,122 @@ async fn concurrent_payments_of_one_booking_charge_once() {
     }
     assert_eq!(codes.iter().filter(|c| **c == StatusCode::OK).count(), 1, "{codes:?}");
 }
+
+#[tokio::test]
+async fn a_lapsed_hold_expires_through_the_sqs_delay_queue() {
+    let emulator = emulator();
+    let moto = moto();
+    let sqs = aws_sdk_sqs::Client::new(&sdk_config(&moto));
+    let name = format!("expiries-{}", uuid::Uuid::new_v4().simple());
+    let url = ticketing_local::queues::create_with_dead_letters(&sqs, &name, std::time::Duration::from_secs(5))
+        .await
+        .expect("queue created");
+    let queue: Arc<dyn ticketing::expiry::ExpiryQueue> =
+        Arc::new(ticketing::expiry::SqsExpiryQueue::new(sqs.clone(), url.clone()));
+    let app = App::new(
+        dynamo_store(&emulator).await,
+        small_catalog(4),
+        Arc::new(SystemClock),
+        Settings { hold_seconds: 2 },
+    )
+    .with_expiries(queue.clone());
+    let deliver = |event| async {
+        Ok(ticketing::expiry::process_batch(&app.store, app.clock.as_ref(), queue.as_ref(), event).await)
+    };
+    let consumer = ticketing_local::queues::run_mapping(&sqs, &url, "us-east-1", 10, deliver);
+    let scenario = async {
+        let (_, created) = book(&app, USER, 2).await;
+        let id = created["bookingId"].as_str().expect("id").to_owned();
+        // Nothing touches the performance: the delayed message alone expires the booking.
+        wait_for_status(&app, USER, &id, "expired").await;
+        let perf = PerformanceId::try_from("perf_001").expect("valid");
+        assert!(
+            app.store.seat_locks(&perf).await.expect("locks").is_empty(),
+            "the seats are released"
+        );
+        let (code, late) = pay(&app, USER, &id, "120").await;
+        assert_eq!(
+            (code, late["error"]["code"].as_str()),
+            (StatusCode::CONFLICT, Some("HOLD_EXPIRED"))
+        );
+    };
+    tokio::select! {
+        () = consumer => panic!("the consumer never stops by itself"),
+        () = scenario => {}
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payment_against_expiry_raced_200_times() {
+    let emulator = emulator();
+    let (payment, expiry) = race_payment_against_expiry(dynamo_store(&emulator).await, 200).await;
+    println!("on DynamoDB Local: the payment won {payment} times, the expiry {expiry} times");
+    assert_eq!(payment + expiry, 200);
+}
+
+/// Bookings for a few seats for three seconds while 1-second holds lapse and expire: for every seat, the
+/// holds granted on it never overlap in time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contention_while_holds_lapse_never_holds_a_seat_twice() {
+    let emulator = emulator();
+    let (queue, due) = ticketing::expiry::InProcessQueue::new();
+    let queue: Arc<dyn ticketing::expiry::ExpiryQueue> = Arc::new(queue);
+    let app = Arc::new(
+        App::new(
+            dynamo_store(&emulator).await,
+            small_catalog(10),
+            Arc::new(SystemClock),
+            Settings { hold_seconds: 1 },
+        )
+        .with_expiries(queue.clone()),
+    );
+    let expirer = {
+        let app = Arc::clone(&app);
+        tokio::spawn(async move { ticketing::expiry::run_in_process(due, &app.store, app.clock.as_ref(), queue).await })
+    };
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    let mut clients = tokio::task::JoinSet::new();
+    for c in 0..20 {
+        let app = Arc::clone(&app);
+        clients.spawn(async move {
+            let mut granted = Vec::new();
+            let mut refused = 0;
+            while std::time::Instant::now() < until {
+                let (code, body) = book(&app, &format!("user_{c}"), 1).await;
+                match code {
+                    StatusCode::CREATED => granted.push(body),
+                    StatusCode::CONFLICT => refused += 1,
+                    other => panic!("unexpected {other}: {body}"),
+                }
+            }
+            (granted, refused)
+        });
+    }
+    let mut holds: Vec<(String, i64, i64)> = Vec::new();
+    let mut refused = 0;
+    while let Some(joined) = clients.join_next().await {
+        let (granted, lost) = joined.expect("client ran");
+        refused += lost;
+        for body in granted {
+            let until = ticketing::domain::Timestamp::parse_rfc3339(body["holdExpiresAt"].as_str().expect("until"))
+                .expect("timestamp")
+                .as_millis();
+            let seat = body["seatIds"][0].as_str().expect("seat").to_owned();
+            holds.push((seat, until - 1000, until));
+        }
+    }
+    expirer.abort();
+    holds.sort();
+    for pair in holds.windows(2) {
+        let ((seat_a, _, until_a), (seat_b, from_b, _)) = (&pair[0], &pair[1]);
+        if seat_a == seat_b {
+            assert!(from_b >= until_a, "{seat_a} held twice: {pair:?}");
+        }
+    }
+    println!(
+        "{} holds granted on 10 seats in 3 s ({} refused), none overlapping",
+        holds.len(),
+        refused
+    );
+    assert!(holds.len() >= 20, "lapsed seats are booked again: {}", holds.len());
+}
