@@ -39,8 +39,8 @@ lint:
 ## Both local servers, started for real and driven with the seed's curl commands.
 smoke:
 	cargo build --quiet --workspace --bins
-	scripts/smoke.sh run
-	$(WITH_TOOLS) scripts/smoke.sh dev
+	HOLD_SECONDS=5 scripts/smoke.sh run
+	HOLD_SECONDS=8 $(WITH_TOOLS) scripts/smoke.sh dev
 
 ## Release binaries for Lambda (arm64), as `sam build` makes them.
 build-lambda: tools

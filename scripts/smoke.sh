@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Starts `make run` or `make dev` on a free port, runs the seed's scenarios against it, and stops it.
+# Starts `make run` or `make dev` on a free port, runs the seed's scenarios against it (and, when
+# HOLD_SECONDS is set, a hold that lapses), and stops it.
 # Usage: scripts/smoke.sh run|dev
 set -euo pipefail
 
@@ -32,6 +33,10 @@ for _ in $(seq 1 600); do
   sleep 0.2
 done
 if ! scripts/seed-scenarios.sh "http://127.0.0.1:$port"; then
+  tail -n 40 "$log"
+  exit 1
+fi
+if [[ -n ${HOLD_SECONDS:-} ]] && ! scripts/expiry-scenario.sh "http://127.0.0.1:$port"; then
   tail -n 40 "$log"
   exit 1
 fi
