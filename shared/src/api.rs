@@ -1,16 +1,23 @@
 //! The HTTP adapter: parses requests into typed values at the edge, calls the flows, and maps every
 //! outcome to a status and a JSON body, here and nowhere else. Internals are never echoed to clients.
 
-use crate::booking::{App, BookingRequest, FlowError, PaymentRequest};
+use crate::booking::{App, BookingRequest, FlowError, KeyDecision, PaymentRequest, Remember};
+use crate::domain::payment::PgResult;
 use crate::domain::payment::{Cvv, PaymentMethodToken};
 use crate::domain::{Booking, BookingId, PaymentMethod, PerformanceId, Quantity, UserId};
+use crate::idempotency::{IdempotencyKey, InvalidKey, KeyRecord, StoredResponse};
+use crate::store::IdempotencyKeys;
 use crate::store::{BookingHistory, PaymentRecords, SeatHolds};
 use lambda_http::http::{header, Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use std::future::Future;
 use tracing::error;
+
+/// The code of a request whose `Idempotency-Key` another request holds.
+const KEY_IN_USE: &str = "IDEMPOTENCY_KEY_IN_USE";
 
 /// The largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -56,11 +63,12 @@ impl ApiError {
         )
     }
 
+    fn body(&self) -> Value {
+        json!({"error": {"code": self.code, "message": self.message}})
+    }
+
     pub fn into_response(self) -> Response<Body> {
-        json_response(
-            self.status,
-            &json!({"error": {"code": self.code, "message": self.message}}),
-        )
+        json_response(self.status, &self.body())
     }
 }
 
@@ -77,6 +85,7 @@ impl From<FlowError> for ApiError {
             FlowError::AlreadyPaid => Self::new(S::CONFLICT, "ALREADY_PAID", e.to_string()),
             FlowError::HoldExpired => Self::new(S::CONFLICT, "HOLD_EXPIRED", e.to_string()),
             FlowError::PriceOverflow => Self::bad_request("INVALID_QUANTITY", e.to_string()),
+            FlowError::KeyTaken => Self::new(S::CONFLICT, KEY_IN_USE, e.to_string()),
             FlowError::Store(inner) => {
                 error!(error = %inner, "storage failure");
                 Self::new(
@@ -219,51 +228,136 @@ fn allow(req: &Request, method: Method) -> Result<(), ApiError> {
     }
 }
 
-/// `POST /bookings`
-pub async fn create_booking<S: SeatHolds>(app: &App<S>, req: Request) -> Response<Body> {
-    respond(
-        async {
-            allow(&req, Method::POST)?;
-            let user = user_id(&req)?;
-            let request = json_body::<CreateBookingBody>(&req)?.parse()?;
-            let booking = app.create_booking(user, request).await?;
-            Ok((
-                StatusCode::CREATED,
-                json!({
-                    "message": "Booking and payment intent created. Please proceed to payment execution.",
-                    "bookingId": booking.booking_id,
-                    "totalAmount": booking.total.amount,
-                    "currency": booking.total.currency,
-                    "seatIds": booking.seat_ids,
-                    "holdExpiresAt": booking.hold_expires_at,
-                }),
-            ))
-        }
-        .await,
+fn created(booking: &Booking) -> (StatusCode, Value) {
+    (
+        StatusCode::CREATED,
+        json!({
+            "message": "Booking and payment intent created. Please proceed to payment execution.",
+            "bookingId": booking.booking_id,
+            "totalAmount": booking.total.amount,
+            "currency": booking.total.currency,
+            "seatIds": booking.seat_ids,
+            "holdExpiresAt": booking.hold_expires_at,
+        }),
     )
 }
 
-/// `POST /payments/execute`
-pub async fn execute_payment<S: PaymentRecords>(app: &App<S>, req: Request) -> Response<Body> {
-    respond(
-        async {
-            allow(&req, Method::POST)?;
-            let user = user_id(&req)?;
-            let request = json_body::<ExecutePaymentBody>(&req)?.parse()?;
-            let (booking, pg) = app.execute_payment(&user, request).await?;
-            let status = if pg.is_success { "SUCCESS" } else { "FAILURE" };
-            Ok((
-                StatusCode::OK,
-                json!({
-                    "message": format!("Payment simulation finished with status: {status}"),
-                    "finalStatus": status,
-                    "bookingId": booking.booking_id,
-                    "pgMockData": pg,
-                }),
-            ))
-        }
-        .await,
+fn paid((booking, pg): &(Booking, PgResult)) -> (StatusCode, Value) {
+    let status = if pg.is_success { "SUCCESS" } else { "FAILURE" };
+    (
+        StatusCode::OK,
+        json!({
+            "message": format!("Payment simulation finished with status: {status}"),
+            "finalStatus": status,
+            "bookingId": booking.booking_id,
+            "pgMockData": pg,
+        }),
     )
+}
+
+fn stored((status, body): (StatusCode, Value)) -> StoredResponse {
+    StoredResponse {
+        status: status.as_u16(),
+        body: body.to_string(),
+    }
+}
+
+/// `POST /bookings`
+pub async fn create_booking<S: SeatHolds + IdempotencyKeys>(app: &App<S>, req: Request) -> Response<Body> {
+    let parsed = allow(&req, Method::POST)
+        .and_then(|()| user_id(&req))
+        .and_then(|user| Ok((user, json_body::<CreateBookingBody>(&req)?.parse()?)));
+    let (user, request) = match parsed {
+        Ok(parsed) => parsed,
+        Err(e) => return e.into_response(),
+    };
+    idempotently(app, &req, &user.clone(), "POST /bookings", |claim| async move {
+        let render = |b: &Booking| stored(created(b));
+        let remember = claim.as_ref().map(|key| Remember { key, render: &render });
+        Ok(created(&app.create_booking(user, request, remember).await?))
+    })
+    .await
+}
+
+/// `POST /payments/execute`
+pub async fn execute_payment<S: PaymentRecords + IdempotencyKeys>(app: &App<S>, req: Request) -> Response<Body> {
+    let parsed = allow(&req, Method::POST)
+        .and_then(|()| user_id(&req))
+        .and_then(|user| Ok((user, json_body::<ExecutePaymentBody>(&req)?.parse()?)));
+    let (user, request) = match parsed {
+        Ok(parsed) => parsed,
+        Err(e) => return e.into_response(),
+    };
+    idempotently(app, &req, &user.clone(), "POST /payments/execute", |claim| async move {
+        let render = |done: &(Booking, PgResult)| stored(paid(done));
+        let remember = claim.as_ref().map(|key| Remember { key, render: &render });
+        Ok(paid(&app.execute_payment(&user, request, remember).await?))
+    })
+    .await
+}
+
+/// Runs `work` at most once per `Idempotency-Key` (when the request has one): a retry with the same
+/// body answers what the first request answered, with `Idempotent-Replayed: true`.
+async fn idempotently<S, W, F>(app: &App<S>, req: &Request, user: &UserId, route: &str, work: W) -> Response<Body>
+where
+    S: IdempotencyKeys,
+    W: FnOnce(Option<KeyRecord>) -> F,
+    F: Future<Output = Result<(StatusCode, Value), ApiError>>,
+{
+    let key = match req.headers().get("idempotency-key") {
+        None => return respond(work(None).await),
+        Some(value) => match value.to_str().ok().and_then(|v| IdempotencyKey::try_from(v).ok()) {
+            Some(key) => key,
+            None => return ApiError::bad_request("INVALID_IDEMPOTENCY_KEY", InvalidKey.to_string()).into_response(),
+        },
+    };
+    let claim = match app.claim_key(user, route, &key, req.body().as_ref()).await {
+        Ok(KeyDecision::Proceed(claim)) => claim,
+        Ok(other) => return answer_for(other),
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    match work(Some(claim.clone())).await {
+        Ok((status, body)) => json_response(status, &body),
+        Err(e) if e.code == KEY_IN_USE => match app.key_holder(&claim).await {
+            Ok(decision) => answer_for(decision),
+            Err(e) => ApiError::from(e).into_response(),
+        },
+        Err(e) => {
+            if let Err(failed) = app.finish_key(&claim, stored((e.status, e.body()))).await {
+                error!(error = %failed, "could not finish the idempotency key");
+            }
+            e.into_response()
+        }
+    }
+}
+
+/// The answer for a key that another request holds.
+fn answer_for(decision: KeyDecision) -> Response<Body> {
+    match decision {
+        KeyDecision::Replay(stored) => {
+            let mut response = Response::new(Body::Text(stored.body));
+            *response.status_mut() = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+            let headers = response.headers_mut();
+            headers.insert(
+                header::CONTENT_TYPE,
+                header::HeaderValue::from_static("application/json"),
+            );
+            headers.insert("idempotent-replayed", header::HeaderValue::from_static("true"));
+            response
+        }
+        KeyDecision::Mismatch => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "IDEMPOTENCY_KEY_REUSED",
+            "this Idempotency-Key was used with a different request body",
+        )
+        .into_response(),
+        KeyDecision::InFlight | KeyDecision::Proceed(_) => ApiError::new(
+            StatusCode::CONFLICT,
+            KEY_IN_USE,
+            "a request with this Idempotency-Key is still in progress; retry later",
+        )
+        .into_response(),
+    }
 }
 
 /// `GET /bookings/my`
@@ -323,7 +417,10 @@ fn performance_in_path(req: &Request) -> Option<String> {
 }
 
 /// Every route of the API in one process (the local server); under Lambda, API Gateway routes instead.
-pub async fn route<S: SeatHolds + PaymentRecords + BookingHistory>(app: &App<S>, req: Request) -> Response<Body> {
+pub async fn route<S: SeatHolds + PaymentRecords + BookingHistory + IdempotencyKeys>(
+    app: &App<S>,
+    req: Request,
+) -> Response<Body> {
     match req.uri().path().trim_end_matches('/') {
         "/bookings" => create_booking(app, req).await,
         "/payments/execute" => execute_payment(app, req).await,

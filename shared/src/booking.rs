@@ -8,8 +8,10 @@ use crate::domain::{
     SeatId, SeatState, UserId,
 };
 use crate::expiry::{ExpiryQueue, HoldExpiry};
+use crate::idempotency::{self, Claimed, Completion, IdempotencyKey, KeyRecord, KeyState, StoredResponse};
 use crate::store::{
-    BookingHistory, HoldError, NewHold, PaymentOutcome, PaymentRecords, RecordError, SeatHolds, StoreError,
+    BookingHistory, HoldError, IdempotencyKeys, NewHold, PaymentOutcome, PaymentRecords, RecordError, SeatHolds,
+    StoreError,
 };
 use rand::Rng;
 use std::collections::{HashMap, HashSet};
@@ -76,8 +78,100 @@ pub enum FlowError {
     HoldExpired,
     #[error("price overflow")]
     PriceOverflow,
+    /// The request's idempotency key went to a retry (this request outlived its lease).
+    #[error("another request with this Idempotency-Key took over")]
+    KeyTaken,
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// A claimed idempotency key, and how to render the response it will replay from what the flow made.
+pub struct Remember<'a, T> {
+    pub key: &'a KeyRecord,
+    pub render: &'a (dyn Fn(&T) -> StoredResponse + Send + Sync),
+}
+
+impl<T> Clone for Remember<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Remember<'_, T> {}
+
+impl<T> Remember<'_, T> {
+    fn completion(&self, made: &T) -> Completion {
+        Completion {
+            key: self.key.idempotency_key.clone(),
+            claim_token: self.key.claim_token.clone(),
+            response: (self.render)(made),
+        }
+    }
+}
+
+/// What claiming an idempotency key decided.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyDecision {
+    /// The key is ours: do the work, and remember its response with it.
+    Proceed(KeyRecord),
+    /// The key's request is done: answer what it answered.
+    Replay(StoredResponse),
+    /// The key's request is still in flight.
+    InFlight,
+    /// The key was used for a different request.
+    Mismatch,
+}
+
+impl<S: IdempotencyKeys> App<S> {
+    /// Claims `key` (scoped to the user and route) for a request whose body is `body`.
+    pub async fn claim_key(
+        &self,
+        user: &UserId,
+        route: &str,
+        key: &IdempotencyKey,
+        body: &[u8],
+    ) -> Result<KeyDecision, FlowError> {
+        let now = self.clock.now();
+        let claim = KeyRecord::claim(key.scoped(user, route), idempotency::fingerprint(body), now);
+        Ok(match self.store.claim_key(&claim, now).await? {
+            Claimed::Fresh(record) => KeyDecision::Proceed(record),
+            Claimed::Taken(holder) => Self::decide(&claim.request_hash, holder),
+        })
+    }
+
+    /// After losing a key to a retry: what the key holds now.
+    pub async fn key_holder(&self, claim: &KeyRecord) -> Result<KeyDecision, FlowError> {
+        Ok(match self.store.key_record(&claim.idempotency_key).await? {
+            Some(holder) => Self::decide(&claim.request_hash, holder),
+            None => KeyDecision::InFlight,
+        })
+    }
+
+    fn decide(request_hash: &str, holder: KeyRecord) -> KeyDecision {
+        match (holder.request_hash == request_hash, holder.state, holder.response) {
+            (false, _, _) => KeyDecision::Mismatch,
+            (true, KeyState::Completed, Some(response)) => KeyDecision::Replay(response),
+            (true, _, _) => KeyDecision::InFlight,
+        }
+    }
+
+    /// Finishes a claim whose request had no effect: remembers an answer that a retry would get again
+    /// (a 4xx), or gives the key up for an answer worth retrying (a 5xx).
+    pub async fn finish_key(&self, claim: &KeyRecord, response: StoredResponse) -> Result<(), FlowError> {
+        if response.status >= 500 {
+            self.store
+                .release_key(&claim.idempotency_key, &claim.claim_token)
+                .await?;
+        } else {
+            let completion = Completion {
+                key: claim.idempotency_key.clone(),
+                claim_token: claim.claim_token.clone(),
+                response,
+            };
+            self.store.complete_key(&completion).await?;
+        }
+        Ok(())
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -100,7 +194,14 @@ const HOLD_ATTEMPTS: u32 = 25;
 impl<S: SeatHolds> App<S> {
     /// Allocates seats and writes the pending booking, its payment intent and its seat locks at once.
     /// A race lost to another booking is retried with a fresh read, spreading over the free seats.
-    pub async fn create_booking(&self, user: UserId, request: BookingRequest) -> Result<Booking, FlowError> {
+    /// With `remember`, the request's idempotency key is completed with the response in the same
+    /// transaction.
+    pub async fn create_booking(
+        &self,
+        user: UserId,
+        request: BookingRequest,
+        remember: Option<Remember<'_, Booking>>,
+    ) -> Result<Booking, FlowError> {
         let perf = self
             .catalog
             .performance(&request.performance_id)
@@ -112,7 +213,9 @@ impl<S: SeatHolds> App<S> {
         let booking_id = BookingId::generate();
         let span =
             tracing::info_span!("create_booking", booking_id = %booking_id, performance_id = %perf.performance_id);
-        self.hold_seats(booking_id, user, request, total).instrument(span).await
+        self.hold_seats(booking_id, user, request, total, remember)
+            .instrument(span)
+            .await
     }
 
     async fn hold_seats(
@@ -121,6 +224,7 @@ impl<S: SeatHolds> App<S> {
         user: UserId,
         request: BookingRequest,
         total: Money,
+        remember: Option<Remember<'_, Booking>>,
     ) -> Result<Booking, FlowError> {
         let perf = self
             .catalog
@@ -149,7 +253,8 @@ impl<S: SeatHolds> App<S> {
                 info!(free = perf.seats.len().saturating_sub(taken.len()), "seats unavailable");
                 return Err(FlowError::SeatsUnavailable(perf.performance_id.clone()));
             };
-            let hold = self.new_hold(&booking_id, &user, &request, &total, seat_ids, &locks);
+            let mut hold = self.new_hold(&booking_id, &user, &request, &total, seat_ids, &locks);
+            hold.idempotency = remember.map(|r| r.completion(&hold.booking));
             match self.store.hold(&hold, now).await {
                 Ok(()) => {
                     info!(seats = %seat_list(&hold.booking.seat_ids), attempt, "booking created");
@@ -162,6 +267,7 @@ impl<S: SeatHolds> App<S> {
                     let backoff = rand::rng().random_range(1..=(2u64 << attempt.min(5)));
                     tokio::time::sleep(Duration::from_millis(backoff)).await;
                 }
+                Err(HoldError::KeyTaken) => return Err(FlowError::KeyTaken),
                 Err(HoldError::Store(e)) => return Err(e.into()),
             }
         }
@@ -240,6 +346,7 @@ impl<S: SeatHolds> App<S> {
             intent,
             locks: new_locks,
             replaces,
+            idempotency: None,
         }
     }
 }
@@ -247,16 +354,24 @@ impl<S: SeatHolds> App<S> {
 impl<S: PaymentRecords> App<S> {
     /// Charges the booking through the simulated gateway and records the outcome on the payment intent
     /// together with the event that publishes it. Only the booking's owner may pay it.
+    /// With `remember`, the request's idempotency key is completed with the response in the same
+    /// transaction.
     pub async fn execute_payment(
         &self,
         user: &UserId,
         request: PaymentRequest,
+        remember: Option<Remember<'_, (Booking, PgResult)>>,
     ) -> Result<(Booking, PgResult), FlowError> {
         let span = tracing::info_span!("execute_payment", booking_id = %request.booking_id);
-        self.pay(user, request).instrument(span).await
+        self.pay(user, request, remember).instrument(span).await
     }
 
-    async fn pay(&self, user: &UserId, request: PaymentRequest) -> Result<(Booking, PgResult), FlowError> {
+    async fn pay(
+        &self,
+        user: &UserId,
+        request: PaymentRequest,
+        remember: Option<Remember<'_, (Booking, PgResult)>>,
+    ) -> Result<(Booking, PgResult), FlowError> {
         let booking = self
             .store
             .booking(&request.booking_id)
@@ -291,11 +406,13 @@ impl<S: PaymentRecords> App<S> {
             occurred_at: now,
             source: PaymentEvent::SOURCE_PG_SIMULATOR.to_owned(),
         };
+        let idempotency = remember.map(|r| r.completion(&(booking.clone(), pg.clone())));
         let outcome = PaymentOutcome {
             payment_intent_id: booking.payment_intent_id.clone(),
             status,
             pg,
             event,
+            idempotency,
         };
         match self.store.record_payment(&outcome, now).await {
             Ok(()) => {
@@ -309,6 +426,7 @@ impl<S: PaymentRecords> App<S> {
                 IntentStatus::Failed => FlowError::PaymentDeclined,
             }),
             Err(RecordError::NotFound) => Err(FlowError::BookingNotFound),
+            Err(RecordError::KeyTaken) => Err(FlowError::KeyTaken),
             Err(RecordError::Store(e)) => Err(e.into()),
         }
     }

@@ -4,6 +4,7 @@
 //! - [`domain`]: validated values, lifecycles, seat allocation, the ledger, the payment gateway.
 //! - [`catalog`]: performances, their prices and halls.
 //! - [`booking`]: the synchronous flows; [`worker`]: the asynchronous one; [`expiry`]: holds that lapse.
+//! - [`idempotency`]: idempotency keys, remembered in the transaction of their effect.
 //! - [`store`]: storage traits with DynamoDB and in-memory implementations.
 //! - [`stream`]: the DynamoDB Streams event shape, and the in-process stream of the in-memory store.
 //! - [`api`]: the HTTP adapter; [`wiring`]: what each Lambda function builds at cold start.
@@ -13,6 +14,7 @@ pub mod booking;
 pub mod catalog;
 pub mod domain;
 pub mod expiry;
+pub mod idempotency;
 pub mod store;
 pub mod stream;
 pub mod wiring;

@@ -12,7 +12,7 @@ mod time;
 pub use ids::{BookingId, EventId, InvalidId, PaymentIntentId, PerformanceId, SeatId, UserId};
 pub use money::{Currency, InvalidCurrency, Money};
 pub use status::{BookingStatus, IntentStatus, SeatState};
-pub use time::{Clock, ManualClock, SystemClock, Timestamp};
+pub use time::{millis as time_millis, Clock, ManualClock, SystemClock, Timestamp};
 
 use serde::{Deserialize, Serialize};
 

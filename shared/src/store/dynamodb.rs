@@ -2,8 +2,8 @@
 //! every state change guarded by a condition on the state it comes from.
 
 use super::{
-    Applied, BookingHistory, HoldError, Inbox, Inspect, NewHold, PaymentOutcome, PaymentRecords, RecordError, Release,
-    SeatHolds, Settlement, Settlements, StoreError,
+    Applied, BookingHistory, HoldError, IdempotencyKeys, Inbox, Inspect, NewHold, PaymentOutcome, PaymentRecords,
+    RecordError, Release, SeatHolds, Settlement, Settlements, StoreError,
 };
 use crate::domain::ledger::{self, LedgerEntry};
 use crate::domain::payment::{PaymentEvent, PaymentIntent};
@@ -12,8 +12,10 @@ use crate::domain::{
     Booking, BookingId, BookingStatus, EventId, IntentStatus, PaymentIntentId, PerformanceId, SeatId, SeatState,
     Timestamp, UserId,
 };
+use crate::idempotency::{Claimed, Completion, KeyRecord};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, CancellationReason, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
@@ -34,6 +36,7 @@ pub struct Tables {
     pub events: String,
     pub ledger_entries: String,
     pub occupied_seats: String,
+    pub idempotency_keys: String,
 }
 
 impl Tables {
@@ -48,6 +51,7 @@ impl Tables {
             events: var("EVENTS_TABLE", "events"),
             ledger_entries: var("LEDGER_ENTRIES_TABLE", "ledgerEntries"),
             occupied_seats: var("OCCUPIED_SEATS_TABLE", "occupiedSeats"),
+            idempotency_keys: var("IDEMPOTENCY_KEYS_TABLE", "idempotencyKeys"),
         }
     }
 
@@ -59,6 +63,7 @@ impl Tables {
             events: format!("{prefix}events"),
             ledger_entries: format!("{prefix}ledgerEntries"),
             occupied_seats: format!("{prefix}occupiedSeats"),
+            idempotency_keys: format!("{prefix}idempotencyKeys"),
         }
     }
 }
@@ -278,6 +283,35 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
+    /// Completes a claimed idempotency key with its response, if the claim still holds the key.
+    fn complete_key_update(&self, c: &Completion) -> Result<Update, StoreError> {
+        let response = AttributeValue::M(to_item(&c.response)?);
+        built(
+            Update::builder()
+                .table_name(&self.tables.idempotency_keys)
+                .set_key(Some(key("idempotencyKey", &c.key)))
+                .update_expression("SET #state = :completed, #response = :response")
+                .condition_expression("#state = :inflight AND claimToken = :token")
+                .expression_attribute_names("#state", "state")
+                .expression_attribute_names("#response", "response")
+                .expression_attribute_values(":completed", s("completed"))
+                .expression_attribute_values(":inflight", s("in_flight"))
+                .expression_attribute_values(":token", s(&c.claim_token))
+                .expression_attribute_values(":response", response)
+                .build(),
+        )
+    }
+
+    fn complete_key_item(&self, c: &Option<Completion>) -> Result<Option<TransactWriteItem>, StoreError> {
+        c.as_ref()
+            .map(|c| {
+                Ok(TransactWriteItem::builder()
+                    .update(self.complete_key_update(c)?)
+                    .build())
+            })
+            .transpose()
+    }
+
     /// Cancels a payment intent that is still payable.
     fn cancel_pending_intent(&self, id: &PaymentIntentId, at: Timestamp) -> Result<TransactWriteItem, StoreError> {
         let from: Vec<&str> = IntentStatus::Cancelled
@@ -411,8 +445,14 @@ impl SeatHolds for DynamoStore {
             )?;
             items.push(TransactWriteItem::builder().update(update).build());
         }
+        let key_item = self.complete_key_item(&hold.idempotency)?;
+        let has_key = key_item.is_some();
+        items.extend(key_item);
         match self.transact(items).await {
             Ok(()) => Ok(()),
+            Err(Cancelled::Reasons(reasons)) if has_key && reasons.last().is_some_and(is_condition_failure) => {
+                Err(HoldError::KeyTaken)
+            }
             Err(Cancelled::Reasons(reasons)) if lost_race(&reasons) => {
                 Err(HoldError::SeatsTaken(refused_seats(hold, &previous, &reasons)))
             }
@@ -457,12 +497,18 @@ impl PaymentRecords for DynamoStore {
                 .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
                 .build(),
         )?;
-        let items = vec![
+        let mut items = vec![
             TransactWriteItem::builder().update(update).build(),
             self.put_new(&self.tables.events, to_item(&outcome.event)?, "eventId")?,
         ];
+        let key_item = self.complete_key_item(&outcome.idempotency)?;
+        let has_key = key_item.is_some();
+        items.extend(key_item);
         match self.transact(items).await {
             Ok(()) => Ok(()),
+            Err(Cancelled::Reasons(reasons)) if has_key && reasons.last().is_some_and(is_condition_failure) => {
+                Err(RecordError::KeyTaken)
+            }
             Err(Cancelled::Reasons(reasons)) => match reasons.first() {
                 Some(r) if is_condition_failure(r) => match r.item() {
                     Some(item) => Err(RecordError::NotPayable(Box::new(from_item(item.clone())?))),
@@ -472,6 +518,94 @@ impl PaymentRecords for DynamoStore {
             },
             Err(Cancelled::Other(e)) => Err(e.into()),
         }
+    }
+}
+
+#[async_trait]
+impl IdempotencyKeys for DynamoStore {
+    async fn claim_key(&self, record: &KeyRecord, now: Timestamp) -> Result<Claimed, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.tables.idempotency_keys)
+            .set_item(Some(to_item(record)?))
+            .condition_expression(
+                "attribute_not_exists(idempotencyKey) OR expiresAt <= :now_s OR (#state = :inflight AND leaseUntil <= :now_ms)",
+            )
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":now_s", n(now.as_millis() / 1000))
+            .expression_attribute_values(":now_ms", n(now.as_millis()))
+            .expression_attribute_values(":inflight", s("in_flight"))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Claimed::Fresh(record.clone())),
+            Err(SdkError::ServiceError(e)) => match e.into_err() {
+                PutItemError::ConditionalCheckFailedException(failed) => {
+                    let holder = failed
+                        .item
+                        .ok_or_else(|| StoreError::Malformed("key held by nothing".to_owned()))?;
+                    Ok(Claimed::Taken(from_item(holder)?))
+                }
+                other => Err(unavailable(other)),
+            },
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn complete_key(&self, completion: &Completion) -> Result<bool, StoreError> {
+        let u = self.complete_key_update(completion)?;
+        let result = self
+            .client
+            .update_item()
+            .table_name(u.table_name())
+            .set_key(Some(u.key().clone()))
+            .update_expression(u.update_expression())
+            .set_condition_expression(u.condition_expression().map(str::to_owned))
+            .set_expression_attribute_names(u.expression_attribute_names().cloned())
+            .set_expression_attribute_values(u.expression_attribute_values().cloned())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn release_key(&self, key_name: &str, claim_token: &str) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.tables.idempotency_keys)
+            .set_key(Some(key("idempotencyKey", key_name)))
+            .condition_expression("#state = :inflight AND claimToken = :token")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":inflight", s("in_flight"))
+            .expression_attribute_values(":token", s(claim_token))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn key_record(&self, key_name: &str) -> Result<Option<KeyRecord>, StoreError> {
+        self.get(&self.tables.idempotency_keys, key("idempotencyKey", key_name))
+            .await
     }
 }
 

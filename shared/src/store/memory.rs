@@ -2,8 +2,8 @@
 //! state, and a change stream of the events table for the in-process worker.
 
 use super::{
-    Applied, BookingHistory, HoldError, Inbox, Inspect, NewHold, PaymentOutcome, PaymentRecords, RecordError, Release,
-    SeatHolds, Settlement, Settlements, StoreError,
+    Applied, BookingHistory, HoldError, IdempotencyKeys, Inbox, Inspect, NewHold, PaymentOutcome, PaymentRecords,
+    RecordError, Release, SeatHolds, Settlement, Settlements, StoreError,
 };
 use crate::domain::ledger::LedgerEntry;
 use crate::domain::payment::{PaymentEvent, PaymentIntent};
@@ -12,6 +12,7 @@ use crate::domain::{
     Booking, BookingId, BookingStatus, EventId, IntentStatus, PaymentIntentId, PerformanceId, SeatId, SeatState,
     Timestamp, UserId,
 };
+use crate::idempotency::{Claimed, Completion, KeyRecord, KeyState};
 use async_trait::async_trait;
 use serde_dynamo::Item;
 use std::collections::{BTreeMap, HashMap};
@@ -33,6 +34,7 @@ struct State {
     events: HashMap<String, Item>,
     stream: Vec<StreamedItem>,
     ledger: BTreeMap<(String, String), LedgerEntry>,
+    keys: HashMap<String, KeyRecord>,
 }
 
 #[derive(Default)]
@@ -80,6 +82,26 @@ impl State {
     }
 }
 
+impl State {
+    /// Whether `completion` may complete its key: the claim it names still holds it.
+    fn holds_claim(&self, completion: &Option<Completion>) -> bool {
+        completion.as_ref().is_none_or(|c| {
+            self.keys
+                .get(&c.key)
+                .is_some_and(|r| r.state == KeyState::InFlight && r.claim_token == c.claim_token)
+        })
+    }
+
+    fn complete(&mut self, completion: &Option<Completion>) {
+        if let Some(c) = completion {
+            if let Some(record) = self.keys.get_mut(&c.key) {
+                record.state = KeyState::Completed;
+                record.response = Some(c.response.clone());
+            }
+        }
+    }
+}
+
 fn intent_for<'a>(state: &'a State, booking: &BookingId) -> Option<&'a PaymentIntent> {
     state.intents.get(&booking.payment_intent_id())
 }
@@ -97,6 +119,9 @@ impl SeatHolds for MemoryStore {
 
     async fn hold(&self, hold: &NewHold, now: Timestamp) -> Result<(), HoldError> {
         let mut state = self.state();
+        if !state.holds_claim(&hold.idempotency) {
+            return Err(HoldError::KeyTaken);
+        }
         if state.bookings.contains_key(&hold.booking.booking_id)
             || state.intents.contains_key(&hold.intent.payment_intent_id)
         {
@@ -131,6 +156,7 @@ impl SeatHolds for MemoryStore {
                 .or_default()
                 .insert(lock.seat_id.clone(), lock.clone());
         }
+        state.complete(&hold.idempotency);
         state
             .bookings
             .insert(hold.booking.booking_id.clone(), hold.booking.clone());
@@ -151,6 +177,9 @@ impl PaymentRecords for MemoryStore {
         let item: Item = serde_dynamo::to_item(&outcome.event).map_err(|e| StoreError::Malformed(e.to_string()))?;
         {
             let mut state = self.state();
+            if !state.holds_claim(&outcome.idempotency) {
+                return Err(RecordError::KeyTaken);
+            }
             let intent = state
                 .intents
                 .get(&outcome.payment_intent_id)
@@ -170,6 +199,7 @@ impl PaymentRecords for MemoryStore {
                 intent.updated_at = now;
             }
             let sequence_number = state.stream.last().map_or(1, |r| r.sequence_number + 1);
+            state.complete(&outcome.idempotency);
             state.events.insert(event_id, item.clone());
             state.stream.push(StreamedItem {
                 sequence_number,
@@ -178,6 +208,44 @@ impl PaymentRecords for MemoryStore {
         }
         self.appended.notify_waiters();
         Ok(())
+    }
+}
+
+#[async_trait]
+impl IdempotencyKeys for MemoryStore {
+    async fn claim_key(&self, record: &KeyRecord, now: Timestamp) -> Result<Claimed, StoreError> {
+        let mut state = self.state();
+        if let Some(holder) = state.keys.get(&record.idempotency_key).filter(|r| !r.is_free_at(now)) {
+            return Ok(Claimed::Taken(holder.clone()));
+        }
+        state.keys.insert(record.idempotency_key.clone(), record.clone());
+        Ok(Claimed::Fresh(record.clone()))
+    }
+
+    async fn complete_key(&self, completion: &Completion) -> Result<bool, StoreError> {
+        let mut state = self.state();
+        let completion = Some(completion.clone());
+        if !state.holds_claim(&completion) {
+            return Ok(false);
+        }
+        state.complete(&completion);
+        Ok(true)
+    }
+
+    async fn release_key(&self, key: &str, claim_token: &str) -> Result<(), StoreError> {
+        let mut state = self.state();
+        if state
+            .keys
+            .get(key)
+            .is_some_and(|r| r.state == KeyState::InFlight && r.claim_token == claim_token)
+        {
+            state.keys.remove(key);
+        }
+        Ok(())
+    }
+
+    async fn key_record(&self, key: &str) -> Result<Option<KeyRecord>, StoreError> {
+        Ok(self.state().keys.get(key).cloned())
     }
 }
 

@@ -10,6 +10,7 @@ use crate::domain::seats::SeatLock;
 use crate::domain::{
     Booking, BookingId, BookingStatus, EventId, IntentStatus, PaymentIntentId, PerformanceId, SeatId, Timestamp, UserId,
 };
+use crate::idempotency::{Claimed, Completion, KeyRecord};
 use async_trait::async_trait;
 
 pub use dynamodb::{DynamoStore, Tables};
@@ -34,6 +35,8 @@ pub struct NewHold {
     pub locks: Vec<SeatLock>,
     /// Lapsed locks, as last read, that the new locks take over; a seat not listed here must be unlocked.
     pub replaces: Vec<SeatLock>,
+    /// The request's idempotency key, completed in the same transaction.
+    pub idempotency: Option<Completion>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +45,9 @@ pub enum HoldError {
     /// read again and retry. Names the seats known to have been refused, if any.
     #[error("a seat was taken by another booking")]
     SeatsTaken(Vec<SeatId>),
+    /// The request's idempotency key was taken over by a retry after its lease lapsed; nothing written.
+    #[error("the idempotency key was taken over by another request")]
+    KeyTaken,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -53,6 +59,8 @@ pub struct PaymentOutcome {
     pub status: IntentStatus,
     pub pg: PgResult,
     pub event: PaymentEvent,
+    /// The request's idempotency key, completed in the same transaction.
+    pub idempotency: Option<Completion>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +70,9 @@ pub enum RecordError {
     NotPayable(Box<PaymentIntent>),
     #[error("payment intent not found")]
     NotFound,
+    /// The request's idempotency key was taken over by a retry after its lease lapsed; nothing written.
+    #[error("the idempotency key was taken over by another request")]
+    KeyTaken,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -131,6 +142,19 @@ pub trait Settlements: Send + Sync {
     async fn release(&self, release: &Release) -> Result<Applied, StoreError>;
     /// Leaves a note on an inbox event that was recorded but could not be applied.
     async fn annotate_event(&self, event: &EventId, note: &str, at: Timestamp) -> Result<(), StoreError>;
+}
+
+/// Idempotency keys: claimed before the work, completed with it (see [`crate::idempotency`]).
+#[async_trait]
+pub trait IdempotencyKeys: Send + Sync {
+    /// Writes `record` (a fresh claim) unless another record holds its key; returns the holder if so.
+    async fn claim_key(&self, record: &KeyRecord, now: Timestamp) -> Result<Claimed, StoreError>;
+    /// Completes a claim whose request had no effect to write (an error answer). `false` if the claim
+    /// was lost.
+    async fn complete_key(&self, completion: &Completion) -> Result<bool, StoreError>;
+    /// Gives a claim up, so that a retry can do the work (the request failed in a way worth retrying).
+    async fn release_key(&self, key: &str, claim_token: &str) -> Result<(), StoreError>;
+    async fn key_record(&self, key: &str) -> Result<Option<KeyRecord>, StoreError>;
 }
 
 /// The inbox: payment events from outside (the gateway's notifications), stored under their own id.

@@ -109,6 +109,7 @@ pub fn local_names(tables: &Tables) -> BTreeMap<&'static str, String> {
         ("EventsTable", tables.events.clone()),
         ("LedgerEntriesTable", tables.ledger_entries.clone()),
         ("OccupiedSeatsTable", tables.occupied_seats.clone()),
+        ("IdempotencyKeysTable", tables.idempotency_keys.clone()),
     ])
 }
 
@@ -200,7 +201,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_template_has_the_five_tables_the_code_uses() {
+    fn the_template_has_the_tables_the_code_uses() {
         let specs = table_specs(&template_path()).expect("template parses");
         let names: Vec<&str> = specs.keys().map(String::as_str).collect();
         assert_eq!(
@@ -208,6 +209,7 @@ mod tests {
             [
                 "BookingsTable",
                 "EventsTable",
+                "IdempotencyKeysTable",
                 "LedgerEntriesTable",
                 "OccupiedSeatsTable",
                 "PaymentIntentsTable"

@@ -345,3 +345,15 @@ async fn contention_while_holds_lapse_never_holds_a_seat_twice() {
     );
     assert!(holds.len() >= 20, "lapsed seats are booked again: {}", holds.len());
 }
+
+#[tokio::test]
+async fn idempotency_keys() {
+    let emulator = emulator();
+    idempotency_suite(dynamo_store(&emulator).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_idempotency_key_sent_concurrently_books_once() {
+    let emulator = emulator();
+    same_key_concurrently(dynamo_store(&emulator).await).await;
+}

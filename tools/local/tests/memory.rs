@@ -674,3 +674,13 @@ async fn a_late_success_for_an_expired_booking_is_recorded_not_applied() {
     };
     assert!(note.starts_with("REFUND_OWED"), "{note}");
 }
+
+#[tokio::test]
+async fn idempotency_keys() {
+    idempotency_suite(ticketing::store::MemoryStore::new()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_idempotency_key_sent_concurrently_books_once() {
+    same_key_concurrently(ticketing::store::MemoryStore::new()).await;
+}

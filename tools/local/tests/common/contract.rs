@@ -80,6 +80,7 @@ fn hold(user: &str, seats: &[&str], created: i64, replaces: Vec<SeatLock>) -> Ne
         intent,
         locks,
         replaces,
+        idempotency: None,
     }
 }
 
@@ -114,6 +115,7 @@ fn outcome(h: &NewHold, success: bool, now: i64) -> PaymentOutcome {
             occurred_at: at(now),
             source: PaymentEvent::SOURCE_PG_SIMULATOR.to_owned(),
         },
+        idempotency: None,
     }
 }
 

@@ -12,12 +12,17 @@ use std::time::{Duration, Instant};
 use ticketing::booking::{App, Settings};
 use ticketing::catalog::Catalog;
 use ticketing::domain::SystemClock;
+use ticketing::domain::{PerformanceId, UserId};
 use ticketing::expiry::{HoldExpiry, InProcessQueue};
 use ticketing::store::{BookingHistory, DynamoStore, MemoryStore, PaymentRecords, SeatHolds, Tables};
 use ticketing_local::emulator::Emulator;
 use tokio::sync::mpsc;
 
 pub const USER: &str = "user_test_001";
+
+/// What the HTTP routes need of a store.
+pub trait ApiStore: SeatHolds + PaymentRecords + BookingHistory + ticketing::store::IdempotencyKeys {}
+impl<T: SeatHolds + PaymentRecords + BookingHistory + ticketing::store::IdempotencyKeys> ApiStore for T {}
 
 pub fn small_catalog(seats: usize) -> Catalog {
     let seat_ids: Vec<String> = (0..seats)
@@ -109,39 +114,25 @@ pub fn request(method: Method, path: &str, user: Option<&str>, body: Option<&str
     builder.body(body).expect("valid request")
 }
 
-pub async fn call<S: SeatHolds + PaymentRecords + BookingHistory>(app: &App<S>, req: Request) -> (StatusCode, Value) {
+pub async fn call<S: ApiStore>(app: &App<S>, req: Request) -> (StatusCode, Value) {
     let response = ticketing::api::route(app, req).await;
     let status = response.status();
     let body: &[u8] = response.body().as_ref();
     (status, serde_json::from_slice(body).expect("every response is JSON"))
 }
 
-pub async fn book<S: SeatHolds + PaymentRecords + BookingHistory>(
-    app: &App<S>,
-    user: &str,
-    quantity: u32,
-) -> (StatusCode, Value) {
+pub async fn book<S: ApiStore>(app: &App<S>, user: &str, quantity: u32) -> (StatusCode, Value) {
     let body = format!(r#"{{"performanceId": "perf_001", "quantity": {quantity}, "paymentMethod": "CREDIT_CARD"}}"#);
     call(app, request(Method::POST, "/bookings", Some(user), Some(&body))).await
 }
 
-pub async fn pay<S: SeatHolds + PaymentRecords + BookingHistory>(
-    app: &App<S>,
-    user: &str,
-    booking: &str,
-    cvv: &str,
-) -> (StatusCode, Value) {
+pub async fn pay<S: ApiStore>(app: &App<S>, user: &str, booking: &str, cvv: &str) -> (StatusCode, Value) {
     let body = format!(r#"{{"bookingId": "{booking}", "paymentMethodToken": "tok_visa_creditCard", "cvv": "{cvv}"}}"#);
     call(app, request(Method::POST, "/payments/execute", Some(user), Some(&body))).await
 }
 
 /// Polls `GET /bookings/my` until the booking reads `status`, or gives up after 20 s.
-pub async fn wait_for_status<S: SeatHolds + PaymentRecords + BookingHistory>(
-    app: &App<S>,
-    user: &str,
-    booking: &str,
-    status: &str,
-) -> Value {
+pub async fn wait_for_status<S: ApiStore>(app: &App<S>, user: &str, booking: &str, status: &str) -> Value {
     let started = Instant::now();
     loop {
         let (code, list) = call(app, request(Method::GET, "/bookings/my", Some(user), None)).await;
@@ -166,12 +157,7 @@ pub async fn wait_for_status<S: SeatHolds + PaymentRecords + BookingHistory>(
 /// Exactly one must win each time. Returns how often the payment won and how often the expiry did.
 pub async fn race_payment_against_expiry<S>(store: S, rounds: usize) -> (usize, usize)
 where
-    S: SeatHolds
-        + PaymentRecords
-        + BookingHistory
-        + ticketing::store::Settlements
-        + ticketing::store::Inspect
-        + 'static,
+    S: ApiStore + ticketing::store::Settlements + ticketing::store::Inspect + 'static,
 {
     use ticketing::domain::{BookingId, BookingStatus, IntentStatus, ManualClock, Timestamp};
     use ticketing::expiry::{expire_when_due, HoldExpiry};
@@ -236,4 +222,190 @@ where
         }
     }
     (payment_won, expiry_won)
+}
+
+fn with_key(method: Method, path: &str, user: &str, key: &str, body: &str) -> Request {
+    let mut req = request(method, path, Some(user), Some(body));
+    req.headers_mut()
+        .insert("idempotency-key", key.parse().expect("header value"));
+    req
+}
+
+async fn call_raw<S: ApiStore>(app: &App<S>, req: Request) -> (StatusCode, Value, bool) {
+    let response = ticketing::api::route(app, req).await;
+    let replayed = response.headers().get("idempotent-replayed").is_some();
+    let body: &[u8] = response.body().as_ref();
+    (response.status(), serde_json::from_slice(body).expect("JSON"), replayed)
+}
+
+/// Idempotency keys with Stripe's semantics, on any store: replay, body mismatch, in flight, scoped
+/// per user, a lost lease, errors remembered, and keys forgotten after a day.
+pub async fn idempotency_suite<S>(store: S)
+where
+    S: ApiStore + 'static,
+{
+    use ticketing::booking::{BookingRequest, FlowError, KeyDecision, Remember};
+    use ticketing::domain::{ManualClock, Timestamp};
+    use ticketing::idempotency::{IdempotencyKey, StoredResponse, LEASE_SECONDS, RETENTION_SECONDS};
+    let clock = Arc::new(ManualClock::at(Timestamp::from_millis(1_900_000_000_000)));
+    let (queue, _) = InProcessQueue::new();
+    let app =
+        Arc::new(App::new(store, small_catalog(50), clock.clone(), Settings::default()).with_expiries(Arc::new(queue)));
+    let body = r#"{"performanceId": "perf_001", "quantity": 1, "paymentMethod": "CREDIT_CARD"}"#;
+
+    // Replay: the same key and body answer the first response, and book once.
+    let (code, first, replayed) = call_raw(&app, with_key(Method::POST, "/bookings", "idem_a", "k1", body)).await;
+    assert_eq!((code, replayed), (StatusCode::CREATED, false), "{first}");
+    let (code, again, replayed) = call_raw(&app, with_key(Method::POST, "/bookings", "idem_a", "k1", body)).await;
+    assert_eq!((code, replayed), (StatusCode::CREATED, true));
+    assert_eq!(again, first);
+    let mine = call(&app, request(Method::GET, "/bookings/my", Some("idem_a"), None))
+        .await
+        .1;
+    assert_eq!(mine.as_array().map(Vec::len), Some(1), "booked once");
+
+    // Another body under the same key: 422, nothing done.
+    let other = r#"{"performanceId": "perf_001", "quantity": 2, "paymentMethod": "CREDIT_CARD"}"#;
+    let (code, refused, _) = call_raw(&app, with_key(Method::POST, "/bookings", "idem_a", "k1", other)).await;
+    assert_eq!(
+        (code, refused["error"]["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("IDEMPOTENCY_KEY_REUSED"))
+    );
+
+    // Keys are per user: the same key of another user is another request.
+    let (code, theirs, replayed) = call_raw(&app, with_key(Method::POST, "/bookings", "idem_b", "k1", body)).await;
+    assert_eq!((code, replayed), (StatusCode::CREATED, false));
+    assert_ne!(theirs["bookingId"], first["bookingId"]);
+
+    // In flight: a claim held by a request that has not finished.
+    let key = IdempotencyKey::try_from("k2").expect("valid");
+    let user = UserId::try_from("idem_a").expect("valid");
+    let held = match app
+        .claim_key(&user, "POST /bookings", &key, body.as_bytes())
+        .await
+        .expect("claim")
+    {
+        KeyDecision::Proceed(claim) => claim,
+        other => panic!("a fresh key is ours: {other:?}"),
+    };
+    let (code, busy, _) = call_raw(&app, with_key(Method::POST, "/bookings", "idem_a", "k2", body)).await;
+    assert_eq!(
+        (code, busy["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("IDEMPOTENCY_KEY_IN_USE"))
+    );
+    // Its lease lapses (the request died): a retry does the work...
+    clock.set(Timestamp::from_millis(1_900_000_000_000 + LEASE_SECONDS as i64 * 1000));
+    let (code, retried, _) = call_raw(&app, with_key(Method::POST, "/bookings", "idem_a", "k2", body)).await;
+    assert_eq!(code, StatusCode::CREATED, "{retried}");
+    // ...and the late original cannot complete the key: nothing is written, the retry's answer stands.
+    let render = |b: &ticketing::domain::Booking| StoredResponse {
+        status: 201,
+        body: b.booking_id.to_string(),
+    };
+    let late = BookingRequest {
+        performance_id: PerformanceId::try_from("perf_001").expect("valid"),
+        quantity: ticketing::domain::Quantity::try_from(1).expect("valid"),
+        payment_method: ticketing::domain::PaymentMethod::CreditCard,
+    };
+    let outcome = app
+        .create_booking(
+            user.clone(),
+            late,
+            Some(Remember {
+                key: &held,
+                render: &render,
+            }),
+        )
+        .await;
+    assert!(matches!(outcome, Err(FlowError::KeyTaken)), "{outcome:?}");
+    let mine = call(&app, request(Method::GET, "/bookings/my", Some("idem_a"), None))
+        .await
+        .1;
+    assert_eq!(
+        mine.as_array().map(Vec::len),
+        Some(2),
+        "the late original booked nothing"
+    );
+
+    // Errors are remembered too.
+    let unknown = r#"{"performanceId": "perf_404", "quantity": 1, "paymentMethod": "CREDIT_CARD"}"#;
+    let (code, missing, _) = call_raw(&app, with_key(Method::POST, "/bookings", "idem_a", "k3", unknown)).await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+    let (code, again, replayed) = call_raw(&app, with_key(Method::POST, "/bookings", "idem_a", "k3", unknown)).await;
+    assert_eq!((code, replayed, again), (StatusCode::NOT_FOUND, true, missing));
+
+    // Payments: a retry replays the gateway's answer; a new request is refused as paid.
+    let id = first["bookingId"].as_str().expect("id");
+    let pay_body = format!(r#"{{"bookingId": "{id}", "paymentMethodToken": "tok_visa", "cvv": "120"}}"#);
+    let (code, charged, _) = call_raw(
+        &app,
+        with_key(Method::POST, "/payments/execute", "idem_a", "p1", &pay_body),
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK, "{charged}");
+    let (code, again, replayed) = call_raw(
+        &app,
+        with_key(Method::POST, "/payments/execute", "idem_a", "p1", &pay_body),
+    )
+    .await;
+    assert_eq!((code, replayed, &again), (StatusCode::OK, true, &charged));
+    let (code, twice) = call(
+        &app,
+        request(Method::POST, "/payments/execute", Some("idem_a"), Some(&pay_body)),
+    )
+    .await;
+    assert_eq!(
+        (code, twice["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("ALREADY_PAID"))
+    );
+
+    // Bad keys are refused before anything happens.
+    let (code, bad, _) = call_raw(&app, with_key(Method::POST, "/bookings", "idem_a", "a b", body)).await;
+    assert_eq!(
+        (code, bad["error"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("INVALID_IDEMPOTENCY_KEY"))
+    );
+
+    // A day later the key is forgotten: the same request books again.
+    clock.set(Timestamp::from_millis(
+        1_900_000_000_000 + (RETENTION_SECONDS as i64 + 60) * 1000,
+    ));
+    let (code, later, replayed) = call_raw(&app, with_key(Method::POST, "/bookings", "idem_a", "k1", body)).await;
+    assert_eq!((code, replayed), (StatusCode::CREATED, false));
+    assert_ne!(later["bookingId"], first["bookingId"]);
+}
+
+/// Concurrent requests under one key: one booking, and every answer is that booking or "in progress".
+pub async fn same_key_concurrently<S>(store: S)
+where
+    S: ApiStore + 'static,
+{
+    let app = Arc::new(memory_like(store));
+    let body = r#"{"performanceId": "perf_001", "quantity": 1, "paymentMethod": "CREDIT_CARD"}"#;
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..10 {
+        let app = Arc::clone(&app);
+        tasks.spawn(async move { call_raw(&app, with_key(Method::POST, "/bookings", "idem_c", "same", body)).await });
+    }
+    let mut ids = std::collections::HashSet::new();
+    while let Some(joined) = tasks.join_next().await {
+        let (code, answer, _) = joined.expect("ran");
+        match code {
+            StatusCode::CREATED => {
+                ids.insert(answer["bookingId"].as_str().unwrap_or_default().to_owned());
+            }
+            StatusCode::CONFLICT => assert_eq!(answer["error"]["code"], "IDEMPOTENCY_KEY_IN_USE", "{answer}"),
+            other => panic!("unexpected {other}: {answer}"),
+        }
+    }
+    assert_eq!(ids.len(), 1, "one booking under one key: {ids:?}");
+    let mine = call(&app, request(Method::GET, "/bookings/my", Some("idem_c"), None))
+        .await
+        .1;
+    assert_eq!(mine.as_array().map(Vec::len), Some(1));
+}
+
+fn memory_like<S>(store: S) -> App<S> {
+    let (queue, _) = InProcessQueue::new();
+    App::new(store, small_catalog(50), Arc::new(SystemClock), Settings::default()).with_expiries(Arc::new(queue))
 }
