@@ -65,16 +65,24 @@ async fn the_seat_map_and_expiry_samples_drive_their_functions() {
     assert_eq!(body(&map)["seats"].as_array().map(Vec::len), Some(200));
 
     let req = lambda_http::request::from_str(&sample("create-booking.json")).expect("API Gateway v2 event");
-    let booking = body(&ticketing::api::create_booking(&app, req).await)["bookingId"].as_str().expect("id").to_owned();
+    let booking = body(&ticketing::api::create_booking(&app, req).await)["bookingId"]
+        .as_str()
+        .expect("id")
+        .to_owned();
     let queue = app.expiries.clone().expect("a queue");
     let unknown: aws_lambda_events::event::sqs::SqsEvent =
         serde_json::from_str(&sample("expire-holds.json")).expect("SQS event");
     let failed = ticketing::expiry::process_batch(&app.store, app.clock.as_ref(), queue.as_ref(), unknown).await;
-    assert_eq!(failed.batch_item_failures.len(), 1, "the placeholder booking does not exist");
+    assert_eq!(
+        failed.batch_item_failures.len(),
+        1,
+        "the placeholder booking does not exist"
+    );
     // The sample says the hold lapsed long ago, but the booking's own hold decides: it has ten minutes
     // to go, so the booking stays pending (and its expiry is looked at again later).
     let early: aws_lambda_events::event::sqs::SqsEvent =
-        serde_json::from_str(&sample("expire-holds.json").replace("REPLACE-WITH-A-BOOKING-ID", &booking)).expect("event");
+        serde_json::from_str(&sample("expire-holds.json").replace("REPLACE-WITH-A-BOOKING-ID", &booking))
+            .expect("event");
     let answered = ticketing::expiry::process_batch(&app.store, app.clock.as_ref(), queue.as_ref(), early).await;
     assert!(answered.batch_item_failures.is_empty());
     wait_for_status(&app, "user_test_001", &booking, "pending").await;
