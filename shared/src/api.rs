@@ -28,6 +28,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// A retry may be answered otherwise (a 5xx, a race lost): not remembered under an idempotency key.
+    pub transient: bool,
 }
 
 impl ApiError {
@@ -36,6 +38,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            transient: status.is_server_error(),
         }
     }
 
@@ -79,6 +82,10 @@ impl From<FlowError> for ApiError {
             FlowError::UnknownPerformance(_) => Self::new(S::NOT_FOUND, "PERFORMANCE_NOT_FOUND", e.to_string()),
             FlowError::BookingNotFound => Self::new(S::NOT_FOUND, "BOOKING_NOT_FOUND", e.to_string()),
             FlowError::SeatsUnavailable(_) => Self::new(S::CONFLICT, "SEATS_UNAVAILABLE", e.to_string()),
+            FlowError::SeatsContended(_) => Self {
+                transient: true,
+                ..Self::new(S::CONFLICT, "SEATS_UNAVAILABLE", e.to_string())
+            },
             FlowError::BookingNotPending(_) | FlowError::PaymentDeclined => {
                 Self::new(S::CONFLICT, "BOOKING_NOT_PENDING", e.to_string())
             }
@@ -323,7 +330,7 @@ where
             Err(e) => ApiError::from(e).into_response(),
         },
         Err(e) => {
-            if let Err(failed) = app.finish_key(&claim, stored((e.status, e.body()))).await {
+            if let Err(failed) = app.finish_key(&claim, stored((e.status, e.body())), e.transient).await {
                 error!(error = %failed, "could not finish the idempotency key");
             }
             e.into_response()

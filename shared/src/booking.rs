@@ -66,6 +66,9 @@ pub enum FlowError {
     UnknownPerformance(PerformanceId),
     #[error("not enough seats are free for {0}")]
     SeatsUnavailable(PerformanceId),
+    /// Every attempt lost its seats to concurrent bookings; free seats may remain.
+    #[error("the seats of {0} are in high demand; please try again")]
+    SeatsContended(PerformanceId),
     #[error("booking not found")]
     BookingNotFound,
     #[error("booking is {} and can no longer be paid", .0.as_str())]
@@ -135,6 +138,8 @@ impl<S: IdempotencyKeys> App<S> {
         let claim = KeyRecord::claim(key.scoped(user, route), idempotency::fingerprint(body), now);
         Ok(match self.store.claim_key(&claim, now).await? {
             Claimed::Fresh(record) => KeyDecision::Proceed(record),
+            // Our own claim, written by a first attempt whose answer was lost and retried by the SDK.
+            Claimed::Taken(holder) if holder.claim_token == claim.claim_token => KeyDecision::Proceed(holder),
             Claimed::Taken(holder) => Self::decide(&claim.request_hash, holder),
         })
     }
@@ -155,10 +160,15 @@ impl<S: IdempotencyKeys> App<S> {
         }
     }
 
-    /// Finishes a claim whose request had no effect: remembers an answer that a retry would get again
-    /// (a 4xx), or gives the key up for an answer worth retrying (a 5xx).
-    pub async fn finish_key(&self, claim: &KeyRecord, response: StoredResponse) -> Result<(), FlowError> {
-        if response.status >= 500 {
+    /// Finishes a claim whose request had no effect: remembers an answer that a retry would get again,
+    /// or gives the key up for a `transient` answer (a 5xx, a race lost) that a retry may not get.
+    pub async fn finish_key(
+        &self,
+        claim: &KeyRecord,
+        response: StoredResponse,
+        transient: bool,
+    ) -> Result<(), FlowError> {
+        if transient {
             self.store
                 .release_key(&claim.idempotency_key, &claim.claim_token)
                 .await?;
@@ -272,7 +282,7 @@ impl<S: SeatHolds> App<S> {
             }
         }
         warn!(attempts = HOLD_ATTEMPTS, "gave up after losing every race for seats");
-        Err(FlowError::SeatsUnavailable(perf.performance_id.clone()))
+        Err(FlowError::SeatsContended(perf.performance_id.clone()))
     }
 
     /// Schedules the booking's expiry. The booking stands either way: its seat locks lapse by themselves,
