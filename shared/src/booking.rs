@@ -7,7 +7,7 @@ use crate::domain::{
     Booking, BookingId, BookingStatus, Clock, EventId, IntentStatus, Money, PaymentMethod, PerformanceId, Quantity,
     SeatId, SeatState, UserId,
 };
-use crate::expiry::{ExpiryQueue, HoldExpiry};
+use crate::expiry::{ExpiryQueue, HoldPlaced};
 use crate::idempotency::{self, Claimed, Completion, IdempotencyKey, KeyRecord, KeyState, StoredResponse};
 use crate::store::{
     BookingHistory, HoldError, IdempotencyKeys, NewHold, PaymentOutcome, PaymentRecords, RecordError, SeatHolds,
@@ -17,7 +17,7 @@ use rand::Rng;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
-use tracing::{error, info, warn, Instrument};
+use tracing::{info, warn, Instrument};
 
 /// What the flows share: storage, the catalog, the clock and the settings. Built once per cold start.
 pub struct App<S> {
@@ -25,8 +25,8 @@ pub struct App<S> {
     pub catalog: Catalog,
     pub clock: Arc<dyn Clock>,
     pub settings: Settings,
-    /// Where a new booking schedules its expiry; only the functions that create bookings or expire
-    /// them have one.
+    /// Where hold expiries wait until they are due; only the functions that schedule or re-enqueue
+    /// expiries (the worker and the expirer) have one.
     pub expiries: Option<Arc<dyn ExpiryQueue>>,
 }
 
@@ -251,6 +251,9 @@ impl<S: SeatHolds> App<S> {
                 .map(|l| &l.seat_id)
                 .chain(refused.iter())
                 .collect();
+            // Seats with no lock at all come first: a lapsed lock is free, but its booking may have
+            // been paid a moment before it lapsed, and taking it over costs more writes.
+            let locked: HashSet<&SeatId> = locks.iter().map(|l| &l.seat_id).chain(refused.iter()).collect();
             let mut pick = |n: usize| {
                 if attempt == 0 {
                     0
@@ -259,7 +262,9 @@ impl<S: SeatHolds> App<S> {
                 }
             };
             let quantity = usize::try_from(request.quantity.get()).unwrap_or(usize::MAX);
-            let Some(seat_ids) = seats::allocate(&perf.seats, &taken, quantity, &mut pick) else {
+            let chosen = seats::allocate(&perf.seats, &locked, quantity, &mut pick)
+                .or_else(|| seats::allocate(&perf.seats, &taken, quantity, &mut pick));
+            let Some(seat_ids) = chosen else {
                 info!(free = perf.seats.len().saturating_sub(taken.len()), "seats unavailable");
                 return Err(FlowError::SeatsUnavailable(perf.performance_id.clone()));
             };
@@ -268,7 +273,6 @@ impl<S: SeatHolds> App<S> {
             match self.store.hold(&hold, now).await {
                 Ok(()) => {
                     info!(seats = %seat_list(&hold.booking.seat_ids), attempt, "booking created");
-                    self.schedule_expiry(&hold.booking).await;
                     return Ok(hold.booking);
                 }
                 Err(HoldError::SeatsTaken(seats)) => {
@@ -283,19 +287,6 @@ impl<S: SeatHolds> App<S> {
         }
         warn!(attempts = HOLD_ATTEMPTS, "gave up after losing every race for seats");
         Err(FlowError::SeatsContended(perf.performance_id.clone()))
-    }
-
-    /// Schedules the booking's expiry. The booking stands either way: its seat locks lapse by themselves,
-    /// and only its status would then wait for the next expiry of that performance's seats.
-    async fn schedule_expiry(&self, booking: &Booking) {
-        let Some(queue) = &self.expiries else {
-            error!("no expiry queue is configured: this booking will not be expired");
-            return;
-        };
-        let expiry = HoldExpiry::of(booking);
-        if let Err(e) = queue.schedule(&expiry, expiry.delay(self.clock.now())).await {
-            error!(error = %e, "the booking's expiry could not be scheduled");
-        }
     }
 
     fn new_hold(
@@ -351,12 +342,14 @@ impl<S: SeatHolds> App<S> {
             created_at: now,
             updated_at: now,
         };
+        let placed = HoldPlaced::of(&booking);
         NewHold {
             booking,
             intent,
             locks: new_locks,
             replaces,
             idempotency: None,
+            placed,
         }
     }
 }

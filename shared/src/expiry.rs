@@ -3,7 +3,10 @@
 //! intent `cancelled` and its seats free, in one transaction that a payment and an expiry cannot both
 //! pass. A lapsed lock is free for a new booking at once anyway; the expiry tidies up after it.
 
-use crate::domain::{Booking, BookingId, BookingStatus, Clock, PaymentIntentId, PerformanceId, SeatId, Timestamp};
+use crate::booking::App;
+use crate::domain::{
+    Booking, BookingId, BookingStatus, Clock, EventId, PaymentIntentId, PerformanceId, SeatId, Timestamp,
+};
 use crate::store::{Applied, Release, Settlements};
 use crate::worker::WorkerError;
 use async_trait::async_trait;
@@ -40,6 +43,39 @@ impl HoldExpiry {
     pub fn delay(&self, now: Timestamp) -> Duration {
         let millis = u64::try_from(self.hold_expires_at.as_millis().saturating_sub(now.as_millis())).unwrap_or(0);
         Duration::from_millis(millis).min(MAX_DELAY)
+    }
+}
+
+/// The outbox record of a new hold, written in the booking's own transaction into the events table: the
+/// worker reads it from the stream and schedules the expiry, so no accepted booking misses its expiry
+/// even if the function that created it stopped right after committing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HoldPlaced {
+    pub event_id: EventId,
+    #[serde(rename = "type")]
+    pub kind: HoldPlacedType,
+    #[serde(flatten)]
+    pub expiry: HoldExpiry,
+    pub occurred_at: Timestamp,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum HoldPlacedType {
+    HoldPlaced,
+}
+
+impl HoldPlaced {
+    pub const TYPE: &'static str = "HOLD_PLACED";
+
+    pub fn of(booking: &Booking) -> Self {
+        Self {
+            event_id: EventId::try_from(format!("hold_{}", booking.booking_id)).unwrap_or_else(|_| EventId::generate()),
+            kind: HoldPlacedType::HoldPlaced,
+            expiry: HoldExpiry::of(booking),
+            occurred_at: booking.created_at,
+        }
     }
 }
 
@@ -133,12 +169,7 @@ pub async fn run_in_process<S: Settlements>(
 }
 
 /// The SQS consumer: each message on its own, reporting only the failed ones.
-pub async fn process_batch<S: Settlements>(
-    store: &S,
-    clock: &dyn Clock,
-    queue: &dyn ExpiryQueue,
-    batch: SqsEvent,
-) -> SqsBatchResponse {
+pub async fn process_batch<S: Settlements>(app: &App<S>, batch: SqsEvent) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
     for message in &batch.records {
         let message_id = message.message_id.clone().unwrap_or_default();
@@ -148,7 +179,11 @@ pub async fn process_batch<S: Settlements>(
             let expiry: HoldExpiry =
                 serde_json::from_str(body).map_err(|e| WorkerError::Malformed(format!("expiry message: {e}")))?;
             tracing::Span::current().record("booking_id", expiry.booking_id.as_str());
-            expire_when_due(store, clock, queue, &expiry).await
+            let queue = app
+                .expiries
+                .as_ref()
+                .ok_or_else(|| WorkerError::Queue("no expiry queue is configured".to_owned()))?;
+            expire_when_due(&app.store, app.clock.as_ref(), queue.as_ref(), &expiry).await
         }
         .instrument(span.clone())
         .await;

@@ -2,7 +2,8 @@
 //! event source mapping delivers them, and, for the in-memory store, an in-process event source that
 //! feeds the worker with the same batching and retry rules as `template.yaml` gives the real one.
 
-use crate::domain::{Clock, Timestamp};
+use crate::booking::App;
+use crate::domain::Timestamp;
 use crate::store::memory::{MemoryStore, StreamedItem};
 use crate::store::Settlements;
 use crate::worker;
@@ -266,8 +267,8 @@ impl ShardReader for MemoryShard<'_> {
 }
 
 /// Feeds the worker from the in-memory store's stream, in process, until the task is dropped.
-pub async fn run_in_process<S: Settlements>(stream: &MemoryStore, store: &S, clock: &dyn Clock, mapping: Mapping) {
+pub async fn run_in_process<S: Settlements>(stream: &MemoryStore, app: &App<S>, mapping: Mapping) {
     let mut shard = MemoryShard::new(stream);
-    let deliver = |event: Event| async move { Ok(worker::process_batch(store, clock, event).await) };
+    let deliver = |event: Event| async move { Ok(worker::process_batch(app, event).await) };
     run_mapping(&mut shard, deliver, mapping).await;
 }

@@ -2,12 +2,15 @@
 //! Stream delivery is at least once, so applying an event twice must change nothing: every write here is
 //! conditional on the booking still being `pending`, and a second delivery finds it final.
 
+use crate::booking::App;
 use crate::domain::ledger;
 use crate::domain::payment::{PaymentEvent, PaymentEventType};
 use crate::domain::{BookingStatus, Clock};
+use crate::expiry::HoldPlaced;
 use crate::store::{Applied, Release, Settlement, Settlements, StoreError};
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use serde_dynamo::AttributeValue;
 use tracing::{error, info, warn, Instrument};
 
 #[derive(Debug, thiserror::Error)]
@@ -26,7 +29,7 @@ pub enum WorkerError {
 
 /// Applies every record of a stream batch on its own and reports only the failed ones, so one bad
 /// record neither blocks nor replays the rest (`ReportBatchItemFailures`).
-pub async fn process_batch<S: Settlements>(store: &S, clock: &dyn Clock, batch: Event) -> DynamoDbEventResponse {
+pub async fn process_batch<S: Settlements>(app: &App<S>, batch: Event) -> DynamoDbEventResponse {
     let mut response = DynamoDbEventResponse::default();
     for record in &batch.records {
         let span = tracing::info_span!(
@@ -35,7 +38,7 @@ pub async fn process_batch<S: Settlements>(store: &S, clock: &dyn Clock, batch: 
             booking_id = tracing::field::Empty,
             stream_event_id = %record.event_id,
         );
-        if let Err(e) = apply_record(store, clock, record).instrument(span.clone()).await {
+        if let Err(e) = apply_record(app, record).instrument(span.clone()).await {
             span.in_scope(|| error!(error = %e, "event not applied; reported for retry"));
             let mut failure = DynamoDbBatchItemFailure::default();
             failure.item_identifier = Some(
@@ -51,17 +54,38 @@ pub async fn process_batch<S: Settlements>(store: &S, clock: &dyn Clock, batch: 
     response
 }
 
-async fn apply_record<S: Settlements>(store: &S, clock: &dyn Clock, record: &EventRecord) -> Result<(), WorkerError> {
+async fn apply_record<S: Settlements>(app: &App<S>, record: &EventRecord) -> Result<(), WorkerError> {
     if record.event_name != "INSERT" {
         // Events are written once; a change or a removal (TTL) is nothing to apply.
         return Ok(());
     }
-    let event: PaymentEvent =
-        serde_dynamo::from_item(record.change.new_image.clone()).map_err(|e| WorkerError::Malformed(e.to_string()))?;
+    let image = record.change.new_image.clone();
     let span = tracing::Span::current();
+    if matches!(image.get("type"), Some(AttributeValue::S(kind)) if kind == HoldPlaced::TYPE) {
+        let placed: HoldPlaced = serde_dynamo::from_item(image).map_err(|e| WorkerError::Malformed(e.to_string()))?;
+        span.record("event_id", placed.event_id.as_str());
+        span.record("booking_id", placed.expiry.booking_id.as_str());
+        return schedule_expiry(app, &placed).await;
+    }
+    let event: PaymentEvent = serde_dynamo::from_item(image).map_err(|e| WorkerError::Malformed(e.to_string()))?;
     span.record("event_id", event.event_id.as_str());
     span.record("booking_id", event.booking_id.as_str());
-    apply(store, clock, &event).await
+    apply(&app.store, app.clock.as_ref(), &event).await
+}
+
+/// Sends a new hold's expiry to the delay queue, due when the hold lapses.
+async fn schedule_expiry<S>(app: &App<S>, placed: &HoldPlaced) -> Result<(), WorkerError> {
+    let queue = app
+        .expiries
+        .as_ref()
+        .ok_or_else(|| WorkerError::Queue("no expiry queue is configured".to_owned()))?;
+    let delay = placed.expiry.delay(app.clock.now());
+    queue
+        .schedule(&placed.expiry, delay)
+        .await
+        .map_err(|e| WorkerError::Queue(e.to_string()))?;
+    info!(due = %placed.expiry.hold_expires_at, "hold expiry scheduled");
+    Ok(())
 }
 
 /// Applies one payment event: success confirms the booking, sells its seats and writes its ledger

@@ -7,12 +7,9 @@ use ticketing::wiring::{dynamo_app, expiry_queue, init_tracing};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     init_tracing();
-    let app = &dynamo_app().await?;
-    let queue = &expiry_queue().await?;
+    let app = &dynamo_app().await?.with_expiries(expiry_queue().await?);
     run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        Ok::<_, Error>(
-            ticketing::expiry::process_batch(&app.store, app.clock.as_ref(), queue.as_ref(), event.payload).await,
-        )
+        Ok::<_, Error>(ticketing::expiry::process_batch(app, event.payload).await)
     }))
     .await
 }

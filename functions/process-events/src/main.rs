@@ -2,13 +2,14 @@
 
 use aws_lambda_events::event::dynamodb::Event;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use ticketing::wiring::{dynamo_app, expiry_queue, init_tracing};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    ticketing::wiring::init_tracing();
-    let app = &ticketing::wiring::dynamo_app().await?;
+    init_tracing();
+    let app = &dynamo_app().await?.with_expiries(expiry_queue().await?);
     run(service_fn(move |event: LambdaEvent<Event>| async move {
-        Ok::<_, Error>(ticketing::worker::process_batch(&app.store, app.clock.as_ref(), event.payload).await)
+        Ok::<_, Error>(ticketing::worker::process_batch(app, event.payload).await)
     }))
     .await
 }

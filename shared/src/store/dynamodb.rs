@@ -445,6 +445,7 @@ impl SeatHolds for DynamoStore {
             )?;
             items.push(TransactWriteItem::builder().update(update).build());
         }
+        items.push(self.put_new(&self.tables.events, to_item(&hold.placed)?, "eventId")?);
         let key_item = self.complete_key_item(&hold.idempotency)?;
         let has_key = key_item.is_some();
         items.extend(key_item);

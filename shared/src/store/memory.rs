@@ -92,6 +92,16 @@ impl State {
         })
     }
 
+    /// Stores an event and appends it to the change stream.
+    fn append_event(&mut self, id: String, item: Item) {
+        let sequence_number = self.stream.last().map_or(1, |r| r.sequence_number + 1);
+        self.events.insert(id, item.clone());
+        self.stream.push(StreamedItem {
+            sequence_number,
+            new_image: item,
+        });
+    }
+
     fn complete(&mut self, completion: &Option<Completion>) {
         if let Some(c) = completion {
             if let Some(record) = self.keys.get_mut(&c.key) {
@@ -118,6 +128,15 @@ impl SeatHolds for MemoryStore {
     }
 
     async fn hold(&self, hold: &NewHold, now: Timestamp) -> Result<(), HoldError> {
+        let placed: Item = serde_dynamo::to_item(&hold.placed).map_err(|e| StoreError::Malformed(e.to_string()))?;
+        self.hold_with_outbox(hold, placed, now)?;
+        self.appended.notify_waiters();
+        Ok(())
+    }
+}
+
+impl MemoryStore {
+    fn hold_with_outbox(&self, hold: &NewHold, placed: Item, now: Timestamp) -> Result<(), HoldError> {
         let mut state = self.state();
         if !state.holds_claim(&hold.idempotency) {
             return Err(HoldError::KeyTaken);
@@ -157,6 +176,7 @@ impl SeatHolds for MemoryStore {
                 .insert(lock.seat_id.clone(), lock.clone());
         }
         state.complete(&hold.idempotency);
+        state.append_event(hold.placed.event_id.to_string(), placed);
         state
             .bookings
             .insert(hold.booking.booking_id.clone(), hold.booking.clone());
@@ -198,13 +218,8 @@ impl PaymentRecords for MemoryStore {
                 intent.pg_mock_data = Some(outcome.pg.clone());
                 intent.updated_at = now;
             }
-            let sequence_number = state.stream.last().map_or(1, |r| r.sequence_number + 1);
             state.complete(&outcome.idempotency);
-            state.events.insert(event_id, item.clone());
-            state.stream.push(StreamedItem {
-                sequence_number,
-                new_image: item,
-            });
+            state.append_event(event_id, item);
         }
         self.appended.notify_waiters();
         Ok(())
@@ -259,12 +274,7 @@ impl Inbox for MemoryStore {
             if state.events.contains_key(&id) {
                 return Ok(false);
             }
-            let sequence_number = state.stream.last().map_or(1, |r| r.sequence_number + 1);
-            state.events.insert(id, item.clone());
-            state.stream.push(StreamedItem {
-                sequence_number,
-                new_image: item,
-            });
+            state.append_event(id, item);
         }
         self.appended.notify_waiters();
         Ok(true)

@@ -10,6 +10,7 @@ use crate::domain::seats::SeatLock;
 use crate::domain::{
     Booking, BookingId, BookingStatus, EventId, IntentStatus, PaymentIntentId, PerformanceId, SeatId, Timestamp, UserId,
 };
+use crate::expiry::HoldPlaced;
 use crate::idempotency::{Claimed, Completion, KeyRecord};
 use async_trait::async_trait;
 
@@ -37,6 +38,9 @@ pub struct NewHold {
     pub replaces: Vec<SeatLock>,
     /// The request's idempotency key, completed in the same transaction.
     pub idempotency: Option<Completion>,
+    /// The outbox record that makes the worker schedule the hold's expiry, written in the same
+    /// transaction into the events table.
+    pub placed: HoldPlaced,
 }
 
 #[derive(Debug, thiserror::Error)]

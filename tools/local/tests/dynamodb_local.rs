@@ -44,7 +44,7 @@ async fn seed_scenarios_confirm_and_fail_through_the_stream() {
     let emulator = emulator();
     let app = app(&emulator, ticketing::catalog::Catalog::builtin()).await;
     let mut shard = events_stream(&emulator, &app.store).await;
-    let deliver = |event| async { Ok(ticketing::worker::process_batch(&app.store, app.clock.as_ref(), event).await) };
+    let deliver = |event| async { Ok(ticketing::worker::process_batch(&app, event).await) };
     let worker = run_mapping(&mut shard, deliver, Mapping::default());
     let scenarios = async {
         let perf = PerformanceId::try_from("perf_001").expect("valid");
@@ -174,7 +174,7 @@ async fn the_same_stream_batch_twice_changes_nothing() {
         records.extend(shard.read(100).await.expect("records"));
     }
     let batch = ticketing::stream::batch(records);
-    let first = ticketing::worker::process_batch(&app.store, app.clock.as_ref(), batch.clone()).await;
+    let first = ticketing::worker::process_batch(&app, batch.clone()).await;
     assert!(first.batch_item_failures.is_empty());
     let perf = PerformanceId::try_from("perf_001").expect("valid");
     let state = |app: &App<DynamoStore>| {
@@ -198,7 +198,7 @@ async fn the_same_stream_batch_twice_changes_nothing() {
     };
     let once = state(&app).await;
     assert_eq!(once.2.len(), 4);
-    let second = ticketing::worker::process_batch(&app.store, app.clock.as_ref(), batch).await;
+    let second = ticketing::worker::process_batch(&app, batch).await;
     assert!(second.batch_item_failures.is_empty());
     assert_eq!(state(&app).await, once);
 }
@@ -245,10 +245,15 @@ async fn a_lapsed_hold_expires_through_the_sqs_delay_queue() {
         Settings { hold_seconds: 2 },
     )
     .with_expiries(queue.clone());
-    let deliver = |event| async {
-        Ok(ticketing::expiry::process_batch(&app.store, app.clock.as_ref(), queue.as_ref(), event).await)
-    };
+    let deliver = |event| async { Ok(ticketing::expiry::process_batch(&app, event).await) };
     let consumer = ticketing_local::queues::run_mapping(&sqs, &url, "us-east-1", 10, deliver);
+    // The worker reads the booking's HOLD_PLACED from the stream and sends the delayed message.
+    let mut shard = events_stream(&emulator, &app.store).await;
+    let worker = run_mapping(
+        &mut shard,
+        |event| async { Ok(ticketing::worker::process_batch(&app, event).await) },
+        Mapping::default(),
+    );
     let scenario = async {
         let (_, created) = book(&app, USER, 2).await;
         let id = created["bookingId"].as_str().expect("id").to_owned();
@@ -267,6 +272,7 @@ async fn a_lapsed_hold_expires_through_the_sqs_delay_queue() {
     };
     tokio::select! {
         () = consumer => panic!("the consumer never stops by itself"),
+        () = worker => panic!("the worker never stops by itself"),
         () = scenario => {}
     }
 }
@@ -298,6 +304,14 @@ async fn contention_while_holds_lapse_never_holds_a_seat_twice() {
     let expirer = {
         let app = Arc::clone(&app);
         tokio::spawn(async move { ticketing::expiry::run_in_process(due, &app.store, app.clock.as_ref(), queue).await })
+    };
+    let mut shard = events_stream(&emulator, &app.store).await;
+    let worker = {
+        let app = Arc::clone(&app);
+        tokio::spawn(async move {
+            let deliver = |event| async { Ok(ticketing::worker::process_batch(&app, event).await) };
+            run_mapping(&mut shard, deliver, Mapping::default()).await
+        })
     };
     let until = std::time::Instant::now() + std::time::Duration::from_secs(3);
     let mut clients = tokio::task::JoinSet::new();
@@ -331,6 +345,7 @@ async fn contention_while_holds_lapse_never_holds_a_seat_twice() {
         }
     }
     expirer.abort();
+    worker.abort();
     holds.sort();
     for pair in holds.windows(2) {
         let ((seat_a, _, until_a), (seat_b, from_b, _)) = (&pair[0], &pair[1]);

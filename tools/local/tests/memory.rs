@@ -18,7 +18,7 @@ async fn storage_contract() {
 #[tokio::test]
 async fn seed_scenarios_confirm_and_fail() {
     let app = memory_app(ticketing::catalog::Catalog::builtin());
-    let worker = async { run_in_process(&app.store, &app.store, app.clock.as_ref(), Mapping::default()).await };
+    let worker = async { run_in_process(&app.store, &app, Mapping::default()).await };
     let scenarios = async {
         // Scenario 1: CVV 120 → confirmed, seats sold, ledger balanced.
         let (code, created) = book(&app, USER, 2).await;
@@ -387,13 +387,13 @@ async fn snapshot(
 async fn the_worker_fed_the_same_events_twice_changes_nothing() {
     let app = memory_app(small_catalog(20));
     let (_, records) = paid_bookings(&app, &["120", "442", "120"]).await;
-    assert_eq!(records.len(), 3);
+    assert_eq!(records.len(), 6, "a HOLD_PLACED and a payment event per booking");
     let batch = ticketing::stream::batch(records);
-    let first = ticketing::worker::process_batch(&app.store, app.clock.as_ref(), batch.clone()).await;
+    let first = ticketing::worker::process_batch(&app, batch.clone()).await;
     assert!(first.batch_item_failures.is_empty());
     let after_once = snapshot(&app).await;
     assert_eq!(after_once.2.len(), 4, "two confirmed bookings, two entries each");
-    let second = ticketing::worker::process_batch(&app.store, app.clock.as_ref(), batch).await;
+    let second = ticketing::worker::process_batch(&app, batch).await;
     assert!(second.batch_item_failures.is_empty());
     assert_eq!(snapshot(&app).await, after_once);
 }
@@ -413,8 +413,7 @@ async fn a_poisoned_record_is_the_only_one_reported() {
     modify.event_name = "MODIFY".to_owned();
     modify.change.sequence_number = Some("1000".to_owned());
     records.push(modify);
-    let response =
-        ticketing::worker::process_batch(&app.store, app.clock.as_ref(), ticketing::stream::batch(records)).await;
+    let response = ticketing::worker::process_batch(&app, ticketing::stream::batch(records)).await;
     let failed: Vec<Option<&str>> = response
         .batch_item_failures
         .iter()
@@ -444,12 +443,14 @@ async fn the_in_process_mapping_retries_then_moves_past_a_poisoned_record() {
         let first = ids[0].clone();
         async move {
             let poisoned = event.records.iter().any(|r| {
-                matches!(r.change.new_image.get("bookingId"), Some(serde_dynamo::AttributeValue::S(b)) if *b == first)
+                let image = &r.change.new_image;
+                matches!(image.get("bookingId"), Some(serde_dynamo::AttributeValue::S(b)) if *b == first)
+                    && matches!(image.get("type"), Some(serde_dynamo::AttributeValue::S(t)) if t == "PAYMENT_SUCCEEDED")
             });
             if poisoned {
                 return Err("function error".to_owned());
             }
-            Ok(ticketing::worker::process_batch(&app.store, app.clock.as_ref(), event).await)
+            Ok(ticketing::worker::process_batch(app, event).await)
         }
     };
     let run = run_mapping(&mut shard, deliver, mapping);
@@ -459,8 +460,8 @@ async fn the_in_process_mapping_retries_then_moves_past_a_poisoned_record() {
     }
     assert_eq!(
         deliveries.load(std::sync::atomic::Ordering::Relaxed),
-        4,
-        "first try, two retries, then the next record"
+        6,
+        "each hold once; the first payment three times (a try, two retries), then the next records"
     );
     let (_, mine) = call(&app, request(Method::GET, "/bookings/my", Some(USER), None)).await;
     let first = mine
@@ -536,7 +537,7 @@ async fn the_seat_map_shows_held_sold_and_lapsed_seats() {
             .await
             .expect("records")
     };
-    ticketing::worker::process_batch(&app.store, app.clock.as_ref(), ticketing::stream::batch(records)).await;
+    ticketing::worker::process_batch(&app, ticketing::stream::batch(records)).await;
     book(&app, USER, 1).await;
     let states = seat_states(&app).await;
     let expect = |pairs: &[(&str, &str)]| {
@@ -586,6 +587,7 @@ async fn a_lapsed_hold_expires_by_itself_and_a_late_payment_is_refused() {
     let (app, due) = memory_app_with_expiries(small_catalog(4), ticketing::booking::Settings { hold_seconds: 2 });
     let queue = app.expiries.clone().expect("a queue");
     let expirer = ticketing::expiry::run_in_process(due, &app.store, app.clock.as_ref(), queue);
+    let worker = run_in_process(&app.store, &app, Mapping::default());
     let scenario = async {
         let (_, created) = book(&app, USER, 2).await;
         let id = created["bookingId"].as_str().expect("id").to_owned();
@@ -614,6 +616,7 @@ async fn a_lapsed_hold_expires_by_itself_and_a_late_payment_is_refused() {
     };
     tokio::select! {
         () = expirer => panic!("the expiry consumer never stops by itself"),
+        () = worker => panic!("the worker never stops by itself"),
         () = scenario => {}
     }
 }

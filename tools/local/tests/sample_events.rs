@@ -38,7 +38,7 @@ async fn every_sample_event_drives_its_function() {
 
     let stream: aws_lambda_events::event::dynamodb::Event =
         serde_json::from_str(&sample("process-events.json")).expect("DynamoDB stream event");
-    let unknown = ticketing::worker::process_batch(&app.store, app.clock.as_ref(), stream).await;
+    let unknown = ticketing::worker::process_batch(&app, stream).await;
     assert_eq!(
         unknown.batch_item_failures.len(),
         1,
@@ -47,7 +47,7 @@ async fn every_sample_event_drives_its_function() {
     let stream: aws_lambda_events::event::dynamodb::Event =
         serde_json::from_str(&sample("process-events.json").replace("REPLACE-WITH-A-BOOKING-ID", &booking))
             .expect("event");
-    let applied = ticketing::worker::process_batch(&app.store, app.clock.as_ref(), stream).await;
+    let applied = ticketing::worker::process_batch(&app, stream).await;
     assert!(applied.batch_item_failures.is_empty());
 
     let req = lambda_http::request::from_str(&sample("list-my-bookings.json")).expect("API Gateway v2 event");
@@ -69,10 +69,9 @@ async fn the_seat_map_and_expiry_samples_drive_their_functions() {
         .as_str()
         .expect("id")
         .to_owned();
-    let queue = app.expiries.clone().expect("a queue");
     let unknown: aws_lambda_events::event::sqs::SqsEvent =
         serde_json::from_str(&sample("expire-holds.json")).expect("SQS event");
-    let failed = ticketing::expiry::process_batch(&app.store, app.clock.as_ref(), queue.as_ref(), unknown).await;
+    let failed = ticketing::expiry::process_batch(&app, unknown).await;
     assert_eq!(
         failed.batch_item_failures.len(),
         1,
@@ -83,7 +82,7 @@ async fn the_seat_map_and_expiry_samples_drive_their_functions() {
     let early: aws_lambda_events::event::sqs::SqsEvent =
         serde_json::from_str(&sample("expire-holds.json").replace("REPLACE-WITH-A-BOOKING-ID", &booking))
             .expect("event");
-    let answered = ticketing::expiry::process_batch(&app.store, app.clock.as_ref(), queue.as_ref(), early).await;
+    let answered = ticketing::expiry::process_batch(&app, early).await;
     assert!(answered.batch_item_failures.is_empty());
     wait_for_status(&app, "user_test_001", &booking, "pending").await;
 }

@@ -19,7 +19,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing::info!(address = %listener.local_addr()?, "ticketing API listening (in-memory store)");
 
     let (store, clock) = (&app.store, app.clock.as_ref());
-    let worker = ticketing::stream::run_in_process(store, store, clock, Mapping::default());
+    let worker = ticketing::stream::run_in_process(store, &app, Mapping::default());
     let queue = app.expiries.clone().ok_or("the in-memory app has an expiry queue")?;
     let expiries = ticketing::expiry::run_in_process(due, store, clock, queue);
     let api_app = Arc::clone(&app);
