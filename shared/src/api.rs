@@ -6,8 +6,9 @@ use crate::domain::payment::PgResult;
 use crate::domain::payment::{Cvv, PaymentMethodToken};
 use crate::domain::{Booking, BookingId, PaymentMethod, PerformanceId, Quantity, UserId};
 use crate::idempotency::{IdempotencyKey, InvalidKey, KeyRecord, StoredResponse};
-use crate::store::IdempotencyKeys;
 use crate::store::{BookingHistory, PaymentRecords, SeatHolds};
+use crate::store::{IdempotencyKeys, Inbox};
+use crate::webhook::{self, Notification, SignatureError, StoredNotification};
 use lambda_http::http::{header, Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::de::DeserializeOwned;
@@ -412,6 +413,48 @@ pub async fn seat_map<S: SeatHolds>(app: &App<S>, req: Request) -> Response<Body
     )
 }
 
+/// `POST /webhooks/pg`: a payment gateway notification. Verified against its `PG-Signature`, stored in
+/// the events inbox under its own id (a redelivery stores nothing new) and acknowledged at once; the
+/// worker applies it.
+pub async fn receive_webhook<S: Inbox>(app: &App<S>, req: Request) -> Response<Body> {
+    respond(
+        async {
+            allow(&req, Method::POST)?;
+            let Some(secret) = app.webhook_secret.as_deref() else {
+                error!("no webhook secret is configured");
+                return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "internal error"));
+            };
+            let body: &[u8] = req.body().as_ref();
+            if body.len() > MAX_BODY_BYTES {
+                return Err(ApiError::payload_too_large());
+            }
+            let header = match req.headers().get("pg-signature") {
+                None => None,
+                Some(value) => Some(value.to_str().map_err(|_| signature_error(SignatureError::Malformed))?),
+            };
+            let now = app.clock.now();
+            webhook::verify(header, body, secret.as_bytes(), now).map_err(signature_error)?;
+            let notification: Notification = json_body(&req)?;
+            let stored = StoredNotification::of(&notification, now);
+            let fresh = app.store.put_event(&notification.id, &stored).await.map_err(FlowError::from)?;
+            tracing::info!(event_id = %notification.id, booking_id = %notification.data.booking_id, fresh, "notification received");
+            Ok((StatusCode::OK, json!({"received": true, "duplicate": !fresh})))
+        }
+        .await,
+    )
+}
+
+fn signature_error(e: SignatureError) -> ApiError {
+    match e {
+        SignatureError::Missing | SignatureError::Malformed => {
+            ApiError::bad_request("INVALID_SIGNATURE", e.to_string())
+        }
+        SignatureError::Stale | SignatureError::Forged => {
+            ApiError::new(StatusCode::UNAUTHORIZED, "INVALID_SIGNATURE", e.to_string())
+        }
+    }
+}
+
 /// The `{performanceId}` of `/performances/{performanceId}/seats`: API Gateway's path parameter, or the
 /// path itself when no gateway parsed it.
 fn performance_in_path(req: &Request) -> Option<String> {
@@ -424,7 +467,7 @@ fn performance_in_path(req: &Request) -> Option<String> {
 }
 
 /// Every route of the API in one process (the local server); under Lambda, API Gateway routes instead.
-pub async fn route<S: SeatHolds + PaymentRecords + BookingHistory + IdempotencyKeys>(
+pub async fn route<S: SeatHolds + PaymentRecords + BookingHistory + IdempotencyKeys + Inbox>(
     app: &App<S>,
     req: Request,
 ) -> Response<Body> {
@@ -432,6 +475,7 @@ pub async fn route<S: SeatHolds + PaymentRecords + BookingHistory + IdempotencyK
         "/bookings" => create_booking(app, req).await,
         "/payments/execute" => execute_payment(app, req).await,
         "/bookings/my" => list_my_bookings(app, req).await,
+        "/webhooks/pg" => receive_webhook(app, req).await,
         path if path.starts_with("/performances/") && path.ends_with("/seats") => seat_map(app, req).await,
         _ => ApiError::not_found().into_response(),
     }

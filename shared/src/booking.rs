@@ -28,6 +28,8 @@ pub struct App<S> {
     /// Where hold expiries wait until they are due; only the functions that schedule or re-enqueue
     /// expiries (the worker and the expirer) have one.
     pub expiries: Option<Arc<dyn ExpiryQueue>>,
+    /// The secret the payment gateway signs its notifications with; only the webhook function has one.
+    pub webhook_secret: Option<String>,
 }
 
 impl<S> App<S> {
@@ -38,11 +40,17 @@ impl<S> App<S> {
             clock,
             settings,
             expiries: None,
+            webhook_secret: None,
         }
     }
 
     pub fn with_expiries(mut self, queue: Arc<dyn ExpiryQueue>) -> Self {
         self.expiries = Some(queue);
+        self
+    }
+
+    pub fn with_webhook_secret(mut self, secret: String) -> Self {
+        self.webhook_secret = Some(secret);
         self
     }
 }

@@ -5,7 +5,7 @@
 
 use crate::booking::App;
 use crate::domain::{
-    Booking, BookingId, BookingStatus, Clock, EventId, PaymentIntentId, PerformanceId, SeatId, Timestamp,
+    Booking, BookingId, BookingStatus, Clock, EventId, IntentStatus, PaymentIntentId, PerformanceId, SeatId, Timestamp,
 };
 use crate::store::{Applied, Release, Settlements};
 use crate::worker::WorkerError;
@@ -219,7 +219,7 @@ pub async fn expire_when_due<S: Settlements>(
         seat_ids: expiry.seat_ids.clone(),
         to: BookingStatus::Expired,
         at: now,
-        cancels_intent: Some(expiry.payment_intent_id.clone()),
+        intent: Some((expiry.payment_intent_id.clone(), IntentStatus::Cancelled)),
     };
     match store.release(&release).await? {
         Applied::Done => info!("hold expired; seats released"),

@@ -7,6 +7,7 @@
 //! - [`idempotency`]: idempotency keys, remembered in the transaction of their effect.
 //! - [`store`]: storage traits with DynamoDB and in-memory implementations.
 //! - [`stream`]: the DynamoDB Streams event shape, and the in-process stream of the in-memory store.
+//! - [`webhook`]: the payment gateway's signed notifications.
 //! - [`api`]: the HTTP adapter; [`wiring`]: what each Lambda function builds at cold start.
 
 pub mod api;
@@ -17,5 +18,6 @@ pub mod expiry;
 pub mod idempotency;
 pub mod store;
 pub mod stream;
+pub mod webhook;
 pub mod wiring;
 pub mod worker;

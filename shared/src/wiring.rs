@@ -90,6 +90,17 @@ pub async fn expiry_queue() -> Result<Arc<dyn ExpiryQueue>, ConfigError> {
     Ok(Arc::new(SqsExpiryQueue::new(aws_sdk_sqs::Client::new(&config), url)))
 }
 
+/// The secret the payment gateway signs notifications with: `PG_WEBHOOK_SECRET`.
+pub fn webhook_secret() -> Result<String, ConfigError> {
+    std::env::var("PG_WEBHOOK_SECRET")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .ok_or(ConfigError::Missing("PG_WEBHOOK_SECRET"))
+}
+
+/// The secret of the local stack (`make run`, `make dev`) when `PG_WEBHOOK_SECRET` is not set.
+pub const LOCAL_WEBHOOK_SECRET: &str = "whsec_local_development_only";
+
 /// The application over the in-memory store with the in-process expiry queue, as configured by the
 /// environment, and the queue's receiving end for [`crate::expiry::run_in_process`].
 pub fn memory_app() -> Result<(App<MemoryStore>, mpsc::UnboundedReceiver<HoldExpiry>), ConfigError> {
@@ -100,6 +111,7 @@ pub fn memory_app() -> Result<(App<MemoryStore>, mpsc::UnboundedReceiver<HoldExp
         Arc::new(SystemClock),
         Settings::from_env()?,
     )
-    .with_expiries(Arc::new(queue));
+    .with_expiries(Arc::new(queue))
+    .with_webhook_secret(webhook_secret().unwrap_or_else(|_| LOCAL_WEBHOOK_SECRET.to_owned()));
     Ok((app, due))
 }

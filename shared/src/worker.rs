@@ -5,9 +5,12 @@
 use crate::booking::App;
 use crate::domain::ledger;
 use crate::domain::payment::{PaymentEvent, PaymentEventType};
-use crate::domain::{BookingStatus, Clock};
+use crate::domain::{
+    BookingId, BookingStatus, Clock, EventId, IntentStatus, Money, PaymentIntentId, PerformanceId, SeatId,
+};
 use crate::expiry::HoldPlaced;
-use crate::store::{Applied, Release, Settlement, Settlements, StoreError};
+use crate::store::{Applied, PaymentRecords, Release, Settlement, Settlements, StoreError};
+use crate::webhook::{NotificationType, StoredNotification};
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use serde_dynamo::AttributeValue;
@@ -29,7 +32,7 @@ pub enum WorkerError {
 
 /// Applies every record of a stream batch on its own and reports only the failed ones, so one bad
 /// record neither blocks nor replays the rest (`ReportBatchItemFailures`).
-pub async fn process_batch<S: Settlements>(app: &App<S>, batch: Event) -> DynamoDbEventResponse {
+pub async fn process_batch<S: Settlements + PaymentRecords>(app: &App<S>, batch: Event) -> DynamoDbEventResponse {
     let mut response = DynamoDbEventResponse::default();
     for record in &batch.records {
         let span = tracing::info_span!(
@@ -54,7 +57,7 @@ pub async fn process_batch<S: Settlements>(app: &App<S>, batch: Event) -> Dynamo
     response
 }
 
-async fn apply_record<S: Settlements>(app: &App<S>, record: &EventRecord) -> Result<(), WorkerError> {
+async fn apply_record<S: Settlements + PaymentRecords>(app: &App<S>, record: &EventRecord) -> Result<(), WorkerError> {
     if record.event_name != "INSERT" {
         // Events are written once; a change or a removal (TTL) is nothing to apply.
         return Ok(());
@@ -66,6 +69,13 @@ async fn apply_record<S: Settlements>(app: &App<S>, record: &EventRecord) -> Res
         span.record("event_id", placed.event_id.as_str());
         span.record("booking_id", placed.expiry.booking_id.as_str());
         return schedule_expiry(app, &placed).await;
+    }
+    if matches!(image.get("type"), Some(AttributeValue::S(kind)) if kind == StoredNotification::TYPE) {
+        let notification: StoredNotification =
+            serde_dynamo::from_item(image).map_err(|e| WorkerError::Malformed(e.to_string()))?;
+        span.record("event_id", notification.event_id.as_str());
+        span.record("booking_id", notification.booking_id.as_str());
+        return apply_notification(app, &notification).await;
     }
     let event: PaymentEvent = serde_dynamo::from_item(image).map_err(|e| WorkerError::Malformed(e.to_string()))?;
     span.record("event_id", event.event_id.as_str());
@@ -88,59 +98,103 @@ async fn schedule_expiry<S>(app: &App<S>, placed: &HoldPlaced) -> Result<(), Wor
     Ok(())
 }
 
+/// What an inbox event asks of a booking.
+struct Outcome<'a> {
+    event_id: &'a EventId,
+    booking_id: &'a BookingId,
+    performance_id: &'a PerformanceId,
+    seat_ids: &'a [SeatId],
+    amount: &'a Money,
+    succeeded: bool,
+    /// For a gateway notification: the payment intent moves with the booking.
+    intent: Option<&'a PaymentIntentId>,
+}
+
 /// Applies one payment event: success confirms the booking, sells its seats and writes its ledger
 /// transaction; failure fails the booking and frees its seats.
 pub async fn apply<S: Settlements>(store: &S, clock: &dyn Clock, event: &PaymentEvent) -> Result<(), WorkerError> {
-    let at = clock.now();
-    let (applied, target) = match event.event_type {
-        PaymentEventType::PaymentSucceeded => {
-            let settlement = Settlement {
-                booking_id: event.booking_id.clone(),
-                performance_id: event.performance_id.clone(),
-                seat_ids: event.seat_ids.clone(),
-                entries: ledger::capture(&event.booking_id, &event.amount, &event.event_id, at),
-                at,
-            };
-            (store.settle(&settlement).await?, BookingStatus::Confirmed)
-        }
-        PaymentEventType::PaymentFailed => {
-            let release = Release {
-                booking_id: event.booking_id.clone(),
-                performance_id: event.performance_id.clone(),
-                seat_ids: event.seat_ids.clone(),
-                to: BookingStatus::Failed,
-                at,
-                cancels_intent: None,
-            };
-            (store.release(&release).await?, BookingStatus::Failed)
-        }
+    let outcome = Outcome {
+        event_id: &event.event_id,
+        booking_id: &event.booking_id,
+        performance_id: &event.performance_id,
+        seat_ids: &event.seat_ids,
+        amount: &event.amount,
+        succeeded: event.event_type == PaymentEventType::PaymentSucceeded,
+        intent: None,
     };
-    match applied {
-        Applied::Done => info!(status = target.as_str(), "booking updated"),
+    settle_or_release(store, clock, outcome).await
+}
+
+/// Applies a gateway notification. It names only the booking, which is read first; the payment intent
+/// moves in the same transaction as the booking (from `processing`, or from `pending` for a payment
+/// the gateway took by itself).
+async fn apply_notification<S: Settlements + PaymentRecords>(
+    app: &App<S>,
+    notification: &StoredNotification,
+) -> Result<(), WorkerError> {
+    let booking = app
+        .store
+        .booking(&notification.booking_id)
+        .await?
+        .ok_or_else(|| WorkerError::UnknownBooking(notification.booking_id.to_string()))?;
+    let outcome = Outcome {
+        event_id: &notification.event_id,
+        booking_id: &booking.booking_id,
+        performance_id: &booking.performance_id,
+        seat_ids: &booking.seat_ids,
+        amount: &booking.total,
+        succeeded: notification.notification_type == NotificationType::PaymentSucceeded,
+        intent: Some(&booking.payment_intent_id),
+    };
+    settle_or_release(&app.store, app.clock.as_ref(), outcome).await
+}
+
+async fn settle_or_release<S: Settlements>(store: &S, clock: &dyn Clock, o: Outcome<'_>) -> Result<(), WorkerError> {
+    let at = clock.now();
+    let (applied, target) = if o.succeeded {
+        let settlement = Settlement {
+            booking_id: o.booking_id.clone(),
+            performance_id: o.performance_id.clone(),
+            seat_ids: o.seat_ids.to_vec(),
+            entries: ledger::capture(o.booking_id, o.amount, o.event_id, at),
+            at,
+            intent: o.intent.cloned(),
+        };
+        (store.settle(&settlement).await?, BookingStatus::Confirmed)
+    } else {
+        let release = Release {
+            booking_id: o.booking_id.clone(),
+            performance_id: o.performance_id.clone(),
+            seat_ids: o.seat_ids.to_vec(),
+            to: BookingStatus::Failed,
+            at,
+            intent: o.intent.map(|id| (id.clone(), IntentStatus::Failed)),
+        };
+        (store.release(&release).await?, BookingStatus::Failed)
+    };
+    let note = match applied {
+        Applied::Done => {
+            info!(status = target.as_str(), "booking updated");
+            return Ok(());
+        }
         Applied::AlreadyFinal(status) if status == target => {
-            info!(status = status.as_str(), "already applied")
+            info!(status = status.as_str(), "already applied");
+            return Ok(());
         }
-        Applied::AlreadyFinal(status) => {
-            warn!(
-                status = status.as_str(),
-                event_type = ?event.event_type,
-                "event arrived for a booking that already ended otherwise; recorded, not applied"
-            );
-            if event.event_type == PaymentEventType::PaymentSucceeded {
-                let note = format!(
-                    "REFUND_OWED: the payment succeeded after the booking was {}",
-                    status.as_str()
-                );
-                store.annotate_event(&event.event_id, &note, at).await?;
-            }
-        }
-        Applied::NoSuchBooking => return Err(WorkerError::UnknownBooking(event.booking_id.to_string())),
-        Applied::NotDue | Applied::PaymentRecorded => {
-            warn!(
-                ?applied,
-                "unexpected answer to a settlement or failure; nothing written"
+        Applied::NoSuchBooking => return Err(WorkerError::UnknownBooking(o.booking_id.to_string())),
+        Applied::AlreadyFinal(status) if o.succeeded => {
+            format!(
+                "REFUND_OWED: the payment succeeded after the booking was {}",
+                status.as_str()
             )
         }
-    }
+        Applied::AlreadyFinal(status) => {
+            format!("IGNORED: a payment failure for a booking already {}", status.as_str())
+        }
+        Applied::PaymentRecorded => "NOT_APPLIED: the payment intent had already been settled otherwise".to_owned(),
+        Applied::NotDue => "NOT_APPLIED: unexpected answer to a settlement".to_owned(),
+    };
+    warn!(note = %note, "event recorded, not applied");
+    store.annotate_event(o.event_id, &note, at).await?;
     Ok(())
 }

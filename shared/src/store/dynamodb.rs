@@ -6,7 +6,7 @@ use super::{
     RecordError, Release, SeatHolds, Settlement, Settlements, StoreError,
 };
 use crate::domain::ledger::{self, LedgerEntry};
-use crate::domain::payment::{PaymentEvent, PaymentIntent};
+use crate::domain::payment::PaymentIntent;
 use crate::domain::seats::SeatLock;
 use crate::domain::{
     Booking, BookingId, BookingStatus, EventId, IntentStatus, PaymentIntentId, PerformanceId, SeatId, SeatState,
@@ -312,19 +312,23 @@ impl DynamoStore {
             .transpose()
     }
 
-    /// Cancels a payment intent that is still payable.
-    fn cancel_pending_intent(&self, id: &PaymentIntentId, at: Timestamp) -> Result<TransactWriteItem, StoreError> {
-        let from: Vec<&str> = IntentStatus::Cancelled
-            .reachable_from()
-            .iter()
-            .filter(|st| st.is_payable())
-            .map(|st| st.as_str())
-            .collect();
+    /// Moves a payment intent to `to` from the states it may come from; an intent whose seats were given
+    /// away can no longer succeed.
+    fn intent_transition(
+        &self,
+        id: &PaymentIntentId,
+        to: IntentStatus,
+        at: Timestamp,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let from: Vec<&str> = to.reachable_from().iter().map(|st| st.as_str()).collect();
         let mut values = HashMap::from([
-            (":to".to_owned(), s(IntentStatus::Cancelled.as_str())),
+            (":to".to_owned(), s(to.as_str())),
             (":at".to_owned(), s(at.to_rfc3339())),
         ]);
-        let condition = status_in(&from, &mut values);
+        let mut condition = status_in(&from, &mut values);
+        if to == IntentStatus::Succeeded {
+            condition.push_str(" AND attribute_not_exists(seatsReleasedAt)");
+        }
         let update = built(
             Update::builder()
                 .table_name(&self.tables.payment_intents)
@@ -612,12 +616,14 @@ impl IdempotencyKeys for DynamoStore {
 
 #[async_trait]
 impl Inbox for DynamoStore {
-    async fn put_event(&self, event: &PaymentEvent) -> Result<bool, StoreError> {
+    async fn put_event<T: Serialize + Sync>(&self, id: &EventId, event: &T) -> Result<bool, StoreError> {
+        let mut item = to_item(event)?;
+        item.insert("eventId".to_owned(), s(id.as_str()));
         let result = self
             .client
             .put_item()
             .table_name(&self.tables.events)
-            .set_item(Some(to_item(event)?))
+            .set_item(Some(item))
             .condition_expression("attribute_not_exists(eventId)")
             .send()
             .await;
@@ -657,6 +663,9 @@ impl BookingHistory for DynamoStore {
 impl Settlements for DynamoStore {
     async fn settle(&self, st: &Settlement) -> Result<Applied, StoreError> {
         let mut items = vec![self.booking_transition(&st.booking_id, BookingStatus::Confirmed, st.at, None)?];
+        if let Some(intent) = &st.intent {
+            items.push(self.intent_transition(intent, IntentStatus::Succeeded, st.at)?);
+        }
         for seat in &st.seat_ids {
             let update = built(
                 Update::builder()
@@ -678,6 +687,9 @@ impl Settlements for DynamoStore {
             Ok(()) => Ok(Applied::Done),
             Err(Cancelled::Reasons(reasons)) => match reasons.first() {
                 Some(first) if is_condition_failure(first) => Self::transition_refused(first),
+                _ if st.intent.is_some() && reasons.get(1).is_some_and(is_condition_failure) => {
+                    Ok(Applied::PaymentRecorded)
+                }
                 _ => Err(StoreError::Unavailable(describe(&reasons))),
             },
             Err(Cancelled::Other(e)) => Err(e),
@@ -688,10 +700,10 @@ impl Settlements for DynamoStore {
         let mut seats: Vec<&SeatId> = r.seat_ids.iter().collect();
         let mut last = String::new();
         for _ in 0..=r.seat_ids.len() {
-            let lapsed_by = r.cancels_intent.as_ref().map(|_| r.at);
+            let lapsed_by = (r.to == BookingStatus::Expired).then_some(r.at);
             let mut items = vec![self.booking_transition(&r.booking_id, r.to, r.at, lapsed_by)?];
-            if let Some(intent) = &r.cancels_intent {
-                items.push(self.cancel_pending_intent(intent, r.at)?);
+            if let Some((intent, to)) = &r.intent {
+                items.push(self.intent_transition(intent, *to, r.at)?);
             }
             let locks_start = items.len();
             for seat in &seats {
@@ -711,7 +723,7 @@ impl Settlements for DynamoStore {
                     if let Some(first) = reasons.first().filter(|f| is_condition_failure(f)) {
                         return Self::transition_refused(first);
                     }
-                    if r.cancels_intent.is_some() && reasons.get(1).is_some_and(is_condition_failure) {
+                    if r.intent.is_some() && reasons.get(1).is_some_and(is_condition_failure) {
                         return Ok(Applied::PaymentRecorded);
                     }
                     // A lapsed lock that went to another booking (or is gone) is not ours to free.

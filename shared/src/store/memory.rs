@@ -6,7 +6,7 @@ use super::{
     RecordError, Release, SeatHolds, Settlement, Settlements, StoreError,
 };
 use crate::domain::ledger::LedgerEntry;
-use crate::domain::payment::{PaymentEvent, PaymentIntent};
+use crate::domain::payment::PaymentIntent;
 use crate::domain::seats::SeatLock;
 use crate::domain::{
     Booking, BookingId, BookingStatus, EventId, IntentStatus, PaymentIntentId, PerformanceId, SeatId, SeatState,
@@ -14,6 +14,7 @@ use crate::domain::{
 };
 use crate::idempotency::{Claimed, Completion, KeyRecord, KeyState};
 use async_trait::async_trait;
+use serde::Serialize;
 use serde_dynamo::Item;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
@@ -266,11 +267,11 @@ impl IdempotencyKeys for MemoryStore {
 
 #[async_trait]
 impl Inbox for MemoryStore {
-    async fn put_event(&self, event: &PaymentEvent) -> Result<bool, StoreError> {
+    async fn put_event<T: Serialize + Sync>(&self, id: &EventId, event: &T) -> Result<bool, StoreError> {
         let item: Item = serde_dynamo::to_item(event).map_err(|e| StoreError::Malformed(e.to_string()))?;
         {
             let mut state = self.state();
-            let id = event.event_id.to_string();
+            let id = id.to_string();
             if state.events.contains_key(&id) {
                 return Ok(false);
             }
@@ -297,6 +298,20 @@ impl BookingHistory for MemoryStore {
     }
 }
 
+/// Moves an intent to `to` if it may come from where it is (and, to succeed, still has its seats).
+fn move_intent(state: &mut State, id: &PaymentIntentId, to: IntentStatus, at: Timestamp) -> bool {
+    let Some(intent) = state.intents.get_mut(id) else {
+        return false;
+    };
+    let movable = to.reachable_from().contains(&intent.status)
+        && (to != IntentStatus::Succeeded || intent.seats_released_at.is_none());
+    if movable {
+        intent.status = to;
+        intent.updated_at = at;
+    }
+    movable
+}
+
 /// Checks a booking may move to `to`; `Err` carries what to answer when it may not.
 fn check_transition(state: &State, id: &BookingId, to: BookingStatus) -> Result<(), Applied> {
     match state.bookings.get(id) {
@@ -320,6 +335,14 @@ impl Settlements for MemoryStore {
         if let Err(answer) = check_transition(&state, &s.booking_id, BookingStatus::Confirmed) {
             return Ok(answer);
         }
+        if let Some(intent_id) = &s.intent {
+            let movable = state.intents.get(intent_id).is_some_and(|i| {
+                IntentStatus::Succeeded.reachable_from().contains(&i.status) && i.seats_released_at.is_none()
+            });
+            if !movable {
+                return Ok(Applied::PaymentRecorded);
+            }
+        }
         for seat in &s.seat_ids {
             let ours = state
                 .seat(&s.performance_id, seat)
@@ -341,6 +364,9 @@ impl Settlements for MemoryStore {
                 s.booking_id
             )));
         }
+        if let Some(id) = &s.intent {
+            move_intent(&mut state, id, IntentStatus::Succeeded, s.at);
+        }
         set_status(&mut state, &s.booking_id, BookingStatus::Confirmed, s.at);
         for seat in &s.seat_ids {
             if let Some(lock) = state.seat_mut(&s.performance_id, seat) {
@@ -361,7 +387,7 @@ impl Settlements for MemoryStore {
         if let Err(answer) = check_transition(&state, &r.booking_id, r.to) {
             return Ok(answer);
         }
-        if let Some(intent_id) = &r.cancels_intent {
+        if r.to == BookingStatus::Expired {
             let lapsed = state
                 .bookings
                 .get(&r.booking_id)
@@ -369,13 +395,10 @@ impl Settlements for MemoryStore {
             if !lapsed {
                 return Ok(Applied::NotDue);
             }
-            let payable = state.intents.get(intent_id).is_some_and(|i| i.status.is_payable());
-            if !payable {
+        }
+        if let Some((intent_id, to)) = &r.intent {
+            if !move_intent(&mut state, intent_id, *to, r.at) {
                 return Ok(Applied::PaymentRecorded);
-            }
-            if let Some(intent) = state.intents.get_mut(intent_id) {
-                intent.status = IntentStatus::Cancelled;
-                intent.updated_at = r.at;
             }
         }
         set_status(&mut state, &r.booking_id, r.to, r.at);

@@ -13,6 +13,7 @@ use crate::domain::{
 use crate::expiry::HoldPlaced;
 use crate::idempotency::{Claimed, Completion, KeyRecord};
 use async_trait::async_trait;
+use serde::Serialize;
 
 pub use dynamodb::{DynamoStore, Tables};
 pub use memory::MemoryStore;
@@ -89,6 +90,9 @@ pub struct Settlement {
     pub seat_ids: Vec<SeatId>,
     pub entries: [LedgerEntry; 2],
     pub at: Timestamp,
+    /// For a gateway notification: the booking's payment intent moves to `succeeded` in the same
+    /// transaction (from `pending`, if its seats were not given away, or `processing`).
+    pub intent: Option<PaymentIntentId>,
 }
 
 /// Ending an unpaid booking (`to` is `failed`, `expired` or `cancelled`) and freeing its seats, at once.
@@ -99,9 +103,10 @@ pub struct Release {
     pub seat_ids: Vec<SeatId>,
     pub to: BookingStatus,
     pub at: Timestamp,
-    /// For an expiry: the hold must have lapsed by `at`, and the booking's pending payment intent is
-    /// cancelled in the same transaction, so that an expiry and a payment never both happen.
-    pub cancels_intent: Option<PaymentIntentId>,
+    /// The booking's payment intent moves to this state in the same transaction: `cancelled` for an
+    /// expiry (which also requires the hold to have lapsed by `at`), so that an expiry and a payment
+    /// never both happen; `failed` for a gateway's failure notification.
+    pub intent: Option<(PaymentIntentId, IntentStatus)>,
 }
 
 /// What a settlement or release did.
@@ -115,7 +120,8 @@ pub enum Applied {
     NoSuchBooking,
     /// An expiry came before the booking's hold lapsed; nothing was written.
     NotDue,
-    /// An expiry found the payment already recorded: the payment won; nothing was written.
+    /// The payment intent had already left the states this change may move it from (an expiry found the
+    /// payment recorded; a notification found the intent settled otherwise); nothing was written.
     PaymentRecorded,
 }
 
@@ -164,8 +170,8 @@ pub trait IdempotencyKeys: Send + Sync {
 /// The inbox: payment events from outside (the gateway's notifications), stored under their own id.
 #[async_trait]
 pub trait Inbox: Send + Sync {
-    /// Stores the event unless one with its id is there already; `false` when it was.
-    async fn put_event(&self, event: &PaymentEvent) -> Result<bool, StoreError>;
+    /// Stores the event under `id` unless one is there already; `false` when it was.
+    async fn put_event<T: Serialize + Sync>(&self, id: &EventId, event: &T) -> Result<bool, StoreError>;
 }
 
 /// Everything, for tools and tests that look at the whole state.

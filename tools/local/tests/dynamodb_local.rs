@@ -372,3 +372,9 @@ async fn one_idempotency_key_sent_concurrently_books_once() {
     let emulator = emulator();
     same_key_concurrently(dynamo_store(&emulator).await).await;
 }
+
+#[tokio::test]
+async fn signed_webhooks() {
+    let emulator = emulator();
+    webhook_suite(dynamo_store(&emulator).await).await;
+}

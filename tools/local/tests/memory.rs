@@ -659,7 +659,7 @@ async fn a_late_success_for_an_expired_booking_is_recorded_not_applied() {
         occurred_at: app.clock.now(),
         source: "pg-webhook".to_owned(),
     };
-    assert!(ticketing::store::Inbox::put_event(&app.store, &event)
+    assert!(ticketing::store::Inbox::put_event(&app.store, &event.event_id, &event)
         .await
         .expect("stored"));
     ticketing::worker::apply(&app.store, app.clock.as_ref(), &event)
@@ -686,4 +686,9 @@ async fn idempotency_keys() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_idempotency_key_sent_concurrently_books_once() {
     same_key_concurrently(ticketing::store::MemoryStore::new()).await;
+}
+
+#[tokio::test]
+async fn signed_webhooks() {
+    webhook_suite(ticketing::store::MemoryStore::new()).await;
 }

@@ -39,6 +39,7 @@ fn main() -> ExitCode {
         ("AWS_REGION", "us-east-1"),
         ("AWS_ACCESS_KEY_ID", "local"),
         ("AWS_SECRET_ACCESS_KEY", "local"),
+        ("PG_WEBHOOK_SECRET", ticketing::wiring::LOCAL_WEBHOOK_SECRET),
     ];
     for (name, value) in defaults {
         if std::env::var_os(name).is_none() {

@@ -129,6 +129,7 @@ fn settlement(h: &NewHold, event: &PaymentEvent, now: i64) -> Settlement {
         seat_ids: b.seat_ids.clone(),
         entries: ledger::capture(&b.booking_id, &b.total, &event.event_id, at(now)),
         at: at(now),
+        intent: None,
     }
 }
 
@@ -140,14 +141,14 @@ fn release(h: &NewHold, now: i64) -> Release {
         seat_ids: b.seat_ids.clone(),
         to: BookingStatus::Failed,
         at: at(now),
-        cancels_intent: None,
+        intent: None,
     }
 }
 
 fn expiry(h: &NewHold, now: i64) -> Release {
     Release {
         to: BookingStatus::Expired,
-        cancels_intent: Some(h.booking.payment_intent_id.clone()),
+        intent: Some((h.booking.payment_intent_id.clone(), IntentStatus::Cancelled)),
         ..release(h, now)
     }
 }

@@ -21,8 +21,14 @@ use tokio::sync::mpsc;
 pub const USER: &str = "user_test_001";
 
 /// What the HTTP routes need of a store.
-pub trait ApiStore: SeatHolds + PaymentRecords + BookingHistory + ticketing::store::IdempotencyKeys {}
-impl<T: SeatHolds + PaymentRecords + BookingHistory + ticketing::store::IdempotencyKeys> ApiStore for T {}
+pub trait ApiStore:
+    SeatHolds + PaymentRecords + BookingHistory + ticketing::store::IdempotencyKeys + ticketing::store::Inbox
+{
+}
+impl<T> ApiStore for T where
+    T: SeatHolds + PaymentRecords + BookingHistory + ticketing::store::IdempotencyKeys + ticketing::store::Inbox
+{
+}
 
 pub fn small_catalog(seats: usize) -> Catalog {
     let seat_ids: Vec<String> = (0..seats)
@@ -409,4 +415,154 @@ where
 fn memory_like<S>(store: S) -> App<S> {
     let (queue, _) = InProcessQueue::new();
     App::new(store, small_catalog(50), Arc::new(SystemClock), Settings::default()).with_expiries(Arc::new(queue))
+}
+
+/// A signed `POST /webhooks/pg`, signed at `signed_at` (unix seconds) with `secret`.
+pub fn webhook(body: &str, secret: &str, signed_at: i64) -> Request {
+    let mut req = request(Method::POST, "/webhooks/pg", None, Some(body));
+    let signature = ticketing::webhook::sign(secret.as_bytes(), signed_at, body.as_bytes());
+    req.headers_mut()
+        .insert("pg-signature", signature.parse().expect("header value"));
+    req
+}
+
+pub fn notification(id: &str, kind: &str, booking: &str, failure: Option<&str>) -> String {
+    serde_json::json!({"id": id, "type": kind, "created": 1_900_000_000,
+        "data": {"bookingId": booking, "failureCode": failure}})
+    .to_string()
+}
+
+/// Signed gateway notifications on any store: valid ones applied once, forged, stale and unsigned ones
+/// refused with nothing stored, redeliveries stored once, a failure after a success ignored with a note.
+pub async fn webhook_suite<S>(store: S)
+where
+    S: ApiStore + ticketing::store::Settlements + ticketing::store::Inspect + 'static,
+{
+    use ticketing::domain::{EventId, IntentStatus};
+    use ticketing::stream::batch;
+    const SECRET: &str = "whsec_suite_secret";
+    let (queue, _) = InProcessQueue::new();
+    let app = App::new(store, small_catalog(20), Arc::new(SystemClock), Settings::default())
+        .with_expiries(Arc::new(queue))
+        .with_webhook_secret(SECRET.to_owned());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let (_, created) = book(&app, USER, 2).await;
+    let booking = created["bookingId"].as_str().expect("id").to_owned();
+    let stored = |id: &str| {
+        let id = EventId::try_from(id).expect("valid");
+        let app = &app;
+        async move { app.store.event(&id).await.expect("read") }
+    };
+
+    // Refused: nothing stored.
+    let body = notification("evt_ok_1", "payment_intent.succeeded", &booking, None);
+    let forged = webhook(&body, "whsec_not_the_secret", now);
+    let (code, answer) = call(&app, forged).await;
+    assert_eq!(
+        (code, answer["error"]["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("INVALID_SIGNATURE"))
+    );
+    let (code, _) = call(&app, webhook(&body, SECRET, now - 301)).await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED, "stale");
+    let (code, _) = call(&app, request(Method::POST, "/webhooks/pg", None, Some(&body))).await;
+    assert_eq!(code, StatusCode::BAD_REQUEST, "unsigned");
+    let mut tampered = webhook(&body, SECRET, now);
+    *tampered.body_mut() = lambda_http::Body::Text(body.replace("succeeded", "payment_failed"));
+    assert_eq!(
+        call(&app, tampered).await.0,
+        StatusCode::UNAUTHORIZED,
+        "body changed after signing"
+    );
+    let (code, _) = call(&app, webhook("{not json", SECRET, now)).await;
+    assert_eq!(code, StatusCode::BAD_REQUEST, "signed garbage is still garbage");
+    assert!(
+        stored("evt_ok_1").await.is_none(),
+        "nothing stored for refused notifications"
+    );
+
+    // Valid: stored once, however often delivered.
+    let (code, first) = call(&app, webhook(&body, SECRET, now)).await;
+    assert_eq!((code, first["duplicate"].as_bool()), (StatusCode::OK, Some(false)));
+    let (code, again) = call(&app, webhook(&body, SECRET, now + 1)).await;
+    assert_eq!((code, again["duplicate"].as_bool()), (StatusCode::OK, Some(true)));
+
+    // Applied by the worker: the booking is confirmed and its intent succeeded, in one transaction.
+    let item = stored("evt_ok_1").await.expect("stored");
+    let record = |item: serde_dynamo::Item, seq: &str| {
+        ticketing::stream::record(
+            &ticketing::stream::StreamSource::local("events"),
+            ticketing::stream::Insert {
+                event_id: seq.to_owned(),
+                sequence_number: seq.to_owned(),
+                keys: serde_dynamo::Item::default(),
+                new_image: item,
+                created_at_millis: 0,
+                size_bytes: 0,
+            },
+        )
+    };
+    let applied =
+        ticketing::worker::process_batch(&app, batch(vec![record(item.clone(), "1"), record(item, "2")])).await;
+    assert!(applied.batch_item_failures.is_empty());
+    wait_for_status(&app, USER, &booking, "confirmed").await;
+    let booking_id = ticketing::domain::BookingId::try_from(booking.as_str()).expect("valid");
+    let intent = app
+        .store
+        .payment_intent(&booking_id.payment_intent_id())
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(intent.status, IntentStatus::Succeeded);
+    assert_eq!(
+        app.store.ledger_of(&booking_id).await.expect("ledger").len(),
+        2,
+        "settled once"
+    );
+
+    // Reordered: a failure after the success changes nothing and leaves a note.
+    let failed = notification(
+        "evt_late_fail",
+        "payment_intent.payment_failed",
+        &booking,
+        Some("DECLINE_2"),
+    );
+    assert_eq!(call(&app, webhook(&failed, SECRET, now)).await.0, StatusCode::OK);
+    let item = stored("evt_late_fail").await.expect("stored");
+    assert!(ticketing::worker::process_batch(&app, batch(vec![record(item, "3")]))
+        .await
+        .batch_item_failures
+        .is_empty());
+    wait_for_status(&app, USER, &booking, "confirmed").await;
+    let noted = stored("evt_late_fail").await.expect("stored");
+    assert!(
+        matches!(noted.get("note"), Some(serde_dynamo::AttributeValue::S(note)) if note.starts_with("IGNORED")),
+        "{noted:?}"
+    );
+
+    // A failure for a pending booking fails it and its intent, and frees its seats.
+    let (_, other) = book(&app, USER, 1).await;
+    let other_id = other["bookingId"].as_str().expect("id").to_owned();
+    let declined = notification(
+        "evt_fail_2",
+        "payment_intent.payment_failed",
+        &other_id,
+        Some("DECLINE_2"),
+    );
+    assert_eq!(call(&app, webhook(&declined, SECRET, now)).await.0, StatusCode::OK);
+    let item = stored("evt_fail_2").await.expect("stored");
+    assert!(ticketing::worker::process_batch(&app, batch(vec![record(item, "4")]))
+        .await
+        .batch_item_failures
+        .is_empty());
+    wait_for_status(&app, USER, &other_id, "failed").await;
+    let other_booking = ticketing::domain::BookingId::try_from(other_id.as_str()).expect("valid");
+    let intent = app
+        .store
+        .payment_intent(&other_booking.payment_intent_id())
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(intent.status, IntentStatus::Failed);
 }
