@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Starts `make run` or `make dev` on a free port, runs the seed's scenarios against it (and, when
-# HOLD_SECONDS is set, a hold that lapses), and stops it.
+# Starts `make run` or `make dev` on a free port, runs the seed's scenarios and an asynchronous payment
+# against it (and, when HOLD_SECONDS is set, a hold that lapses), and stops it.
 # Usage: scripts/smoke.sh run|dev
 set -euo pipefail
 
@@ -33,6 +33,10 @@ for _ in $(seq 1 600); do
   sleep 0.2
 done
 if ! scripts/seed-scenarios.sh "http://127.0.0.1:$port"; then
+  tail -n 40 "$log"
+  exit 1
+fi
+if ! scripts/async-payment-scenario.sh "http://127.0.0.1:$port"; then
   tail -n 40 "$log"
   exit 1
 fi

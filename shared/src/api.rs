@@ -251,7 +251,7 @@ fn created(booking: &Booking) -> (StatusCode, Value) {
 }
 
 fn paid((booking, pg): &(Booking, PgResult)) -> (StatusCode, Value) {
-    let status = if pg.is_success { "SUCCESS" } else { "FAILURE" };
+    let status = pg.final_status();
     (
         StatusCode::OK,
         json!({

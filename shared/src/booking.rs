@@ -13,6 +13,7 @@ use crate::store::{
     BookingHistory, HoldError, IdempotencyKeys, NewHold, PaymentOutcome, PaymentRecords, RecordError, SeatHolds,
     StoreError,
 };
+use crate::webhook::{GatewayCallback, Notification, NotificationData, NotificationType};
 use rand::Rng;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -30,6 +31,9 @@ pub struct App<S> {
     pub expiries: Option<Arc<dyn ExpiryQueue>>,
     /// The secret the payment gateway signs its notifications with; only the webhook function has one.
     pub webhook_secret: Option<String>,
+    /// The simulated gateway's callback for asynchronous payments (`make run`, `make dev`); in
+    /// production the real gateway calls back by itself.
+    pub gateway: Option<Arc<dyn GatewayCallback>>,
 }
 
 impl<S> App<S> {
@@ -41,6 +45,7 @@ impl<S> App<S> {
             settings,
             expiries: None,
             webhook_secret: None,
+            gateway: None,
         }
     }
 
@@ -51,6 +56,11 @@ impl<S> App<S> {
 
     pub fn with_webhook_secret(mut self, secret: String) -> Self {
         self.webhook_secret = Some(secret);
+        self
+    }
+
+    pub fn with_gateway(mut self, gateway: Arc<dyn GatewayCallback>) -> Self {
+        self.gateway = Some(gateway);
         self
     }
 }
@@ -399,12 +409,12 @@ impl<S: PaymentRecords> App<S> {
             return Err(FlowError::HoldExpired);
         }
         let pg = payment::charge(&request.token, &request.cvv, now);
-        let (status, event_type) = if pg.is_success {
-            (IntentStatus::Succeeded, PaymentEventType::PaymentSucceeded)
-        } else {
-            (IntentStatus::Failed, PaymentEventType::PaymentFailed)
+        let (status, event_type) = match pg.is_success {
+            Some(true) => (IntentStatus::Succeeded, Some(PaymentEventType::PaymentSucceeded)),
+            Some(false) => (IntentStatus::Failed, Some(PaymentEventType::PaymentFailed)),
+            None => (IntentStatus::Processing, None),
         };
-        let event = PaymentEvent {
+        let event = event_type.map(|event_type| PaymentEvent {
             event_id: EventId::generate(),
             event_type,
             booking_id: booking.booking_id.clone(),
@@ -416,7 +426,7 @@ impl<S: PaymentRecords> App<S> {
             failure_code: pg.failure_code.clone(),
             occurred_at: now,
             source: PaymentEvent::SOURCE_PG_SIMULATOR.to_owned(),
-        };
+        });
         let idempotency = remember.map(|r| r.completion(&(booking.clone(), pg.clone())));
         let outcome = PaymentOutcome {
             payment_intent_id: booking.payment_intent_id.clone(),
@@ -427,7 +437,10 @@ impl<S: PaymentRecords> App<S> {
         };
         match self.store.record_payment(&outcome, now).await {
             Ok(()) => {
-                info!(status = status.as_str(), event_id = %outcome.event.event_id, "payment recorded");
+                info!(status = status.as_str(), "payment recorded");
+                if status == IntentStatus::Processing {
+                    self.call_back_later(&booking);
+                }
                 Ok((booking, outcome.pg))
             }
             Err(RecordError::NotPayable(intent)) => Err(match intent.status {
@@ -464,6 +477,27 @@ impl<S: SeatHolds> App<S> {
             .map(|s| (s.clone(), locks.get(s).copied().unwrap_or(Availability::Available)))
             .collect();
         Ok((perf, seats))
+    }
+}
+
+impl<S> App<S> {
+    /// Has the simulated gateway notify the outcome of a payment it is still processing.
+    fn call_back_later(&self, booking: &Booking) {
+        let Some(gateway) = &self.gateway else {
+            info!("payment processing: the gateway will notify its outcome");
+            return;
+        };
+        let created = self.clock.now().as_millis() / 1000;
+        gateway.deliver_later(Notification {
+            id: EventId::try_from(format!("evt_pg_{}", uuid::Uuid::new_v4().simple()))
+                .unwrap_or_else(|_| EventId::generate()),
+            kind: NotificationType::PaymentSucceeded,
+            created,
+            data: NotificationData {
+                booking_id: booking.booking_id.clone(),
+                failure_code: None,
+            },
+        });
     }
 }
 

@@ -143,6 +143,69 @@ impl StoredNotification {
     }
 }
 
+/// The simulated gateway's side of an asynchronous payment: it answered "processing", and delivers the
+/// outcome later as a signed notification to the webhook endpoint, like a real gateway would.
+pub trait GatewayCallback: Send + Sync {
+    fn deliver_later(&self, notification: Notification);
+}
+
+/// Delivers notifications over HTTP after a delay, signed with the shared secret; retried a few times.
+pub struct HttpCallback {
+    url: hyper::Uri,
+    secret: String,
+    delay: std::time::Duration,
+    client: hyper_util::client::legacy::Client<
+        hyper_util::client::legacy::connect::HttpConnector,
+        http_body_util::Full<bytes::Bytes>,
+    >,
+}
+
+impl HttpCallback {
+    pub fn new(url: hyper::Uri, secret: String, delay: std::time::Duration) -> Self {
+        let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
+        Self {
+            url,
+            secret,
+            delay,
+            client,
+        }
+    }
+}
+
+impl GatewayCallback for HttpCallback {
+    fn deliver_later(&self, notification: Notification) {
+        let (url, secret, delay, client) = (self.url.clone(), self.secret.clone(), self.delay, self.client.clone());
+        let span = tracing::info_span!("gateway_callback", event_id = %notification.id, booking_id = %notification.data.booking_id);
+        let delivery = async move {
+            tokio::time::sleep(delay).await;
+            let Ok(body) = serde_json::to_string(&notification) else {
+                return;
+            };
+            for attempt in 1..=5u32 {
+                let now = crate::domain::Clock::now(&crate::domain::SystemClock).as_millis() / 1000;
+                let request = hyper::Request::post(url.clone())
+                    .header("content-type", "application/json")
+                    .header("pg-signature", sign(secret.as_bytes(), now, body.as_bytes()))
+                    .body(http_body_util::Full::new(bytes::Bytes::from(body.clone())));
+                let Ok(request) = request else {
+                    return;
+                };
+                match client.request(request).await {
+                    Ok(response) if response.status().is_success() => {
+                        tracing::info!(attempt, "notification delivered");
+                        return;
+                    }
+                    Ok(response) => tracing::warn!(attempt, status = %response.status(), "notification refused"),
+                    Err(e) => tracing::warn!(attempt, error = %e, "notification not delivered"),
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(200 << attempt)).await;
+            }
+            tracing::error!("notification given up after 5 attempts");
+        };
+        tokio::spawn(tracing::Instrument::instrument(delivery, span));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

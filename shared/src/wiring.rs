@@ -6,8 +6,10 @@ use crate::catalog::{Catalog, CatalogError};
 use crate::domain::SystemClock;
 use crate::expiry::{ExpiryQueue, HoldExpiry, InProcessQueue, SqsExpiryQueue};
 use crate::store::{DynamoStore, MemoryStore, Tables};
+use crate::webhook::{GatewayCallback, HttpCallback};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::mpsc;
 
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +24,8 @@ pub enum ConfigError {
     Catalog(#[from] CatalogError),
     #[error("{0} must be set")]
     Missing(&'static str),
+    #[error("{name} is not valid: {value:?}")]
+    Invalid { name: &'static str, value: String },
 }
 
 /// The longest hold accepted: a day.
@@ -96,6 +100,32 @@ pub fn webhook_secret() -> Result<String, ConfigError> {
         .ok()
         .filter(|s| !s.is_empty())
         .ok_or(ConfigError::Missing("PG_WEBHOOK_SECRET"))
+}
+
+/// The simulated gateway's callback, when `PG_WEBHOOK_URL` names where to deliver notifications (the
+/// local stack sets it); `PG_WEBHOOK_DELAY_MS` (default 1000) is how long the gateway "processes".
+pub fn gateway_from_env() -> Result<Option<Arc<dyn GatewayCallback>>, ConfigError> {
+    let Some(url) = std::env::var("PG_WEBHOOK_URL").ok().filter(|u| !u.is_empty()) else {
+        return Ok(None);
+    };
+    Ok(Some(local_gateway(&url)?))
+}
+
+/// The simulated gateway delivering to `url`, signed with `PG_WEBHOOK_SECRET` (or the local secret).
+pub fn local_gateway(url: &str) -> Result<Arc<dyn GatewayCallback>, ConfigError> {
+    let uri = url.parse().map_err(|_| ConfigError::Invalid {
+        name: "PG_WEBHOOK_URL",
+        value: url.to_owned(),
+    })?;
+    let delay = match std::env::var("PG_WEBHOOK_DELAY_MS") {
+        Err(_) => 1000,
+        Ok(value) => value.trim().parse::<u64>().map_err(|_| ConfigError::Invalid {
+            name: "PG_WEBHOOK_DELAY_MS",
+            value: value.clone(),
+        })?,
+    };
+    let secret = webhook_secret().unwrap_or_else(|_| LOCAL_WEBHOOK_SECRET.to_owned());
+    Ok(Arc::new(HttpCallback::new(uri, secret, Duration::from_millis(delay))))
 }
 
 /// The secret of the local stack (`make run`, `make dev`) when `PG_WEBHOOK_SECRET` is not set.

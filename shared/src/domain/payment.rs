@@ -89,7 +89,8 @@ impl TryFrom<&str> for PaymentMethodToken {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PgResult {
-    pub is_success: bool,
+    /// `None` while the gateway is still processing: its answer comes later, as a notification.
+    pub is_success: Option<bool>,
     pub failure_code: Option<String>,
     pub processed_at: Timestamp,
 }
@@ -102,18 +103,31 @@ pub struct PgResult {
 /// | `442` | declined, `DECLINE_2` |
 /// | `443` | declined, `INSUFFICIENT_FUNDS` |
 /// | `444` | declined, `CARD_EXPIRED` |
+/// | `777` | processing: the gateway notifies the outcome (success) later, by a signed webhook |
 /// | any other 3 or 4 digits | success |
 pub fn charge(_token: &PaymentMethodToken, cvv: &Cvv, at: Timestamp) -> PgResult {
-    let failure = match cvv.0.as_str() {
-        "442" => Some("DECLINE_2"),
-        "443" => Some("INSUFFICIENT_FUNDS"),
-        "444" => Some("CARD_EXPIRED"),
-        _ => None,
+    let (is_success, failure) = match cvv.0.as_str() {
+        "442" => (Some(false), Some("DECLINE_2")),
+        "443" => (Some(false), Some("INSUFFICIENT_FUNDS")),
+        "444" => (Some(false), Some("CARD_EXPIRED")),
+        "777" => (None, None),
+        _ => (Some(true), None),
     };
     PgResult {
-        is_success: failure.is_none(),
+        is_success,
         failure_code: failure.map(str::to_owned),
         processed_at: at,
+    }
+}
+
+impl PgResult {
+    /// The answer as the API names it: `SUCCESS`, `FAILURE` or `PROCESSING`.
+    pub fn final_status(&self) -> &'static str {
+        match self.is_success {
+            Some(true) => "SUCCESS",
+            Some(false) => "FAILURE",
+            None => "PROCESSING",
+        }
     }
 }
 
@@ -159,10 +173,10 @@ mod tests {
     fn cvv_120_succeeds_and_442_declines() {
         let at = Timestamp::from_millis(0);
         let ok = charge(&token(), &Cvv::try_from("120").expect("valid"), at);
-        assert!(ok.is_success);
+        assert_eq!(ok.is_success, Some(true));
         assert_eq!(ok.failure_code, None);
         let declined = charge(&token(), &Cvv::try_from("442").expect("valid"), at);
-        assert!(!declined.is_success);
+        assert_eq!(declined.is_success, Some(false));
         assert_eq!(declined.failure_code.as_deref(), Some("DECLINE_2"));
         assert_eq!(
             charge(&token(), &Cvv::try_from("443").expect("valid"), at)
@@ -170,7 +184,12 @@ mod tests {
                 .as_deref(),
             Some("INSUFFICIENT_FUNDS")
         );
-        assert!(charge(&token(), &Cvv::try_from("1234").expect("valid"), at).is_success);
+        assert_eq!(
+            charge(&token(), &Cvv::try_from("1234").expect("valid"), at).is_success,
+            Some(true)
+        );
+        let later = charge(&token(), &Cvv::try_from("777").expect("valid"), at);
+        assert_eq!((later.is_success, later.final_status()), (None, "PROCESSING"));
     }
 
     #[test]

@@ -502,10 +502,10 @@ impl PaymentRecords for DynamoStore {
                 .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
                 .build(),
         )?;
-        let mut items = vec![
-            TransactWriteItem::builder().update(update).build(),
-            self.put_new(&self.tables.events, to_item(&outcome.event)?, "eventId")?,
-        ];
+        let mut items = vec![TransactWriteItem::builder().update(update).build()];
+        if let Some(event) = &outcome.event {
+            items.push(self.put_new(&self.tables.events, to_item(event)?, "eventId")?);
+        }
         let key_item = self.complete_key_item(&outcome.idempotency)?;
         let has_key = key_item.is_some();
         items.extend(key_item);

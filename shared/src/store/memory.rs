@@ -195,7 +195,13 @@ impl PaymentRecords for MemoryStore {
     }
 
     async fn record_payment(&self, outcome: &PaymentOutcome, now: Timestamp) -> Result<(), RecordError> {
-        let item: Item = serde_dynamo::to_item(&outcome.event).map_err(|e| StoreError::Malformed(e.to_string()))?;
+        let event = match &outcome.event {
+            Some(event) => {
+                let item: Item = serde_dynamo::to_item(event).map_err(|e| StoreError::Malformed(e.to_string()))?;
+                Some((event.event_id.to_string(), item))
+            }
+            None => None,
+        };
         {
             let mut state = self.state();
             if !state.holds_claim(&outcome.idempotency) {
@@ -208,8 +214,7 @@ impl PaymentRecords for MemoryStore {
             if !intent.is_payable_at(now) || !outcome.status.reachable_from().contains(&intent.status) {
                 return Err(RecordError::NotPayable(Box::new(intent.clone())));
             }
-            let event_id = outcome.event.event_id.to_string();
-            if state.events.contains_key(&event_id) {
+            if let Some((event_id, _)) = event.as_ref().filter(|(id, _)| state.events.contains_key(id)) {
                 return Err(RecordError::Store(StoreError::Malformed(format!(
                     "event {event_id} exists"
                 ))));
@@ -220,7 +225,9 @@ impl PaymentRecords for MemoryStore {
                 intent.updated_at = now;
             }
             state.complete(&outcome.idempotency);
-            state.append_event(event_id, item);
+            if let Some((event_id, item)) = event {
+                state.append_event(event_id, item);
+            }
         }
         self.appended.notify_waiters();
         Ok(())

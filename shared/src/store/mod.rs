@@ -63,7 +63,8 @@ pub struct PaymentOutcome {
     pub payment_intent_id: PaymentIntentId,
     pub status: IntentStatus,
     pub pg: PgResult,
-    pub event: PaymentEvent,
+    /// The event that publishes the outcome; none while the gateway is still processing.
+    pub event: Option<PaymentEvent>,
     /// The request's idempotency key, completed in the same transaction.
     pub idempotency: Option<Completion>,
 }

@@ -692,3 +692,48 @@ async fn one_idempotency_key_sent_concurrently_books_once() {
 async fn signed_webhooks() {
     webhook_suite(ticketing::store::MemoryStore::new()).await;
 }
+
+#[tokio::test]
+async fn a_processing_payment_keeps_its_seats_until_the_gateway_answers() {
+    let mut app = memory_app(small_catalog(2));
+    app.settings.hold_seconds = 1;
+    let (_, created) = book(&app, USER, 2).await;
+    let id = created["bookingId"].as_str().expect("id").to_owned();
+    let (code, paid) = pay(&app, USER, &id, "777").await;
+    assert_eq!(
+        (code, paid["finalStatus"].as_str()),
+        (StatusCode::OK, Some("PROCESSING"))
+    );
+    assert_eq!(paid["pgMockData"]["isSuccess"], json!(null));
+    let booking = BookingId::try_from(id.as_str()).expect("valid");
+    let intent = app
+        .store
+        .payment_intent(&booking.payment_intent_id())
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(intent.status, ticketing::domain::IntentStatus::Processing);
+    // The hold lapses while the gateway processes: the seats stay, and the expiry leaves it alone.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (code, _) = book(&app, "someone_else", 1).await;
+    assert_eq!(code, StatusCode::CONFLICT, "a processing payment's seats are not free");
+    let stored = ticketing::store::PaymentRecords::booking(&app.store, &booking)
+        .await
+        .expect("read")
+        .expect("exists");
+    let queue = app.expiries.clone().expect("a queue");
+    ticketing::expiry::expire_when_due(
+        &app.store,
+        app.clock.as_ref(),
+        queue.as_ref(),
+        &ticketing::expiry::HoldExpiry::of(&stored),
+    )
+    .await
+    .expect("expiry ran");
+    wait_for_status(&app, USER, &id, "pending").await;
+    let (code, again) = pay(&app, USER, &id, "120").await;
+    assert_eq!(
+        (code, again["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("HOLD_EXPIRED"))
+    );
+}

@@ -12,9 +12,11 @@ use tokio::net::TcpListener;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     ticketing::wiring::init_tracing();
-    let (app, due) = ticketing::wiring::memory_app()?;
-    let app = Arc::new(app);
     let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
+    let (app, due) = ticketing::wiring::memory_app()?;
+    // The simulated gateway calls this very server back for payments it answers "processing".
+    let url = std::env::var("PG_WEBHOOK_URL").unwrap_or_else(|_| format!("http://127.0.0.1:{port}/webhooks/pg"));
+    let app = Arc::new(app.with_gateway(ticketing::wiring::local_gateway(&url)?));
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     tracing::info!(address = %listener.local_addr()?, "ticketing API listening (in-memory store)");
 

@@ -63,6 +63,10 @@ fn main() -> ExitCode {
         std::env::set_var("AWS_ENDPOINT_URL_DYNAMODB_STREAMS", dynamodb);
     }
     std::env::set_var("AWS_ENDPOINT_URL_LAMBDA", format!("http://127.0.0.1:{port}"));
+    // The simulated gateway (in execute-payment) calls the webhook route back for asynchronous payments.
+    if std::env::var_os("PG_WEBHOOK_URL").is_none() {
+        std::env::set_var("PG_WEBHOOK_URL", format!("http://127.0.0.1:{port}/webhooks/pg"));
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {

@@ -96,11 +96,11 @@ fn outcome(h: &NewHold, success: bool, now: i64) -> PaymentOutcome {
             IntentStatus::Failed
         },
         pg: PgResult {
-            is_success: success,
+            is_success: Some(success),
             failure_code: (!success).then(|| "DECLINE_2".to_owned()),
             processed_at: at(now),
         },
-        event: PaymentEvent {
+        event: Some(PaymentEvent {
             event_id: EventId::generate(),
             event_type: if success {
                 PaymentEventType::PaymentSucceeded
@@ -116,7 +116,7 @@ fn outcome(h: &NewHold, success: bool, now: i64) -> PaymentOutcome {
             failure_code: None,
             occurred_at: at(now),
             source: PaymentEvent::SOURCE_PG_SIMULATOR.to_owned(),
-        },
+        }),
         idempotency: None,
     }
 }
@@ -313,7 +313,7 @@ async fn a_payment_is_recorded_once_and_only_in_time<S: Store>(store: &S) {
         .expect("read")
         .expect("exists");
     assert_eq!(intent.status, IntentStatus::Failed);
-    assert_eq!(intent.pg_mock_data.map(|p| p.is_success), Some(false));
+    assert_eq!(intent.pg_mock_data.map(|p| p.is_success), Some(Some(false)));
     match store.record_payment(&outcome(&h, true, 6), at(6)).await {
         Err(RecordError::NotPayable(current)) => assert_eq!(current.status, IntentStatus::Failed),
         other => panic!("a second payment must be refused, got {other:?}"),
@@ -340,7 +340,7 @@ async fn settling_is_atomic_and_idempotent<S: Store>(store: &S) {
     store.hold(&h, at(0)).await.expect("hold");
     let paid = outcome(&h, true, 10);
     store.record_payment(&paid, at(10)).await.expect("paid");
-    let s = settlement(&h, &paid.event, 20);
+    let s = settlement(&h, paid.event.as_ref().expect("an event"), 20);
     assert_eq!(store.settle(&s).await.expect("settle"), Applied::Done);
     assert_eq!(status_of(store, &h).await, BookingStatus::Confirmed);
     for id in ["D1", "D2"] {
@@ -351,7 +351,7 @@ async fn settling_is_atomic_and_idempotent<S: Store>(store: &S) {
     assert_eq!(entries.len(), 2);
     assert_eq!(ledger::balance(&entries), 0);
     // Again, even with a new event id and time: nothing changes.
-    let again = settlement(&h, &outcome(&h, true, 30).event, 40);
+    let again = settlement(&h, outcome(&h, true, 30).event.as_ref().expect("an event"), 40);
     assert_eq!(
         store.settle(&again).await.expect("settle"),
         Applied::AlreadyFinal(BookingStatus::Confirmed)
@@ -364,7 +364,7 @@ async fn settling_is_atomic_and_idempotent<S: Store>(store: &S) {
     assert_eq!(lock_of(store, "D1").await.map(|l| l.status), Some(SeatState::Sold));
 
     let ghost = hold("u1", &["D3"], 0, vec![]);
-    let s = settlement(&ghost, &outcome(&ghost, true, 1).event, 1);
+    let s = settlement(&ghost, outcome(&ghost, true, 1).event.as_ref().expect("an event"), 1);
     assert_eq!(store.settle(&s).await.expect("settle"), Applied::NoSuchBooking);
     assert!(store
         .ledger_of(&ghost.booking.booking_id)
