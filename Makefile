@@ -2,6 +2,7 @@
 #   make run    the whole API on http://127.0.0.1:$(PORT) over the in-memory store (Rust toolchain only)
 #   make dev    the Lambda functions under cargo lambda watch, over DynamoDB Local, fed by its stream
 #   make test   everything: unit, in-memory, DynamoDB Local, template lint, and both servers end to end
+#   make audit  the ledger audit over the DynamoDB tables the environment names (make dev prints how)
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -10,7 +11,7 @@ export PORT ?= 3000
 VENV := $(CURDIR)/.tools/venv
 WITH_TOOLS := PATH="$(VENV)/bin:$$PATH"
 
-.PHONY: help tools run dev test test-rust lint smoke build-lambda clean
+.PHONY: help tools run dev test test-rust lint smoke audit build-lambda clean
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -41,6 +42,9 @@ smoke:
 	cargo build --quiet --workspace --bins
 	HOLD_SECONDS=5 scripts/smoke.sh run
 	HOLD_SECONDS=8 $(WITH_TOOLS) scripts/smoke.sh dev
+
+audit:
+	cargo run --quiet -p ticketing-local --bin audit
 
 ## Release binaries for Lambda (arm64), as `sam build` makes them.
 build-lambda: tools

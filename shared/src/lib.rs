@@ -8,9 +8,11 @@
 //! - [`store`]: storage traits with DynamoDB and in-memory implementations.
 //! - [`stream`]: the DynamoDB Streams event shape, and the in-process stream of the in-memory store.
 //! - [`webhook`]: the payment gateway's signed notifications.
+//! - [`audit`]: the ledger audit over everything stored.
 //! - [`api`]: the HTTP adapter; [`wiring`]: what each Lambda function builds at cold start.
 
 pub mod api;
+pub mod audit;
 pub mod booking;
 pub mod catalog;
 pub mod domain;

@@ -794,3 +794,37 @@ impl Inspect for DynamoStore {
         out.items.unwrap_or_default().into_iter().map(from_item).collect()
     }
 }
+
+impl DynamoStore {
+    /// Every item of a table, page by page. Only the audit reads whole tables: no request path scans.
+    async fn every_item<T: DeserializeOwned>(&self, table: &str) -> Result<Vec<T>, StoreError> {
+        let mut pages = self
+            .client
+            .scan()
+            .table_name(table)
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send();
+        let mut items = Vec::new();
+        while let Some(item) = pages.next().await {
+            items.push(from_item(item.map_err(unavailable)?)?);
+        }
+        Ok(items)
+    }
+}
+
+#[async_trait]
+impl crate::audit::AuditSource for DynamoStore {
+    async fn all_bookings(&self) -> Result<Vec<Booking>, StoreError> {
+        self.every_item(&self.tables.bookings).await
+    }
+
+    async fn all_ledger_entries(&self) -> Result<Vec<LedgerEntry>, StoreError> {
+        self.every_item(&self.tables.ledger_entries).await
+    }
+
+    async fn all_seat_locks(&self) -> Result<Vec<SeatLock>, StoreError> {
+        self.every_item(&self.tables.occupied_seats).await
+    }
+}

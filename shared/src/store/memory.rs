@@ -455,3 +455,23 @@ impl Inspect for MemoryStore {
             .collect())
     }
 }
+
+#[async_trait]
+impl crate::audit::AuditSource for MemoryStore {
+    async fn all_bookings(&self) -> Result<Vec<Booking>, StoreError> {
+        Ok(self.state().bookings.values().cloned().collect())
+    }
+
+    async fn all_ledger_entries(&self) -> Result<Vec<LedgerEntry>, StoreError> {
+        Ok(self.ledger())
+    }
+
+    async fn all_seat_locks(&self) -> Result<Vec<SeatLock>, StoreError> {
+        Ok(self
+            .state()
+            .seats
+            .values()
+            .flat_map(|seats| seats.values().cloned())
+            .collect())
+    }
+}

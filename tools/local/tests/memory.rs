@@ -737,3 +737,37 @@ async fn a_processing_payment_keeps_its_seats_until_the_gateway_answers() {
         (StatusCode::CONFLICT, Some("HOLD_EXPIRED"))
     );
 }
+
+#[tokio::test]
+async fn the_audit_is_clean_after_the_seed_scenarios_and_expiries() {
+    let (app, due) = memory_app_with_expiries(small_catalog(20), ticketing::booking::Settings { hold_seconds: 1 });
+    let queue = app.expiries.clone().expect("a queue");
+    let expirer = ticketing::expiry::run_in_process(due, &app.store, app.clock.as_ref(), queue);
+    let worker = run_in_process(&app.store, &app, Mapping::default());
+    let flows = async {
+        for (i, cvv) in ["120", "442", "120", "444"].iter().enumerate() {
+            let (_, created) = book(&app, USER, 2).await;
+            let id = created["bookingId"].as_str().expect("id").to_owned();
+            pay(&app, USER, &id, cvv).await;
+            wait_for_status(&app, USER, &id, if i % 2 == 0 { "confirmed" } else { "failed" }).await;
+        }
+        let (_, lapsing) = book(&app, USER, 2).await;
+        wait_for_status(&app, USER, lapsing["bookingId"].as_str().expect("id"), "expired").await;
+    };
+    tokio::select! {
+        () = worker => panic!("the worker never stops by itself"),
+        () = expirer => panic!("the expirer never stops by itself"),
+        () = flows => {}
+    }
+    let report = ticketing::audit::run(&app.store).await.expect("audit ran");
+    assert!(report.is_clean(), "{report}");
+    assert_eq!(
+        (
+            report.confirmed,
+            report.ledger_transactions,
+            report.ledger_total,
+            report.sold_seats
+        ),
+        (2, 2, 0, 4)
+    );
+}

@@ -107,6 +107,12 @@ async fn run(port: u16) -> ExitCode {
         }
     };
     tracing::info!(url = %format!("http://127.0.0.1:{port}"), "API served by cargo lambda watch");
+    if let Some(endpoint) = std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB") {
+        tracing::info!(
+            endpoint = %endpoint.to_string_lossy(),
+            "DynamoDB; audit it with: AWS_ENDPOINT_URL_DYNAMODB=<endpoint> AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local make audit"
+        );
+    }
 
     let region = config.region().map_or("us-east-1", |r| r.as_ref()).to_owned();
     let streams = aws_sdk_dynamodbstreams::Client::new(&config);
