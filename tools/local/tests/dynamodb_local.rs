@@ -488,3 +488,19 @@ async fn the_audit_is_clean_after_real_flows_and_reports_every_breach() {
     assert!(text.contains("seat Z9 of perf_001 is sold to booking"), "{text}");
     assert!(binary(1).contains("audit FAILED: 5 breaches"));
 }
+
+#[tokio::test]
+async fn replaying_every_event_three_times_in_random_order_changes_nothing() {
+    let emulator = emulator();
+    let app = app(&emulator, small_catalog(200)).await;
+    let mut shard = events_stream(&emulator, &app.store).await;
+    replay_suite(&app, &mut shard, 200).await;
+}
+
+#[tokio::test]
+async fn a_worker_killed_mid_batch_loses_and_doubles_nothing() {
+    let emulator = emulator();
+    let app = app(&emulator, small_catalog(100)).await;
+    let mut shard = events_stream(&emulator, &app.store).await;
+    crash_suite(&app, &mut shard, 100).await;
+}

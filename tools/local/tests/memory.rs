@@ -771,3 +771,17 @@ async fn the_audit_is_clean_after_the_seed_scenarios_and_expiries() {
         (2, 2, 0, 4)
     );
 }
+
+#[tokio::test]
+async fn replaying_every_event_three_times_in_random_order_changes_nothing() {
+    let app = memory_app(small_catalog(200));
+    let mut shard = ticketing::stream::MemoryShard::new(&app.store);
+    replay_suite(&app, &mut shard, 200).await;
+}
+
+#[tokio::test]
+async fn a_worker_killed_mid_batch_loses_and_doubles_nothing() {
+    let app = memory_app(small_catalog(100));
+    let mut shard = ticketing::stream::MemoryShard::new(&app.store);
+    crash_suite(&app, &mut shard, 100).await;
+}

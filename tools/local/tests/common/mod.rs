@@ -566,3 +566,132 @@ where
         .expect("exists");
     assert_eq!(intent.status, IntentStatus::Failed);
 }
+
+/// What each CVV of the replay and crash suites must end as.
+const OUTCOMES: [(&str, &str); 4] = [
+    ("120", "confirmed"),
+    ("442", "failed"),
+    ("443", "failed"),
+    ("1234", "confirmed"),
+];
+
+/// Books and pays `count` bookings with mixed outcomes (no worker running), and reads every record of
+/// the events stream they produced.
+pub async fn paid_mix<S: ApiStore>(
+    app: &App<S>,
+    shard: &mut impl ticketing::stream::ShardReader,
+    count: usize,
+) -> (
+    Vec<(String, &'static str)>,
+    Vec<aws_lambda_events::event::dynamodb::EventRecord>,
+) {
+    let mut expected = Vec::new();
+    for i in 0..count {
+        let (cvv, status) = OUTCOMES[i % OUTCOMES.len()];
+        let user = format!("mix_{}", i % 7);
+        let (code, created) = book(app, &user, 1).await;
+        assert_eq!(code, StatusCode::CREATED, "{created}");
+        let id = created["bookingId"].as_str().expect("id").to_owned();
+        assert_eq!(pay(app, &user, &id, cvv).await.0, StatusCode::OK);
+        expected.push((id, status));
+    }
+    let mut records = Vec::new();
+    let started = Instant::now();
+    while records.len() < count * 2 {
+        let batch = shard.read(1000).await.expect("stream read");
+        if batch.is_empty() {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "only {} stream records",
+                records.len()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        records.extend(batch);
+    }
+    (expected, records)
+}
+
+/// Every booking ended as its payment said, with one capture per confirmed booking, and the audit is clean.
+pub async fn assert_settled_once<S>(app: &App<S>, expected: &[(String, &'static str)])
+where
+    S: ApiStore + ticketing::store::Inspect + ticketing::audit::AuditSource,
+{
+    for (id, status) in expected {
+        let booking_id = ticketing::domain::BookingId::try_from(id.as_str()).expect("valid");
+        let booking = app.store.booking(&booking_id).await.expect("read").expect("exists");
+        assert_eq!(booking.status.as_str(), *status, "booking {id}");
+        let ledger = app.store.ledger_of(&booking_id).await.expect("ledger");
+        let captures = if *status == "confirmed" { 2 } else { 0 };
+        assert_eq!(ledger.len(), captures, "booking {id}");
+        assert!(ledger.iter().all(|e| e.amount == booking.total));
+    }
+    let report = ticketing::audit::run(&app.store).await.expect("audit");
+    assert!(report.is_clean(), "{report}");
+    println!("{}", report.to_string().replace('\n', "; "));
+}
+
+/// Every event delivered three times, in random order, in random batches: the same end as once.
+pub async fn replay_suite<S>(app: &App<S>, shard: &mut impl ticketing::stream::ShardReader, count: usize)
+where
+    S: ApiStore + ticketing::store::Settlements + ticketing::store::Inspect + ticketing::audit::AuditSource,
+{
+    use rand::seq::SliceRandom;
+    let (expected, records) = paid_mix(app, shard, count).await;
+    let mut deliveries: Vec<_> = [records.clone(), records.clone(), records].concat();
+    deliveries.shuffle(&mut rand::rng());
+    let total = deliveries.len();
+    while !deliveries.is_empty() {
+        let size = rand::Rng::random_range(&mut rand::rng(), 1..=50).min(deliveries.len());
+        let batch: Vec<_> = deliveries.drain(..size).collect();
+        let response = ticketing::worker::process_batch(app, ticketing::stream::batch(batch)).await;
+        assert!(
+            response.batch_item_failures.is_empty(),
+            "{:?}",
+            response.batch_item_failures
+        );
+    }
+    println!("replay: {count} bookings, {total} deliveries (every event 3 times, shuffled)");
+    assert_settled_once(app, &expected).await;
+}
+
+/// The worker killed at random points between reading a batch and acknowledging it: the mapping
+/// delivers the batch again, and nothing is lost or doubled.
+pub async fn crash_suite<S>(app: &App<S>, shard: &mut impl ticketing::stream::ShardReader, count: usize) -> usize
+where
+    S: ApiStore + ticketing::store::Settlements + ticketing::store::Inspect + ticketing::audit::AuditSource,
+{
+    let (expected, records) = paid_mix(app, shard, count).await;
+    let kills = std::sync::atomic::AtomicUsize::new(0);
+    let mut pending: std::collections::VecDeque<_> = records.into();
+    while !pending.is_empty() {
+        let size = rand::Rng::random_range(&mut rand::rng(), 1..=10).min(pending.len());
+        let mut batch: Vec<_> = pending.iter().take(size).cloned().collect();
+        // Most of the time a crash: the worker dies after a random number of the batch's records, at a
+        // random instant of the next one, even inside a DynamoDB call; nothing is acknowledged.
+        let killed = rand::Rng::random_bool(&mut rand::rng(), 0.6);
+        let acknowledged = if killed {
+            batch.truncate(rand::Rng::random_range(&mut rand::rng(), 0..=size));
+            let budget = Duration::from_micros(rand::Rng::random_range(&mut rand::rng(), 0..20_000));
+            let invocation = ticketing::worker::process_batch(app, ticketing::stream::batch(batch));
+            let _ = tokio::time::timeout(budget, invocation).await;
+            None
+        } else {
+            Some(ticketing::worker::process_batch(app, ticketing::stream::batch(batch)).await)
+        };
+        match acknowledged {
+            Some(response) if response.batch_item_failures.is_empty() => {
+                pending.drain(..size);
+            }
+            Some(response) => panic!("no record should fail: {:?}", response.batch_item_failures),
+            None => {
+                kills.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    }
+    let kills = kills.load(std::sync::atomic::Ordering::Relaxed);
+    println!("crash: {count} bookings, the worker killed {kills} times mid-batch");
+    assert!(kills > 0, "the fault was injected");
+    assert_settled_once(app, &expected).await;
+    kills
+}
