@@ -3,6 +3,7 @@
 #   make dev    the Lambda functions under cargo lambda watch, over DynamoDB Local, fed by its stream
 #   make test   everything: unit, in-memory, DynamoDB Local, template lint, and both servers end to end
 #   make audit  the ledger audit over the DynamoDB tables the environment names (make dev prints how)
+#   make redrive  the events stream's dead letters applied again (make dev prints how)
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -11,7 +12,7 @@ export PORT ?= 3000
 VENV := $(CURDIR)/.tools/venv
 WITH_TOOLS := PATH="$(VENV)/bin:$$PATH"
 
-.PHONY: help tools run dev test test-rust lint smoke audit build-lambda clean
+.PHONY: help tools run dev test test-rust lint smoke audit redrive build-lambda clean
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -47,6 +48,9 @@ smoke:
 
 audit:
 	cargo run --quiet -p ticketing-local --bin audit
+
+redrive:
+	cargo run --quiet -p ticketing-local --bin redrive
 
 ## Release binaries for Lambda (arm64), as `sam build` makes them.
 build-lambda: tools

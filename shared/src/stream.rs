@@ -103,6 +103,8 @@ pub trait ShardReader: Send {
     async fn skip_past(&mut self, record: &EventRecord) -> Result<(), StreamError>;
     /// Waits until new records may have arrived.
     async fn idle(&mut self);
+    /// The shard being read, as a dead letter names it.
+    fn shard_id(&self) -> String;
 }
 
 /// Delivers a shard's records to a function in batches until the task is dropped, like the DynamoDB
@@ -111,6 +113,73 @@ pub trait ShardReader: Send {
 /// `deliver` returns the function's response, or `Err` when the invocation itself failed.
 pub async fn run_mapping<R, D, F>(reader: &mut R, deliver: D, mapping: Mapping)
 where
+    R: ShardReader,
+    D: Fn(Event) -> F,
+    F: Future<Output = Result<DynamoDbEventResponse, String>>,
+{
+    run_mapping_with_dead_letters(reader, deliver, mapping, &LoggedDeadLetters).await;
+}
+
+/// Where a mapping sends the records it gave up, like the on-failure destination of `template.yaml`.
+#[async_trait]
+pub trait DeadLetters: Send + Sync {
+    async fn send(&self, failure: &StreamFailure) -> Result<(), String>;
+}
+
+/// Gives up records into the log only (the in-process stream of `make run`).
+pub struct LoggedDeadLetters;
+
+#[async_trait]
+impl DeadLetters for LoggedDeadLetters {
+    async fn send(&self, failure: &StreamFailure) -> Result<(), String> {
+        error!(batch = ?failure.batch, reason = %failure.response_context.function_error, "record given up");
+        Ok(())
+    }
+}
+
+/// What the on-failure destination receives for a stream record that kept failing: where to find it in
+/// the stream (as Lambda's own record of a failed stream batch), and why it failed.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamFailure {
+    pub request_context: FailureContext,
+    pub response_context: FailureResponse,
+    pub version: String,
+    pub timestamp: String,
+    #[serde(rename = "DDBStreamBatchInfo")]
+    pub batch: StreamBatchInfo,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FailureContext {
+    pub condition: String,
+    pub approximate_invoke_count: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FailureResponse {
+    pub function_error: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamBatchInfo {
+    pub shard_id: String,
+    pub start_sequence_number: String,
+    pub end_sequence_number: String,
+    pub batch_size: u32,
+    pub stream_arn: String,
+}
+
+/// [`run_mapping`], sending the records it gives up to `dead_letters`.
+pub async fn run_mapping_with_dead_letters<R, D, F>(
+    reader: &mut R,
+    deliver: D,
+    mapping: Mapping,
+    dead_letters: &dyn DeadLetters,
+) where
     R: ShardReader,
     D: Fn(Event) -> F,
     F: Future<Output = Result<DynamoDbEventResponse, String>>,
@@ -130,18 +199,24 @@ where
             reader.idle().await;
             continue;
         }
-        let failed: HashSet<String> = match deliver(batch(records.clone())).await {
-            Ok(response) => response
-                .batch_item_failures
-                .into_iter()
-                .filter_map(|f| f.item_identifier)
-                .collect(),
+        let (failed, reason): (HashSet<String>, String) = match deliver(batch(records.clone())).await {
+            Ok(response) => (
+                response
+                    .batch_item_failures
+                    .into_iter()
+                    .filter_map(|f| f.item_identifier)
+                    .collect(),
+                "the function reported the record as failed".to_owned(),
+            ),
             Err(e) => {
                 warn!(error = %e, "invocation failed; the whole batch is retried");
-                records
-                    .iter()
-                    .filter_map(|r| r.change.sequence_number.clone())
-                    .collect()
+                (
+                    records
+                        .iter()
+                        .filter_map(|r| r.change.sequence_number.clone())
+                        .collect(),
+                    e,
+                )
             }
         };
         let Some(first) = records.iter().find(|r| {
@@ -166,6 +241,26 @@ where
                 "record given up after its retries; it needs a redrive"
             );
             retrying = None;
+            let failure = StreamFailure {
+                request_context: FailureContext {
+                    condition: "RetryAttemptsExhausted".to_owned(),
+                    approximate_invoke_count: retries,
+                },
+                response_context: FailureResponse { function_error: reason },
+                version: "1.0".to_owned(),
+                timestamp: crate::domain::Clock::now(&crate::domain::SystemClock).to_rfc3339(),
+                batch: StreamBatchInfo {
+                    shard_id: reader.shard_id(),
+                    start_sequence_number: sequence_number.clone(),
+                    end_sequence_number: sequence_number.clone(),
+                    batch_size: 1,
+                    stream_arn: first.event_source_arn.clone().unwrap_or_default(),
+                },
+            };
+            while let Err(e) = dead_letters.send(&failure).await {
+                warn!(error = %e, "could not send the given-up record to its dead-letter queue; trying again");
+                tokio::time::sleep(mapping.retry_delay).await;
+            }
         } else {
             warn!(sequence_number, retries, "retrying from the first failed record");
             retrying = Some((sequence_number, retries));
@@ -256,6 +351,10 @@ impl ShardReader for MemoryShard<'_> {
     async fn skip_past(&mut self, record: &EventRecord) -> Result<(), StreamError> {
         self.checkpoint = memory_sequence(record)?;
         Ok(())
+    }
+
+    fn shard_id(&self) -> String {
+        "memory".to_owned()
     }
 
     async fn idle(&mut self) {

@@ -5,4 +5,5 @@
 pub mod emulator;
 pub mod poller;
 pub mod queues;
+pub mod redrive;
 pub mod tables;

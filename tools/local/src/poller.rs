@@ -153,7 +153,45 @@ impl StreamShards {
         Ok(out.shard_iterator)
     }
 
-    fn to_lambda(&self, r: Record) -> Option<EventRecord> {
+    /// The records of `shard_id` from `start` to `end` (sequence numbers, both included), read again.
+    pub async fn records_between(
+        &self,
+        shard_id: &str,
+        start: &str,
+        end: &str,
+    ) -> Result<Vec<EventRecord>, StreamError> {
+        let mut iterator = self
+            .iterator(shard_id, ShardIteratorType::AtSequenceNumber, Some(start))
+            .await?;
+        let mut records = Vec::new();
+        let mut empty_reads = 0;
+        while let Some(current) = iterator.take() {
+            let out = self
+                .client
+                .get_records()
+                .shard_iterator(current)
+                .send()
+                .await
+                .map_err(sdk_err)?;
+            let page = out.records.unwrap_or_default();
+            empty_reads = if page.is_empty() { empty_reads + 1 } else { 0 };
+            for r in page {
+                let Some(record) = self.to_lambda(r) else { continue };
+                let done = record.change.sequence_number.as_deref() == Some(end);
+                records.push(record);
+                if done {
+                    return Ok(records);
+                }
+            }
+            if empty_reads >= 3 {
+                break;
+            }
+            iterator = out.next_shard_iterator;
+        }
+        Ok(records)
+    }
+
+    pub fn to_lambda(&self, r: Record) -> Option<EventRecord> {
         let change = r.dynamodb?;
         let created = change
             .approximate_creation_date_time
@@ -244,6 +282,10 @@ impl ShardReader for StreamShards {
 
     async fn idle(&mut self) {
         tokio::time::sleep(self.idle_delay).await;
+    }
+
+    fn shard_id(&self) -> String {
+        self.shard.clone().unwrap_or_default()
     }
 }
 

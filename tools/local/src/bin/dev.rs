@@ -8,15 +8,17 @@
 use std::process::ExitCode;
 use std::time::Duration;
 use ticketing::store::Tables;
-use ticketing::stream::{run_mapping, Mapping};
+use ticketing::stream::{run_mapping_with_dead_letters, Mapping};
 use ticketing_local::emulator::{Emulator, EmulatorError};
 use ticketing_local::poller::{invoke, StreamShards};
 use ticketing_local::queues;
+use ticketing_local::redrive::SqsDeadLetters;
 use tokio::process::{Child, Command};
 
 const WORKER: &str = "process-events";
 const EXPIRER: &str = "expire-holds";
 const EXPIRY_QUEUE: &str = "hold-expiries";
+const EVENTS_DLQ: &str = "events-dlq";
 
 /// Starts an emulator unless the environment names an endpoint for it already; points the SDK at it.
 fn emulator(
@@ -97,6 +99,19 @@ async fn run(port: u16) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let dead_letters = match sqs
+        .create_queue()
+        .queue_name(EVENTS_DLQ)
+        .send()
+        .await
+        .map(|q| q.queue_url)
+    {
+        Ok(Some(url)) => url,
+        other => {
+            eprintln!("dev: cannot create the events dead-letter queue: {other:?}");
+            return ExitCode::FAILURE;
+        }
+    };
     // The functions under watch inherit this environment.
     std::env::set_var("HOLD_EXPIRY_QUEUE_URL", &queue_url);
     let mut watch = match start_watch(port) {
@@ -107,6 +122,10 @@ async fn run(port: u16) -> ExitCode {
         }
     };
     tracing::info!(url = %format!("http://127.0.0.1:{port}"), "API served by cargo lambda watch");
+    tracing::info!(
+        queue = %dead_letters,
+        "events stream dead letters; redrive them with: EVENTS_DLQ_URL=<queue> AWS_ENDPOINT_URL_DYNAMODB=... AWS_ENDPOINT_URL_DYNAMODB_STREAMS=... AWS_ENDPOINT_URL_SQS=... AWS_ENDPOINT_URL_LAMBDA=http://127.0.0.1:<PORT> make redrive"
+    );
     if let Some(endpoint) = std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB") {
         tracing::info!(
             endpoint = %endpoint.to_string_lossy(),
@@ -127,7 +146,12 @@ async fn run(port: u16) -> ExitCode {
                 }
             }
         };
-        run_mapping(&mut shard, |event| invoke(&lambda, WORKER, event), Mapping::default()).await;
+        let dead_letters = SqsDeadLetters {
+            client: sqs.clone(),
+            queue_url: dead_letters.clone(),
+        };
+        let deliver = |event| invoke(&lambda, WORKER, event);
+        run_mapping_with_dead_letters(&mut shard, deliver, Mapping::default(), &dead_letters).await;
     };
     let queue_mapping = queues::run_mapping(&sqs, &queue_url, &region, 10, |event| invoke(&lambda, EXPIRER, event));
     let code = tokio::select! {

@@ -1,0 +1,46 @@
+//! `make redrive`: hands the records of the events stream's dead letters (`EVENTS_DLQ_URL`) to
+//! `process-events` again through the Lambda Invoke API (`AWS_ENDPOINT_URL_LAMBDA` for the local stack),
+//! and reports what it moved. Exits 1 when some failed again.
+
+use std::process::ExitCode;
+use ticketing::store::Tables;
+use ticketing_local::poller::{invoke, StreamShards};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let Ok(queue_url) = std::env::var("EVENTS_DLQ_URL") else {
+        eprintln!("redrive: set EVENTS_DLQ_URL to the events stream's dead-letter queue (make dev prints it)");
+        return ExitCode::from(2);
+    };
+    let config = aws_config::load_from_env().await;
+    let region = config.region().map_or("us-east-1", |r| r.as_ref()).to_owned();
+    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    let streams = aws_sdk_dynamodbstreams::Client::new(&config);
+    let stream = match StreamShards::open(&dynamodb, streams, &Tables::from_env().events, &region).await {
+        Ok(stream) => stream,
+        Err(e) => {
+            eprintln!("redrive: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let lambda = aws_sdk_lambda::Client::new(&config);
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    match ticketing_local::redrive::redrive(&sqs, &queue_url, &stream, |event| {
+        invoke(&lambda, "process-events", event)
+    })
+    .await
+    {
+        Ok(report) => {
+            println!("{report}");
+            if report.failed == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(e) => {
+            eprintln!("redrive: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
