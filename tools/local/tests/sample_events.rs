@@ -98,11 +98,11 @@ async fn the_webhook_sample_is_refused_until_signed_afresh() {
     );
     // Signed now with the secret, as the README shows with openssl, it is stored.
     let mut event: serde_json::Value = serde_json::from_str(&sample("receive-webhook.json")).expect("JSON");
-    let body = event["body"].as_str().expect("body").to_owned();
+    let raw = event["body"].as_str().expect("body").to_owned();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
-    event["headers"]["pg-signature"] = ticketing::webhook::sign(b"whsec_sample", now, body.as_bytes()).into();
+    event["headers"]["pg-signature"] = ticketing::webhook::sign(b"whsec_sample", now, raw.as_bytes()).into();
     let req = lambda_http::request::from_str(&event.to_string()).expect("event");
     let stored = ticketing::api::receive_webhook(&app, req).await;
     assert_eq!(stored.status(), StatusCode::OK);
