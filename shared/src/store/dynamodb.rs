@@ -14,7 +14,7 @@ use crate::domain::{
 };
 use crate::idempotency::{Claimed, Completion, KeyRecord};
 use async_trait::async_trait;
-use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
@@ -188,6 +188,19 @@ fn format_err(e: &dyn std::error::Error) -> String {
 
 fn unavailable<E: std::error::Error + 'static>(e: E) -> StoreError {
     StoreError::Unavailable(format_err(&e))
+}
+
+/// `Ok(true)` when a conditional write happened, `Ok(false)` when its condition did not hold.
+fn conditional<O, E, R>(result: Result<O, SdkError<E, R>>) -> Result<bool, StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) if e.as_service_error().and_then(|s| s.code()) == Some("ConditionalCheckFailedException") => Ok(false),
+        Err(e) => Err(unavailable(e)),
+    }
 }
 
 fn to_item<T: Serialize>(value: &T) -> Result<Item, StoreError> {
@@ -572,16 +585,7 @@ impl IdempotencyKeys for DynamoStore {
             .set_expression_attribute_values(u.expression_attribute_values().cloned())
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(unavailable(e)),
-        }
+        conditional(result)
     }
 
     async fn release_key(&self, key_name: &str, claim_token: &str) -> Result<(), StoreError> {
@@ -596,16 +600,7 @@ impl IdempotencyKeys for DynamoStore {
             .expression_attribute_values(":token", s(claim_token))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(unavailable(e)),
-        }
+        conditional(result).map(|_| ())
     }
 
     async fn key_record(&self, key_name: &str) -> Result<Option<KeyRecord>, StoreError> {
@@ -627,16 +622,7 @@ impl Inbox for DynamoStore {
             .condition_expression("attribute_not_exists(eventId)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(unavailable(e)),
-        }
+        conditional(result)
     }
 }
 
