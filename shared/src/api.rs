@@ -434,6 +434,17 @@ pub async fn receive_webhook<S: Inbox>(app: &App<S>, req: Request) -> Response<B
             };
             let now = app.clock.now();
             webhook::verify(header, body, secret.as_bytes(), now).map_err(signature_error)?;
+            // A signed notification of a kind this service does not act on is acknowledged, not refused,
+            // so that the gateway does not redeliver it for days.
+            let envelope: serde_json::Map<String, Value> = json_body(&req)?;
+            let known = envelope
+                .get("type")
+                .and_then(Value::as_str)
+                .is_some_and(|t| serde_json::from_value::<webhook::NotificationType>(Value::String(t.to_owned())).is_ok());
+            if !known {
+                tracing::info!(kind = ?envelope.get("type"), "notification of another kind; ignored");
+                return Ok((StatusCode::OK, json!({"received": true, "duplicate": false, "ignored": true})));
+            }
             let notification: Notification = json_body(&req)?;
             let stored = StoredNotification::of(&notification, now);
             let fresh = app.store.put_event(&notification.id, &stored).await.map_err(FlowError::from)?;

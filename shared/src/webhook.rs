@@ -72,7 +72,7 @@ pub fn verify(header: Option<&str>, body: &[u8], secret: &[u8], now: Timestamp) 
     if signatures.is_empty() {
         return Err(SignatureError::Malformed);
     }
-    if (now.as_millis() / 1000 - timestamp).abs() > TOLERANCE_SECONDS {
+    if (now.as_millis() / 1000).abs_diff(timestamp) > TOLERANCE_SECONDS.unsigned_abs() {
         return Err(SignatureError::Stale);
     }
     let expected = mac(secret, timestamp, body);
@@ -257,6 +257,14 @@ mod tests {
         );
         let old = sign(SECRET, NOW - TOLERANCE_SECONDS - 1, body);
         assert_eq!(verify(Some(&old), body, SECRET, now()), Err(SignatureError::Stale));
+        for extreme in [i64::MIN, i64::MAX] {
+            let header = format!("t={extreme},v1=00");
+            assert_eq!(
+                verify(Some(&header), body, SECRET, now()),
+                Err(SignatureError::Stale),
+                "{extreme}"
+            );
+        }
     }
 
     #[test]

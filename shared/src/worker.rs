@@ -191,6 +191,9 @@ async fn settle_or_release<S: Settlements>(store: &S, clock: &dyn Clock, o: Outc
         Applied::AlreadyFinal(status) => {
             format!("IGNORED: a payment failure for a booking already {}", status.as_str())
         }
+        Applied::PaymentRecorded if o.succeeded => {
+            "REFUND_OWED: the gateway took the payment, but its intent had already been settled otherwise".to_owned()
+        }
         Applied::PaymentRecorded => "NOT_APPLIED: the payment intent had already been settled otherwise".to_owned(),
         Applied::NotDue => "NOT_APPLIED: unexpected answer to a settlement".to_owned(),
     };

@@ -37,6 +37,11 @@ enum Resume {
     After(String),
 }
 
+/// Sequence numbers are decimal strings of varying length: compare them as numbers.
+fn sequence_order(a: &str, b: &str) -> std::cmp::Ordering {
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
 /// The events table's stream, read shard after shard from the oldest record (`TRIM_HORIZON`).
 pub struct StreamShards {
     client: StreamsClient,
@@ -177,9 +182,12 @@ impl StreamShards {
             empty_reads = if page.is_empty() { empty_reads + 1 } else { 0 };
             for r in page {
                 let Some(record) = self.to_lambda(r) else { continue };
-                let done = record.change.sequence_number.as_deref() == Some(end);
+                let seq = record.change.sequence_number.clone().unwrap_or_default();
+                if sequence_order(&seq, end).is_gt() {
+                    return Err(err(format!("the stream has no record {end}")));
+                }
                 records.push(record);
-                if done {
+                if seq == end {
                     return Ok(records);
                 }
             }
@@ -188,7 +196,7 @@ impl StreamShards {
             }
             iterator = out.next_shard_iterator;
         }
-        Ok(records)
+        Err(err(format!("the stream ended before record {end}")))
     }
 
     pub fn to_lambda(&self, r: Record) -> Option<EventRecord> {

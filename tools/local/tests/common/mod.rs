@@ -477,6 +477,14 @@ where
     );
     let (code, _) = call(&app, webhook("{not json", SECRET, now)).await;
     assert_eq!(code, StatusCode::BAD_REQUEST, "signed garbage is still garbage");
+    let refund = r#"{"id": "evt_other", "type": "charge.refunded", "created": 0, "data": {}}"#;
+    let (code, ignored) = call(&app, webhook(refund, SECRET, now)).await;
+    assert_eq!(
+        (code, ignored["ignored"].as_bool()),
+        (StatusCode::OK, Some(true)),
+        "other kinds are acknowledged"
+    );
+    assert!(stored("evt_other").await.is_none());
     assert!(
         stored("evt_ok_1").await.is_none(),
         "nothing stored for refused notifications"
