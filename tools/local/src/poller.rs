@@ -51,6 +51,8 @@ pub struct StreamShards {
     iterator: Option<String>,
     /// Where to read the current shard from when an iterator is next needed.
     resume: Option<Resume>,
+    /// The current shard has been read to its end (it is closed and has no more records).
+    exhausted: bool,
     idle_delay: Duration,
 }
 
@@ -82,6 +84,7 @@ impl StreamShards {
             finished: HashSet::new(),
             iterator: None,
             resume: None,
+            exhausted: false,
             idle_delay: Duration::from_millis(100),
         })
     }
@@ -114,7 +117,9 @@ impl StreamShards {
         let shards = self.shards().await?;
         if let Some(current) = self.shard.clone() {
             let closed = shards.iter().any(|(id, closed)| *id == current && *closed);
-            if !closed {
+            // A closed shard is left only once it has been read to its end: a record being retried in
+            // it is read again first.
+            if !(closed && self.exhausted) {
                 self.iterator = match self.resume.clone() {
                     Some(Resume::At(seq)) => {
                         self.iterator(&current, ShardIteratorType::AtSequenceNumber, Some(&seq))
@@ -131,6 +136,7 @@ impl StreamShards {
             self.finished.insert(current);
             self.shard = None;
             self.resume = None;
+            self.exhausted = false;
         }
         if let Some((next, _)) = shards.into_iter().find(|(id, _)| !self.finished.contains(id)) {
             self.iterator = self.iterator(&next, ShardIteratorType::TrimHorizon, None).await?;
@@ -230,6 +236,7 @@ impl StreamShards {
             .ok_or_else(|| err("record without a sequence number"))?;
         self.resume = Some(at(seq));
         self.iterator = None;
+        self.exhausted = false;
         Ok(())
     }
 
@@ -248,6 +255,7 @@ impl StreamShards {
             .send()
             .await
             .map_err(sdk_err)?;
+        self.exhausted = out.next_shard_iterator.is_none();
         self.iterator = out.next_shard_iterator;
         let records: Vec<EventRecord> = out
             .records

@@ -128,15 +128,8 @@ where
                     report.records += count;
                 }
                 Err(reason) => {
+                    // It stays on the queue, out of sight until this run is over, for the next redrive.
                     warn!(reason = %reason, "dead letter failed again; it stays on the queue");
-                    // Visible again at once, for the next redrive.
-                    let _ = sqs
-                        .change_message_visibility()
-                        .queue_url(queue_url)
-                        .receipt_handle(handle)
-                        .visibility_timeout(0)
-                        .send()
-                        .await;
                     report.failed += 1;
                 }
             }
