@@ -9,6 +9,7 @@ use crate::domain::{
 };
 use crate::expiry::{ExpiryQueue, HoldPlaced};
 use crate::idempotency::{self, Claimed, Completion, IdempotencyKey, KeyRecord, KeyState, StoredResponse};
+use crate::metrics::{self, Metric};
 use crate::store::{
     BookingHistory, HoldError, IdempotencyKeys, NewHold, PaymentOutcome, PaymentRecords, RecordError, SeatHolds,
     StoreError,
@@ -284,6 +285,7 @@ impl<S: SeatHolds> App<S> {
                 .or_else(|| seats::allocate(&perf.seats, &taken, quantity, &mut pick));
             let Some(seat_ids) = chosen else {
                 info!(free = perf.seats.len().saturating_sub(taken.len()), "seats unavailable");
+                metrics::count(Metric::SeatsUnavailable);
                 return Err(FlowError::SeatsUnavailable(perf.performance_id.clone()));
             };
             let mut hold = self.new_hold(&booking_id, &user, &request, &total, seat_ids, &locks);
@@ -291,6 +293,7 @@ impl<S: SeatHolds> App<S> {
             match self.store.hold(&hold, now).await {
                 Ok(()) => {
                     info!(seats = %seat_list(&hold.booking.seat_ids), attempt, "booking created");
+                    metrics::count(Metric::BookingsCreated);
                     return Ok(hold.booking);
                 }
                 Err(HoldError::SeatsTaken(seats)) => {
@@ -304,6 +307,7 @@ impl<S: SeatHolds> App<S> {
             }
         }
         warn!(attempts = HOLD_ATTEMPTS, "gave up after losing every race for seats");
+        metrics::count(Metric::SeatsUnavailable);
         Err(FlowError::SeatsContended(perf.performance_id.clone()))
     }
 
@@ -438,6 +442,11 @@ impl<S: PaymentRecords> App<S> {
         match self.store.record_payment(&outcome, now).await {
             Ok(()) => {
                 info!(status = status.as_str(), "payment recorded");
+                metrics::count(match status {
+                    IntentStatus::Succeeded => Metric::PaymentsSucceeded,
+                    IntentStatus::Processing => Metric::PaymentsProcessing,
+                    _ => Metric::PaymentsFailed,
+                });
                 if status == IntentStatus::Processing {
                     self.call_back_later(&booking);
                 }

@@ -222,7 +222,10 @@ pub async fn expire_when_due<S: Settlements>(
         intent: Some((expiry.payment_intent_id.clone(), IntentStatus::Cancelled)),
     };
     match store.release(&release).await? {
-        Applied::Done => info!("hold expired; seats released"),
+        Applied::Done => {
+            info!("hold expired; seats released");
+            crate::metrics::count(crate::metrics::Metric::HoldsExpired);
+        }
         Applied::PaymentRecorded => info!("paid before the hold lapsed; not expired"),
         Applied::AlreadyFinal(status) => info!(status = status.as_str(), "booking already ended"),
         Applied::NotDue => {

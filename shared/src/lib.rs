@@ -4,6 +4,7 @@
 //! - [`domain`]: validated values, lifecycles, seat allocation, the ledger, the payment gateway.
 //! - [`catalog`]: performances, their prices and halls.
 //! - [`booking`]: the synchronous flows; [`worker`]: the asynchronous one; [`expiry`]: holds that lapse.
+//! - [`metrics`]: business metrics in CloudWatch's embedded metric format.
 //! - [`idempotency`]: idempotency keys, remembered in the transaction of their effect.
 //! - [`store`]: storage traits with DynamoDB and in-memory implementations.
 //! - [`stream`]: the DynamoDB Streams event shape, and the in-process stream of the in-memory store.
@@ -18,6 +19,7 @@ pub mod catalog;
 pub mod domain;
 pub mod expiry;
 pub mod idempotency;
+pub mod metrics;
 pub mod store;
 pub mod stream;
 pub mod webhook;

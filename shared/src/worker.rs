@@ -9,6 +9,7 @@ use crate::domain::{
     BookingId, BookingStatus, Clock, EventId, IntentStatus, Money, PaymentIntentId, PerformanceId, SeatId,
 };
 use crate::expiry::HoldPlaced;
+use crate::metrics::{self, Metric};
 use crate::store::{Applied, PaymentRecords, Release, Settlement, Settlements, StoreError};
 use crate::webhook::{NotificationType, StoredNotification};
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
@@ -41,7 +42,16 @@ pub async fn process_batch<S: Settlements + PaymentRecords>(app: &App<S>, batch:
             booking_id = tracing::field::Empty,
             stream_event_id = %record.event_id,
         );
-        if let Err(e) = apply_record(app, record).instrument(span.clone()).await {
+        let applied = apply_record(app, record).instrument(span.clone()).await;
+        if applied.is_ok() && record.event_name == "INSERT" {
+            metrics::count(Metric::EventsProcessed);
+            let created = record.change.approximate_creation_date_time.timestamp_millis();
+            if created > 0 {
+                let lag = app.clock.now().as_millis().saturating_sub(created).max(0);
+                metrics::record(Metric::WorkerLag, lag as f64);
+            }
+        }
+        if let Err(e) = applied {
             span.in_scope(|| error!(error = %e, "event not applied; reported for retry"));
             let mut failure = DynamoDbBatchItemFailure::default();
             failure.item_identifier = Some(
