@@ -4,6 +4,7 @@
 #   make test   everything: unit, in-memory, DynamoDB Local, template lint, and both servers end to end
 #   make audit  the ledger audit over the DynamoDB tables the environment names (make dev prints how)
 #   make redrive  the events stream's dead letters applied again (make dev prints how)
+#   make bench  requests, capacity and throughput of the booking path on DynamoDB Local -> BENCHMARKS.md
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -12,7 +13,7 @@ export PORT ?= 3000
 VENV := $(CURDIR)/.tools/venv
 WITH_TOOLS := PATH="$(VENV)/bin:$$PATH"
 
-.PHONY: help tools run dev test test-rust lint smoke audit redrive build-lambda clean
+.PHONY: help tools run dev test test-rust lint smoke audit redrive bench build-lambda clean
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -51,6 +52,10 @@ audit:
 
 redrive:
 	cargo run --quiet -p ticketing-local --bin redrive
+
+## DynamoDB Local, one measured booking flow and the throughput against its ceiling -> BENCHMARKS.md
+bench: tools
+	cargo run --quiet --release -p ticketing-local --bin bench
 
 ## Release binaries for Lambda (arm64), as `sam build` makes them.
 build-lambda: tools

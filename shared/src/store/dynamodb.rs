@@ -18,13 +18,15 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    AttributeValue, CancellationReason, ConsumedCapacity, Delete, Put, ReturnConsumedCapacity,
+    ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use aws_sdk_dynamodb::Client;
 use rand::Rng;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -72,11 +74,74 @@ impl Tables {
 pub struct DynamoStore {
     client: Client,
     tables: Tables,
+    capacity: Option<Arc<CapacityLog>>,
+}
+
+/// One DynamoDB request and the capacity it consumed, as DynamoDB reported it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Consumed {
+    pub operation: &'static str,
+    /// Per table: (table, read units, write units).
+    pub tables: Vec<(String, f64, f64)>,
+}
+
+/// Every request of the booking path with the capacity it consumed (`ReturnConsumedCapacity`), for
+/// measuring the cost of a booking.
+#[derive(Debug, Default)]
+pub struct CapacityLog {
+    requests: std::sync::Mutex<Vec<Consumed>>,
+}
+
+impl CapacityLog {
+    pub fn take(&self) -> Vec<Consumed> {
+        std::mem::take(&mut *self.requests.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn push(&self, operation: &'static str, consumed: &[ConsumedCapacity]) {
+        let tables = consumed
+            .iter()
+            .map(|c| {
+                let table = c.table_name().unwrap_or_default().to_owned();
+                // Some answers give only the total; it is read units for reads and write units for writes.
+                let total = c.capacity_units().unwrap_or(0.0);
+                let (read, write) = match (c.read_capacity_units(), c.write_capacity_units()) {
+                    (None, None) if operation == "TransactWriteItems" => (0.0, total),
+                    (None, None) => (total, 0.0),
+                    (read, write) => (read.unwrap_or(0.0), write.unwrap_or(0.0)),
+                };
+                (table, read, write)
+            })
+            .collect();
+        self.requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Consumed { operation, tables });
+    }
 }
 
 impl DynamoStore {
     pub fn new(client: Client, tables: Tables) -> Self {
-        Self { client, tables }
+        Self {
+            client,
+            tables,
+            capacity: None,
+        }
+    }
+
+    /// Records every request of the booking path, with the capacity DynamoDB reports for it.
+    pub fn with_capacity_log(mut self, log: Arc<CapacityLog>) -> Self {
+        self.capacity = Some(log);
+        self
+    }
+
+    fn report_capacity(&self) -> Option<ReturnConsumedCapacity> {
+        self.capacity.as_ref().map(|_| ReturnConsumedCapacity::Indexes)
+    }
+
+    fn log(&self, operation: &'static str, consumed: &[ConsumedCapacity]) {
+        if let Some(log) = &self.capacity {
+            log.push(operation, consumed);
+        }
     }
 
     pub fn client(&self) -> &Client {
@@ -94,9 +159,11 @@ impl DynamoStore {
             .table_name(table)
             .set_key(Some(key))
             .consistent_read(true)
+            .set_return_consumed_capacity(self.report_capacity())
             .send()
             .await
             .map_err(unavailable)?;
+        self.log("GetItem", out.consumed_capacity.as_slice());
         out.item.map(from_item).transpose()
     }
 
@@ -122,10 +189,14 @@ impl DynamoStore {
             .client
             .transact_write_items()
             .set_transact_items(Some(items))
+            .set_return_consumed_capacity(self.report_capacity())
             .send()
             .await
         {
-            Ok(_) => Ok(()),
+            Ok(out) => {
+                self.log("TransactWriteItems", out.consumed_capacity());
+                Ok(())
+            }
             Err(SdkError::ServiceError(e)) => match e.into_err() {
                 TransactWriteItemsError::TransactionCanceledException(c) => {
                     Err(Cancelled::Reasons(c.cancellation_reasons.unwrap_or_default()))
@@ -401,12 +472,16 @@ impl SeatHolds for DynamoStore {
             .key_condition_expression("performanceId = :p")
             .expression_attribute_values(":p", s(performance.as_str()))
             .consistent_read(true)
+            .set_return_consumed_capacity(self.report_capacity())
             .into_paginator()
-            .items()
             .send();
         let mut locks = Vec::new();
-        while let Some(item) = pages.next().await {
-            locks.push(from_item(item.map_err(unavailable)?)?);
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(unavailable)?;
+            self.log("Query", page.consumed_capacity.as_slice());
+            for item in page.items.unwrap_or_default() {
+                locks.push(from_item(item)?);
+            }
         }
         Ok(locks)
     }

@@ -2,6 +2,7 @@
 //! emulators, the tables of `template.yaml`, the stream poller that feeds `process-events`, and the
 //! queue poller that feeds `expire-holds`.
 
+pub mod bench;
 pub mod emulator;
 pub mod poller;
 pub mod queues;

@@ -1,0 +1,138 @@
+//! The ceiling of the booking path for `make bench`: the same TransactWriteItems shapes as a booking
+//! and its payment, issued directly with the SDK (no reads, no application code).
+
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::Client;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use ticketing::store::Tables;
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn put(table: &str, item: HashMap<String, AttributeValue>, key: &str) -> Result<TransactWriteItem, Error> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression(format!("attribute_not_exists({key})"))
+        .build()?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+fn item(pairs: &[(&str, AttributeValue)]) -> HashMap<String, AttributeValue> {
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect()
+}
+
+/// One booking's two transactions: the hold (booking, intent, two locks, HOLD_PLACED) and the payment
+/// (the intent's outcome, the event).
+async fn one(client: &Client, tables: &Tables, performance: &str, n: u64) -> Result<(), Error> {
+    let id = format!("ceiling-{n}-{}", uuid::Uuid::new_v4().simple());
+    let intent = format!("pi_{id}");
+    let now = AttributeValue::N("1800000000000".to_owned());
+    let booking = item(&[
+        ("bookingId", s(&id)),
+        ("userId", s("ceiling_user")),
+        ("performanceId", s(performance)),
+        ("status", s("pending")),
+        (
+            "seatIds",
+            AttributeValue::L(vec![s(format!("A{n}")), s(format!("B{n}"))]),
+        ),
+        ("createdAt", s("2026-11-25T00:00:00.000Z")),
+        ("holdExpiresAt", now.clone()),
+    ]);
+    let lock = |seat: String| {
+        item(&[
+            ("performanceId", s(performance)),
+            ("seatId", s(seat)),
+            ("bookingId", s(&id)),
+            ("status", s("locked")),
+            ("lockedUntil", now.clone()),
+        ])
+    };
+    let hold = vec![
+        put(&tables.bookings, booking, "bookingId")?,
+        put(
+            &tables.payment_intents,
+            item(&[
+                ("paymentIntentId", s(&intent)),
+                ("status", s("pending")),
+                ("holdExpiresAt", now.clone()),
+            ]),
+            "paymentIntentId",
+        )?,
+        put(&tables.occupied_seats, lock(format!("A{n}")), "seatId")?,
+        put(&tables.occupied_seats, lock(format!("B{n}")), "seatId")?,
+        put(
+            &tables.events,
+            item(&[
+                ("eventId", s(format!("hold_{id}"))),
+                ("type", s("HOLD_PLACED")),
+                ("bookingId", s(&id)),
+            ]),
+            "eventId",
+        )?,
+    ];
+    client
+        .transact_write_items()
+        .set_transact_items(Some(hold))
+        .send()
+        .await?;
+    let update = Update::builder()
+        .table_name(&tables.payment_intents)
+        .key("paymentIntentId", s(&intent))
+        .update_expression("SET #status = :to")
+        .condition_expression("#status = :pending AND holdExpiresAt > :now")
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_values(":to", s("succeeded"))
+        .expression_attribute_values(":pending", s("pending"))
+        .expression_attribute_values(":now", AttributeValue::N("1".to_owned()))
+        .build()?;
+    let pay = vec![
+        TransactWriteItem::builder().update(update).build(),
+        put(
+            &tables.events,
+            item(&[
+                ("eventId", s(format!("evt_{id}"))),
+                ("type", s("PAYMENT_SUCCEEDED")),
+                ("bookingId", s(&id)),
+            ]),
+            "eventId",
+        )?,
+    ];
+    client
+        .transact_write_items()
+        .set_transact_items(Some(pay))
+        .send()
+        .await?;
+    Ok(())
+}
+
+/// Bookings per second that `clients` concurrent clients reach issuing only the two transactions.
+pub async fn ceiling(client: &Client, tables: &Tables, clients: usize, duration: Duration) -> Result<f64, Error> {
+    let counter = Arc::new(AtomicU64::new(0));
+    let until = Instant::now() + duration;
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..clients {
+        let (client, tables, counter) = (client.clone(), tables.clone(), Arc::clone(&counter));
+        let performance = format!("ceiling_{clients}");
+        tasks.spawn(async move {
+            let mut done = 0u64;
+            while Instant::now() < until {
+                one(&client, &tables, &performance, counter.fetch_add(1, Ordering::Relaxed)).await?;
+                done += 1;
+            }
+            Ok::<u64, Error>(done)
+        });
+    }
+    let mut total = 0u64;
+    while let Some(joined) = tasks.join_next().await {
+        total += joined??;
+    }
+    Ok(total as f64 / duration.as_secs_f64())
+}
