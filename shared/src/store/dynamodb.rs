@@ -889,3 +889,95 @@ impl crate::audit::AuditSource for DynamoStore {
         self.every_item(&self.tables.occupied_seats).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::payment::{PaymentEvent, PaymentEventType, PgResult};
+    use crate::domain::{Currency, EventId, Money, PerformanceId, UserId};
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsOutput;
+    use aws_sdk_dynamodb::types::error::TransactionCanceledException;
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+
+    fn cancelled(codes: &[&str]) -> TransactWriteItemsError {
+        let reasons = codes
+            .iter()
+            .map(|c| CancellationReason::builder().code(*c).build())
+            .collect();
+        TransactWriteItemsError::TransactionCanceledException(
+            TransactionCanceledException::builder()
+                .set_cancellation_reasons(Some(reasons))
+                .build(),
+        )
+    }
+
+    fn outcome() -> PaymentOutcome {
+        let booking = BookingId::try_from("b-1").expect("valid");
+        let money = Money::new(60_000, Currency::try_from("KRW".to_owned()).expect("valid"));
+        let at = Timestamp::from_millis(1_000);
+        PaymentOutcome {
+            payment_intent_id: booking.payment_intent_id(),
+            status: IntentStatus::Succeeded,
+            pg: PgResult {
+                is_success: Some(true),
+                failure_code: None,
+                processed_at: at,
+            },
+            event: Some(PaymentEvent {
+                event_id: EventId::generate(),
+                event_type: PaymentEventType::PaymentSucceeded,
+                booking_id: booking.clone(),
+                user_id: UserId::try_from("u").expect("valid"),
+                payment_intent_id: booking.payment_intent_id(),
+                performance_id: PerformanceId::try_from("p").expect("valid"),
+                seat_ids: vec![],
+                amount: money,
+                failure_code: None,
+                occurred_at: at,
+                source: PaymentEvent::SOURCE_PG_SIMULATOR.to_owned(),
+            }),
+            idempotency: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_transaction_that_only_conflicted_is_tried_again() {
+        let conflict = mock!(aws_sdk_dynamodb::Client::transact_write_items)
+            .then_error(|| cancelled(&["TransactionConflict", "None"]));
+        let success = mock!(aws_sdk_dynamodb::Client::transact_write_items)
+            .then_output(|| TransactWriteItemsOutput::builder().build());
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, &[&conflict, &success]);
+        let store = DynamoStore::new(client, Tables::prefixed("t_"));
+        assert!(store
+            .record_payment(&outcome(), Timestamp::from_millis(1_000))
+            .await
+            .is_ok());
+        assert_eq!((conflict.num_calls(), success.num_calls()), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn endless_conflicts_give_up_as_a_store_error_not_a_refusal() {
+        let conflict = mock!(aws_sdk_dynamodb::Client::transact_write_items)
+            .then_error(|| cancelled(&["TransactionConflict", "None"]));
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &[&conflict]);
+        let store = DynamoStore::new(client, Tables::prefixed("t_"));
+        let result = store.record_payment(&outcome(), Timestamp::from_millis(1_000)).await;
+        assert!(
+            matches!(result, Err(RecordError::Store(StoreError::Unavailable(_)))),
+            "{result:?}"
+        );
+        assert_eq!(conflict.num_calls(), CONFLICT_RETRIES + 1);
+    }
+
+    #[tokio::test]
+    async fn a_failed_condition_on_the_intent_says_how_it_stands() {
+        let refused = mock!(aws_sdk_dynamodb::Client::transact_write_items)
+            .then_error(|| cancelled(&["ConditionalCheckFailed", "None"]));
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, &[&refused]);
+        let store = DynamoStore::new(client, Tables::prefixed("t_"));
+        // No item came back with the refusal: there is no such intent.
+        let result = store.record_payment(&outcome(), Timestamp::from_millis(1_000)).await;
+        assert!(matches!(result, Err(RecordError::NotFound)), "{result:?}");
+        assert_eq!(refused.num_calls(), 1, "a refusal is not retried");
+    }
+}
