@@ -344,27 +344,17 @@ impl DynamoStore {
         lapsed_by: Option<Timestamp>,
     ) -> Result<TransactWriteItem, StoreError> {
         let from: Vec<&str> = to.reachable_from().iter().map(|st| st.as_str()).collect();
-        let mut values = HashMap::from([
-            (":to".to_owned(), s(to.as_str())),
-            (":at".to_owned(), s(at.to_rfc3339())),
-        ]);
-        let mut condition = status_in(&from, &mut values);
-        if let Some(lapsed_by) = lapsed_by {
-            values.insert(":lapsed".to_owned(), n(lapsed_by.as_millis()));
-            condition.push_str(" AND holdExpiresAt <= :lapsed");
-        }
-        let update = built(
-            Update::builder()
-                .table_name(&self.tables.bookings)
-                .set_key(Some(key("bookingId", id.as_str())))
-                .update_expression("SET #status = :to, updatedAt = :at")
-                .condition_expression(condition)
-                .expression_attribute_names("#status", "status")
-                .set_expression_attribute_values(Some(values))
-                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-                .build(),
-        )?;
-        Ok(TransactWriteItem::builder().update(update).build())
+        let extra = lapsed_by.map(|t| ("holdExpiresAt <= :lapsed", Some((":lapsed", n(t.as_millis())))));
+        // On refusal the old item tells why: already final, or not due yet.
+        self.status_update(
+            &self.tables.bookings,
+            key("bookingId", id.as_str()),
+            to.as_str(),
+            &from,
+            at,
+            extra,
+            true,
+        )
     }
 
     /// Completes a claimed idempotency key with its response, if the claim still holds the key.
@@ -405,25 +395,46 @@ impl DynamoStore {
         at: Timestamp,
     ) -> Result<TransactWriteItem, StoreError> {
         let from: Vec<&str> = to.reachable_from().iter().map(|st| st.as_str()).collect();
-        let mut values = HashMap::from([
-            (":to".to_owned(), s(to.as_str())),
-            (":at".to_owned(), s(at.to_rfc3339())),
-        ]);
-        let mut condition = status_in(&from, &mut values);
-        if to == IntentStatus::Succeeded {
-            condition.push_str(" AND attribute_not_exists(seatsReleasedAt)");
+        let extra = (to == IntentStatus::Succeeded).then_some(("attribute_not_exists(seatsReleasedAt)", None));
+        let key = key("paymentIntentId", id.as_str());
+        self.status_update(&self.tables.payment_intents, key, to.as_str(), &from, at, extra, false)
+    }
+
+    /// `SET #status = :to, updatedAt = :at` on one item, conditioned on its status being one of `from`
+    /// and on `extra` (a condition, and the value it names if any); `return_old` returns the item on
+    /// refusal.
+    #[allow(clippy::too_many_arguments)]
+    fn status_update(
+        &self,
+        table: &str,
+        item_key: Item,
+        to: &str,
+        from: &[&str],
+        at: Timestamp,
+        extra: Option<(&str, Option<(&str, AttributeValue)>)>,
+        return_old: bool,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut values = HashMap::from([(":to".to_owned(), s(to)), (":at".to_owned(), s(at.to_rfc3339()))]);
+        let mut condition = status_in(from, &mut values);
+        if let Some((extra_condition, value)) = extra {
+            condition = format!("{condition} AND {extra_condition}");
+            if let Some((name, value)) = value {
+                values.insert(name.to_owned(), value);
+            }
         }
-        let update = built(
-            Update::builder()
-                .table_name(&self.tables.payment_intents)
-                .set_key(Some(key("paymentIntentId", id.as_str())))
-                .update_expression("SET #status = :to, updatedAt = :at")
-                .condition_expression(condition)
-                .expression_attribute_names("#status", "status")
-                .set_expression_attribute_values(Some(values))
-                .build(),
-        )?;
-        Ok(TransactWriteItem::builder().update(update).build())
+        let update = Update::builder()
+            .table_name(table)
+            .set_key(Some(item_key))
+            .update_expression("SET #status = :to, updatedAt = :at")
+            .condition_expression(condition)
+            .expression_attribute_names("#status", "status")
+            .set_expression_attribute_values(Some(values));
+        let update = if return_old {
+            update.return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+        } else {
+            update
+        };
+        Ok(TransactWriteItem::builder().update(built(update.build())?).build())
     }
 
     /// What a cancelled transition found: the booking had already moved on, or does not exist.
