@@ -162,7 +162,21 @@ struct CreateBookingBody {
     payment_method: String,
 }
 
-impl CreateBookingBody {
+/// A request body, parsed into the flow's typed request.
+trait ParseBody: DeserializeOwned {
+    type Request;
+    fn parse(self) -> Result<Self::Request, ApiError>;
+}
+
+/// The caller and the typed request of a POST route, or the error to answer.
+fn post_request<B: ParseBody>(req: &Request) -> Result<(UserId, B::Request), ApiError> {
+    allow(req, Method::POST)?;
+    let user = user_id(req)?;
+    Ok((user, json_body::<B>(req)?.parse()?))
+}
+
+impl ParseBody for CreateBookingBody {
+    type Request = BookingRequest;
     fn parse(self) -> Result<BookingRequest, ApiError> {
         let performance_id = PerformanceId::try_from(self.performance_id)
             .map_err(|e| ApiError::bad_request("INVALID_PERFORMANCE_ID", e.to_string()))?;
@@ -202,7 +216,8 @@ struct ExecutePaymentBody {
     cvv: String,
 }
 
-impl ExecutePaymentBody {
+impl ParseBody for ExecutePaymentBody {
+    type Request = PaymentRequest;
     fn parse(self) -> Result<PaymentRequest, ApiError> {
         let booking_id = BookingId::try_from(self.booking_id)
             .map_err(|e| ApiError::bad_request("INVALID_BOOKING_ID", e.to_string()))?;
@@ -272,10 +287,7 @@ fn stored((status, body): (StatusCode, Value)) -> StoredResponse {
 
 /// `POST /bookings`
 pub async fn create_booking<S: SeatHolds + IdempotencyKeys>(app: &App<S>, req: Request) -> Response<Body> {
-    let parsed = allow(&req, Method::POST)
-        .and_then(|()| user_id(&req))
-        .and_then(|user| Ok((user, json_body::<CreateBookingBody>(&req)?.parse()?)));
-    let (user, request) = match parsed {
+    let (user, request) = match post_request::<CreateBookingBody>(&req) {
         Ok(parsed) => parsed,
         Err(e) => return e.into_response(),
     };
@@ -289,10 +301,7 @@ pub async fn create_booking<S: SeatHolds + IdempotencyKeys>(app: &App<S>, req: R
 
 /// `POST /payments/execute`
 pub async fn execute_payment<S: PaymentRecords + IdempotencyKeys>(app: &App<S>, req: Request) -> Response<Body> {
-    let parsed = allow(&req, Method::POST)
-        .and_then(|()| user_id(&req))
-        .and_then(|user| Ok((user, json_body::<ExecutePaymentBody>(&req)?.parse()?)));
-    let (user, request) = match parsed {
+    let (user, request) = match post_request::<ExecutePaymentBody>(&req) {
         Ok(parsed) => parsed,
         Err(e) => return e.into_response(),
     };

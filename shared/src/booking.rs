@@ -5,7 +5,7 @@ use crate::domain::payment::{self, Cvv, PaymentEvent, PaymentEventType, PaymentI
 use crate::domain::seats::{self, Availability, SeatLock};
 use crate::domain::{
     Booking, BookingId, BookingStatus, Clock, EventId, IntentStatus, Money, PaymentMethod, PerformanceId, Quantity,
-    SeatId, SeatState, UserId,
+    SeatId, SeatState, Timestamp, UserId,
 };
 use crate::expiry::{ExpiryQueue, HoldPlaced};
 use crate::idempotency::{self, Claimed, Completion, IdempotencyKey, KeyRecord, KeyState, StoredResponse};
@@ -105,6 +105,16 @@ pub enum FlowError {
     KeyTaken,
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// What a booking request asks for, once priced: the parts of a new hold that do not change between
+/// attempts.
+#[derive(Clone, Copy)]
+struct Order<'a> {
+    booking_id: &'a BookingId,
+    user: &'a UserId,
+    request: &'a BookingRequest,
+    total: &'a Money,
 }
 
 /// A claimed idempotency key, and how to render the response it will replay from what the flow made.
@@ -242,23 +252,20 @@ impl<S: SeatHolds> App<S> {
         let booking_id = BookingId::generate();
         let span =
             tracing::info_span!("create_booking", booking_id = %booking_id, performance_id = %perf.performance_id);
-        self.hold_seats(booking_id, user, request, total, remember)
+        self.hold_seats(perf, booking_id, user, request, total, remember)
             .instrument(span)
             .await
     }
 
     async fn hold_seats(
         &self,
+        perf: &Performance,
         booking_id: BookingId,
         user: UserId,
         request: BookingRequest,
         total: Money,
         remember: Option<Remember<'_, Booking>>,
     ) -> Result<Booking, FlowError> {
-        let perf = self
-            .catalog
-            .performance(&request.performance_id)
-            .ok_or_else(|| FlowError::UnknownPerformance(request.performance_id.clone()))?;
         // Seats refused by an earlier attempt although they read free (a lapsed hold that was paid).
         let mut refused: HashSet<SeatId> = HashSet::new();
         for attempt in 0..HOLD_ATTEMPTS {
@@ -288,7 +295,13 @@ impl<S: SeatHolds> App<S> {
                 metrics::count(Metric::SeatsUnavailable);
                 return Err(FlowError::SeatsUnavailable(perf.performance_id.clone()));
             };
-            let mut hold = self.new_hold(&booking_id, &user, &request, &total, seat_ids, &locks);
+            let order = Order {
+                booking_id: &booking_id,
+                user: &user,
+                request: &request,
+                total: &total,
+            };
+            let mut hold = self.new_hold(&order, seat_ids, &locks, now);
             hold.idempotency = remember.map(|r| r.completion(&hold.booking));
             match self.store.hold(&hold, now).await {
                 Ok(()) => {
@@ -311,16 +324,14 @@ impl<S: SeatHolds> App<S> {
         Err(FlowError::SeatsContended(perf.performance_id.clone()))
     }
 
-    fn new_hold(
-        &self,
-        booking_id: &BookingId,
-        user: &UserId,
-        request: &BookingRequest,
-        total: &Money,
-        seat_ids: Vec<SeatId>,
-        locks: &[SeatLock],
-    ) -> NewHold {
-        let now = self.clock.now();
+    /// The booking, its intent, its locks and its outbox event for `seat_ids`, as of `now`.
+    fn new_hold(&self, order: &Order<'_>, seat_ids: Vec<SeatId>, locks: &[SeatLock], now: Timestamp) -> NewHold {
+        let Order {
+            booking_id,
+            user,
+            request,
+            total,
+        } = *order;
         let hold_expires_at = now.plus_seconds(self.settings.hold_seconds);
         let replaces = locks
             .iter()

@@ -4,7 +4,7 @@
 use crate::booking::{App, Settings};
 use crate::catalog::{Catalog, CatalogError};
 use crate::domain::SystemClock;
-use crate::expiry::{ExpiryQueue, HoldExpiry, InProcessQueue, SqsExpiryQueue};
+use crate::expiry::{HoldExpiry, InProcessQueue, SqsExpiryQueue};
 use crate::store::{DynamoStore, MemoryStore, Tables};
 use crate::webhook::{GatewayCallback, HttpCallback};
 use std::path::PathBuf;
@@ -74,8 +74,11 @@ pub fn init_tracing() {
 /// A function's application over DynamoDB, as configured by its environment (`AWS_REGION`,
 /// `AWS_ENDPOINT_URL_DYNAMODB`, the table names, `HOLD_SECONDS`, `PERFORMANCES_FILE`).
 pub async fn dynamo_app() -> Result<App<DynamoStore>, ConfigError> {
-    let config = aws_config::load_from_env().await;
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), Tables::from_env());
+    app_over(&aws_config::load_from_env().await)
+}
+
+fn app_over(config: &aws_config::SdkConfig) -> Result<App<DynamoStore>, ConfigError> {
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(config), Tables::from_env());
     Ok(App::new(
         store,
         catalog_from_env()?,
@@ -84,14 +87,16 @@ pub async fn dynamo_app() -> Result<App<DynamoStore>, ConfigError> {
     ))
 }
 
-/// The SQS delay queue named by `HOLD_EXPIRY_QUEUE_URL`, for the functions that schedule expiries.
-pub async fn expiry_queue() -> Result<Arc<dyn ExpiryQueue>, ConfigError> {
+/// [`dynamo_app`] with the SQS delay queue named by `HOLD_EXPIRY_QUEUE_URL`, for the functions that
+/// schedule or re-enqueue expiries; both clients share one SDK configuration.
+pub async fn dynamo_app_with_expiries() -> Result<App<DynamoStore>, ConfigError> {
     let url = std::env::var("HOLD_EXPIRY_QUEUE_URL")
         .ok()
         .filter(|u| !u.is_empty())
         .ok_or(ConfigError::Missing("HOLD_EXPIRY_QUEUE_URL"))?;
     let config = aws_config::load_from_env().await;
-    Ok(Arc::new(SqsExpiryQueue::new(aws_sdk_sqs::Client::new(&config), url)))
+    let queue = SqsExpiryQueue::new(aws_sdk_sqs::Client::new(&config), url);
+    Ok(app_over(&config)?.with_expiries(Arc::new(queue)))
 }
 
 /// The secret the payment gateway signs notifications with: `PG_WEBHOOK_SECRET`.
