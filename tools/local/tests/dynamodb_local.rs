@@ -70,12 +70,7 @@ async fn seed_scenarios_confirm_and_fail_through_the_stream() {
         let entries = app.store.ledger_of(&booking).await.expect("ledger");
         assert_eq!(entries.len(), 2);
         assert_eq!(ticketing::domain::ledger::balance(&entries), 0);
-        let intent = app
-            .store
-            .payment_intent(&booking.payment_intent_id())
-            .await
-            .expect("read")
-            .expect("exists");
+        let intent = intent_of(&app, &booking).await;
         assert_eq!(intent.status, ticketing::domain::IntentStatus::Succeeded);
 
         let (_, created) = book(&app, USER, 2).await;

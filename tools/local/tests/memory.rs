@@ -606,12 +606,7 @@ async fn a_lapsed_hold_expires_by_itself_and_a_late_payment_is_refused() {
             (StatusCode::CONFLICT, Some("HOLD_EXPIRED"))
         );
         let booking = BookingId::try_from(id.as_str()).expect("valid");
-        let intent = app
-            .store
-            .payment_intent(&booking.payment_intent_id())
-            .await
-            .expect("read")
-            .expect("exists");
+        let intent = intent_of(&app, &booking).await;
         assert_eq!(intent.status, ticketing::domain::IntentStatus::Cancelled);
     };
     tokio::select! {
@@ -706,12 +701,7 @@ async fn a_processing_payment_keeps_its_seats_until_the_gateway_answers() {
     );
     assert_eq!(paid["pgMockData"]["isSuccess"], json!(null));
     let booking = BookingId::try_from(id.as_str()).expect("valid");
-    let intent = app
-        .store
-        .payment_intent(&booking.payment_intent_id())
-        .await
-        .expect("read")
-        .expect("exists");
+    let intent = intent_of(&app, &booking).await;
     assert_eq!(intent.status, ticketing::domain::IntentStatus::Processing);
     // The hold lapses while the gateway processes: the seats stay, and the expiry leaves it alone.
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;

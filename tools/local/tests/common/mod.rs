@@ -203,12 +203,7 @@ where
         let (paid, expired_ok) = (paying.await.expect("ran"), expiring.await.expect("ran"));
         assert!(expired_ok, "the expiry itself never fails");
         let booking = app.store.booking(&id).await.expect("read").expect("exists");
-        let intent = app
-            .store
-            .payment_intent(&id.payment_intent_id())
-            .await
-            .expect("read")
-            .expect("exists");
+        let intent = intent_of(&app, &id).await;
         match paid.0 {
             StatusCode::OK => {
                 assert_eq!(
@@ -516,12 +511,7 @@ where
     assert!(applied.batch_item_failures.is_empty());
     wait_for_status(&app, USER, &booking, "confirmed").await;
     let booking_id = ticketing::domain::BookingId::try_from(booking.as_str()).expect("valid");
-    let intent = app
-        .store
-        .payment_intent(&booking_id.payment_intent_id())
-        .await
-        .expect("read")
-        .expect("exists");
+    let intent = intent_of(&app, &booking_id).await;
     assert_eq!(intent.status, IntentStatus::Succeeded);
     assert_eq!(
         app.store.ledger_of(&booking_id).await.expect("ledger").len(),
@@ -566,12 +556,7 @@ where
         .is_empty());
     wait_for_status(&app, USER, &other_id, "failed").await;
     let other_booking = ticketing::domain::BookingId::try_from(other_id.as_str()).expect("valid");
-    let intent = app
-        .store
-        .payment_intent(&other_booking.payment_intent_id())
-        .await
-        .expect("read")
-        .expect("exists");
+    let intent = intent_of(&app, &other_booking).await;
     assert_eq!(intent.status, IntentStatus::Failed);
 }
 
@@ -702,4 +687,16 @@ where
     assert!(kills > 0, "the fault was injected");
     assert_settled_once(app, &expected).await;
     kills
+}
+
+/// The payment intent of a booking, which must exist.
+pub async fn intent_of<S: ticketing::store::Inspect>(
+    app: &App<S>,
+    booking: &ticketing::domain::BookingId,
+) -> ticketing::domain::payment::PaymentIntent {
+    app.store
+        .payment_intent(&booking.payment_intent_id())
+        .await
+        .expect("read")
+        .expect("exists")
 }
