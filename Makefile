@@ -4,7 +4,7 @@
 #   make test   everything: unit, in-memory, DynamoDB Local, template lint, and both servers end to end
 #   make audit  the ledger audit over the DynamoDB tables the environment names (make dev prints how)
 #   make redrive  the events stream's dead letters applied again (make dev prints how)
-#   make bench  requests, capacity and throughput of the booking path on DynamoDB Local -> BENCHMARKS.md
+#   make bench  cost, throughput, latency, cold start and memory of the functions on DynamoDB Local -> BENCHMARKS.md
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -53,9 +53,11 @@ audit:
 redrive:
 	cargo run --quiet -p ticketing-local --bin redrive
 
-## DynamoDB Local, one measured booking flow and the throughput against its ceiling -> BENCHMARKS.md
+## DynamoDB Local and moto: one measured booking flow, the throughput against its ceiling, then the
+## functions' release binaries: cold start, asynchronous latency and memory -> BENCHMARKS.md
 bench: tools
-	cargo run --quiet --release -p ticketing-local --bin bench
+	cargo build --quiet --release --bins --workspace --exclude ticketing-serve
+	$(WITH_TOOLS) ./target/release/bench
 
 ## Release binaries for Lambda (arm64), as `sam build` makes them.
 build-lambda: tools

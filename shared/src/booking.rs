@@ -35,6 +35,28 @@ pub struct App<S> {
     /// The simulated gateway's callback for asynchronous payments (`make run`, `make dev`); in
     /// production the real gateway calls back by itself.
     pub gateway: Option<Arc<dyn GatewayCallback>>,
+    /// Per performance, the row where this process last found seats: its next booking reads that row
+    /// first instead of every lock of the hall.
+    row_hints: RowHints,
+}
+
+/// Where each performance's free seats were last found, by row index in hall order.
+#[derive(Debug, Default)]
+struct RowHints(std::sync::Mutex<HashMap<PerformanceId, usize>>);
+
+impl RowHints {
+    fn get(&self, performance: &PerformanceId) -> usize {
+        self.0
+            .lock()
+            .map(|hints| hints.get(performance).copied().unwrap_or(0))
+            .unwrap_or(0)
+    }
+
+    fn set(&self, performance: &PerformanceId, row: usize) {
+        if let Ok(mut hints) = self.0.lock() {
+            hints.insert(performance.clone(), row);
+        }
+    }
 }
 
 impl<S> App<S> {
@@ -47,6 +69,7 @@ impl<S> App<S> {
             expiries: None,
             webhook_secret: None,
             gateway: None,
+            row_hints: RowHints::default(),
         }
     }
 
@@ -268,18 +291,9 @@ impl<S: SeatHolds> App<S> {
     ) -> Result<Booking, FlowError> {
         // Seats refused by an earlier attempt although they read free (a lapsed hold that was paid).
         let mut refused: HashSet<SeatId> = HashSet::new();
+        let quantity = usize::try_from(request.quantity.get()).unwrap_or(usize::MAX);
+        let rows = seats::rows(&perf.seats);
         for attempt in 0..HOLD_ATTEMPTS {
-            let locks = self.store.seat_locks(&perf.performance_id).await?;
-            let now = self.clock.now();
-            let taken: HashSet<&SeatId> = locks
-                .iter()
-                .filter(|l| l.blocks_seat(now))
-                .map(|l| &l.seat_id)
-                .chain(refused.iter())
-                .collect();
-            // Seats with no lock at all come first: a lapsed lock is free, but its booking may have
-            // been paid a moment before it lapsed, and taking it over costs more writes.
-            let locked: HashSet<&SeatId> = locks.iter().map(|l| &l.seat_id).chain(refused.iter()).collect();
             let mut pick = |n: usize| {
                 if attempt == 0 {
                     0
@@ -287,13 +301,56 @@ impl<S: SeatHolds> App<S> {
                     rand::rng().random_range(0..n)
                 }
             };
-            let quantity = usize::try_from(request.quantity.get()).unwrap_or(usize::MAX);
-            let chosen = seats::allocate(&perf.seats, &locked, quantity, &mut pick)
-                .or_else(|| seats::allocate(&perf.seats, &taken, quantity, &mut pick));
-            let Some(seat_ids) = chosen else {
-                info!(free = perf.seats.len().saturating_sub(taken.len()), "seats unavailable");
-                metrics::count(Metric::SeatsUnavailable);
-                return Err(FlowError::SeatsUnavailable(perf.performance_id.clone()));
+            // The hall row by row, from where this process last found seats (a random row after a lost
+            // race), until a row has a block of seats with no lock at all: one short read per booking
+            // instead of every lock of the hall. Only when no row has one is the whole hall judged.
+            let start = if attempt == 0 {
+                self.row_hints.get(&perf.performance_id)
+            } else {
+                pick(rows.len())
+            };
+            let mut locks: Vec<SeatLock> = Vec::new();
+            let mut found = None;
+            for step in 0..rows.len() {
+                let index = (start + step) % rows.len();
+                let Some((first, last)) = seats::key_range(rows[index]) else {
+                    continue;
+                };
+                locks.extend(self.store.seat_locks_between(&perf.performance_id, first, last).await?);
+                let locked: HashSet<&SeatId> = locks.iter().map(|l| &l.seat_id).chain(refused.iter()).collect();
+                if let Some(block) = seats::adjacent_block(rows[index], &locked, quantity, &mut pick) {
+                    found = Some((index, block));
+                    break;
+                }
+            }
+            let now = self.clock.now();
+            let chosen = match found {
+                Some((row, block)) => {
+                    self.row_hints.set(&perf.performance_id, row);
+                    Ok(block)
+                }
+                None => {
+                    let taken: HashSet<&SeatId> = locks
+                        .iter()
+                        .filter(|l| l.blocks_seat(now))
+                        .map(|l| &l.seat_id)
+                        .chain(refused.iter())
+                        .collect();
+                    // Seats with no lock at all come first: a lapsed lock is free, but its booking may
+                    // have been paid a moment before it lapsed, and taking it over costs more writes.
+                    let locked: HashSet<&SeatId> = locks.iter().map(|l| &l.seat_id).chain(refused.iter()).collect();
+                    seats::allocate(&perf.seats, &locked, quantity, &mut pick)
+                        .or_else(|| seats::allocate(&perf.seats, &taken, quantity, &mut pick))
+                        .ok_or(taken.len())
+                }
+            };
+            let seat_ids = match chosen {
+                Ok(seat_ids) => seat_ids,
+                Err(taken) => {
+                    info!(free = perf.seats.len().saturating_sub(taken), "seats unavailable");
+                    metrics::count(Metric::SeatsUnavailable);
+                    return Err(FlowError::SeatsUnavailable(perf.performance_id.clone()));
+                }
             };
             let order = Order {
                 booking_id: &booking_id,
@@ -532,4 +589,98 @@ impl<S: BookingHistory> App<S> {
 
 fn seat_list(seats: &[SeatId]) -> String {
     seats.iter().map(SeatId::as_str).collect::<Vec<_>>().join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ManualClock;
+    use crate::store::MemoryStore;
+    use async_trait::async_trait;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// The in-memory store, counting how the flow reads seat locks.
+    #[derive(Default)]
+    struct CountingReads {
+        store: MemoryStore,
+        rows: AtomicUsize,
+        halls: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl SeatHolds for CountingReads {
+        async fn seat_locks(&self, performance: &PerformanceId) -> Result<Vec<SeatLock>, StoreError> {
+            self.halls.fetch_add(1, Ordering::SeqCst);
+            self.store.seat_locks(performance).await
+        }
+
+        async fn seat_locks_between(
+            &self,
+            performance: &PerformanceId,
+            first: &SeatId,
+            last: &SeatId,
+        ) -> Result<Vec<SeatLock>, StoreError> {
+            self.rows.fetch_add(1, Ordering::SeqCst);
+            self.store.seat_locks_between(performance, first, last).await
+        }
+
+        async fn hold(&self, hold: &NewHold, now: Timestamp) -> Result<(), HoldError> {
+            self.store.hold(hold, now).await
+        }
+    }
+
+    fn two_rows_of_four() -> Catalog {
+        let json = r#"{"performances": [{"performanceId": "small", "title": "t", "price": 100,
+            "currency": "KRW", "seats": ["A1", "A2", "A3", "A4", "B1", "B2", "B3", "B4"]}]}"#;
+        Catalog::from_json(json).expect("catalog")
+    }
+
+    async fn book_two(app: &App<CountingReads>) -> Result<Vec<String>, FlowError> {
+        let request = BookingRequest {
+            performance_id: PerformanceId::try_from("small").expect("valid"),
+            quantity: Quantity::try_from(2).expect("valid"),
+            payment_method: PaymentMethod::CreditCard,
+        };
+        let booking = app
+            .create_booking(UserId::try_from("u").expect("valid"), request, None)
+            .await?;
+        Ok(booking.seat_ids.iter().map(|s| s.as_str().to_owned()).collect())
+    }
+
+    fn reads(app: &App<CountingReads>) -> (usize, usize) {
+        (
+            app.store.rows.swap(0, Ordering::SeqCst),
+            app.store.halls.swap(0, Ordering::SeqCst),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_booking_reads_the_row_where_seats_were_last_found_not_the_hall() {
+        let clock = Arc::new(ManualClock::at(Timestamp::from_millis(1_000_000)));
+        let app = App::new(
+            CountingReads::default(),
+            two_rows_of_four(),
+            clock.clone(),
+            Settings::default(),
+        );
+        assert_eq!(book_two(&app).await.expect("booked"), ["A1", "A2"]);
+        assert_eq!(reads(&app), (1, 0));
+        assert_eq!(book_two(&app).await.expect("booked"), ["A3", "A4"]);
+        assert_eq!(reads(&app), (1, 0));
+        // Row A is full: read, then row B.
+        assert_eq!(book_two(&app).await.expect("booked"), ["B1", "B2"]);
+        assert_eq!(reads(&app), (2, 0));
+        assert_eq!(book_two(&app).await.expect("booked"), ["B3", "B4"]);
+        assert_eq!(reads(&app), (1, 0));
+        // Sold out: every row read once, then judged as a whole.
+        assert!(matches!(book_two(&app).await, Err(FlowError::SeatsUnavailable(_))));
+        assert_eq!(reads(&app), (2, 0));
+        // Every hold lapses: the walk finds no seat without a lock, and the whole hall (row A first)
+        // offers the lapsed ones.
+        clock.set(Timestamp::from_millis(
+            1_000_000 + 1000 * i64::try_from(Settings::default().hold_seconds).expect("small") + 1,
+        ));
+        assert_eq!(book_two(&app).await.expect("booked"), ["A1", "A2"]);
+        assert_eq!(reads(&app), (2, 0));
+    }
 }

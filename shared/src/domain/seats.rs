@@ -62,21 +62,19 @@ mod optional_millis {
     }
 }
 
-/// Chooses `quantity` free seats of a hall whose seats are listed in hall order, preferring, in turn:
-/// a block of seats next to each other in one row; seats of one row; any free seats.
-///
-/// `pick(n)` chooses one of `n` equally good candidates: the first on a first attempt, a random one when
-/// retrying after losing a race, so that contending requests spread over the hall.
-pub fn allocate(
-    hall: &[SeatId],
-    taken: &HashSet<&SeatId>,
-    quantity: usize,
-    pick: &mut dyn FnMut(usize) -> usize,
-) -> Option<Vec<SeatId>> {
-    if quantity == 0 {
-        return None;
-    }
-    // Runs of free seats that stand next to each other in one row.
+/// The rows of a hall whose seats are listed in hall order: each run of seats of one row.
+pub fn rows(hall: &[SeatId]) -> Vec<&[SeatId]> {
+    hall.chunk_by(|a, b| a.row() == b.row()).collect()
+}
+
+/// The smallest and the largest seat id of `seats`: the key range that holds their locks (and, when
+/// ids do not share a row prefix, some other seats' locks too).
+pub fn key_range(seats: &[SeatId]) -> Option<(&SeatId, &SeatId)> {
+    Some((seats.iter().min()?, seats.iter().max()?))
+}
+
+/// Runs of free seats of `hall` that stand next to each other in one row.
+fn free_runs<'a>(hall: &'a [SeatId], taken: &HashSet<&SeatId>) -> Vec<&'a [SeatId]> {
     let mut runs: Vec<&[SeatId]> = Vec::new();
     let mut start = None;
     for (i, seat) in hall.iter().enumerate() {
@@ -100,10 +98,45 @@ pub fn allocate(
     if let Some(s) = start {
         runs.push(&hall[s..]);
     }
+    runs
+}
 
+/// One of the blocks of `quantity` free seats next to each other in one row of `runs`.
+fn block(runs: &[&[SeatId]], quantity: usize, pick: &mut dyn FnMut(usize) -> usize) -> Option<Vec<SeatId>> {
     let blocks: Vec<&[SeatId]> = runs.iter().flat_map(|run| run.windows(quantity)).collect();
-    if !blocks.is_empty() {
-        return Some(blocks[pick(blocks.len()).min(blocks.len() - 1)].to_vec());
+    (!blocks.is_empty()).then(|| blocks[pick(blocks.len()).min(blocks.len() - 1)].to_vec())
+}
+
+/// A block of `quantity` free seats next to each other in one row of `hall`, if there is one.
+pub fn adjacent_block(
+    hall: &[SeatId],
+    taken: &HashSet<&SeatId>,
+    quantity: usize,
+    pick: &mut dyn FnMut(usize) -> usize,
+) -> Option<Vec<SeatId>> {
+    if quantity == 0 {
+        return None;
+    }
+    block(&free_runs(hall, taken), quantity, pick)
+}
+
+/// Chooses `quantity` free seats of a hall whose seats are listed in hall order, preferring, in turn:
+/// a block of seats next to each other in one row; seats of one row; any free seats.
+///
+/// `pick(n)` chooses one of `n` equally good candidates: the first on a first attempt, a random one when
+/// retrying after losing a race, so that contending requests spread over the hall.
+pub fn allocate(
+    hall: &[SeatId],
+    taken: &HashSet<&SeatId>,
+    quantity: usize,
+    pick: &mut dyn FnMut(usize) -> usize,
+) -> Option<Vec<SeatId>> {
+    if quantity == 0 {
+        return None;
+    }
+    let runs = free_runs(hall, taken);
+    if let Some(seats) = block(&runs, quantity, pick) {
+        return Some(seats);
     }
 
     let mut rows: Vec<Vec<&SeatId>> = Vec::new();
@@ -160,6 +193,30 @@ mod tests {
         let taken: HashSet<&SeatId> = taken_ids.iter().collect();
         let got = allocate(&hall, &taken, 2, &mut first).expect("seats");
         assert_eq!(ids(&got), ["A4", "B1"], "falls back to any free seats");
+    }
+
+    #[test]
+    fn rows_and_the_key_range_of_their_locks() {
+        let hall = hall(&[("A", 12), ("AA", 3), ("B", 2)]);
+        let rows = rows(&hall);
+        assert_eq!(rows.iter().map(|r| r.len()).collect::<Vec<_>>(), [12, 3, 2]);
+        // Ids sort as strings, as DynamoDB sorts them: A1 < A10 < A11 < A12 < A2 < ... < A9.
+        let (first, last) = key_range(rows[0]).expect("seats");
+        assert_eq!((first.as_str(), last.as_str()), ("A1", "A9"));
+        let (first, last) = key_range(rows[1]).expect("seats");
+        assert_eq!((first.as_str(), last.as_str()), ("AA1", "AA3"));
+        assert!(key_range(&[]).is_none());
+    }
+
+    #[test]
+    fn an_adjacent_block_or_nothing() {
+        let hall = hall(&[("A", 5)]);
+        let taken_ids = [hall[1].clone()]; // A2 taken: A1 alone, A3..A5 together
+        let taken: HashSet<&SeatId> = taken_ids.iter().collect();
+        let got = adjacent_block(&hall, &taken, 2, &mut first).expect("a block");
+        assert_eq!(ids(&got), ["A3", "A4"]);
+        assert_eq!(adjacent_block(&hall, &taken, 4, &mut first), None);
+        assert_eq!(adjacent_block(&hall, &taken, 0, &mut first), None);
     }
 
     #[test]

@@ -16,6 +16,7 @@ use crate::idempotency::{Claimed, Completion, KeyRecord};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, CancellationReason, ConsumedCapacity, Delete, Put, ReturnConsumedCapacity,
@@ -142,6 +143,25 @@ impl DynamoStore {
         if let Some(log) = &self.capacity {
             log.push(operation, consumed);
         }
+    }
+
+    /// Every page of a consistent Query of seat locks.
+    async fn locks(&self, query: QueryFluentBuilder) -> Result<Vec<SeatLock>, StoreError> {
+        let mut pages = query
+            .table_name(&self.tables.occupied_seats)
+            .consistent_read(true)
+            .set_return_consumed_capacity(self.report_capacity())
+            .into_paginator()
+            .send();
+        let mut locks = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(unavailable)?;
+            self.log("Query", page.consumed_capacity.as_slice());
+            for item in page.items.unwrap_or_default() {
+                locks.push(from_item(item)?);
+            }
+        }
+        Ok(locks)
     }
 
     pub fn client(&self) -> &Client {
@@ -476,25 +496,28 @@ fn refused_seats(hold: &NewHold, previous: &BTreeSet<&BookingId>, reasons: &[Can
 #[async_trait]
 impl SeatHolds for DynamoStore {
     async fn seat_locks(&self, performance: &PerformanceId) -> Result<Vec<SeatLock>, StoreError> {
-        let mut pages = self
+        let query = self
             .client
             .query()
-            .table_name(&self.tables.occupied_seats)
             .key_condition_expression("performanceId = :p")
+            .expression_attribute_values(":p", s(performance.as_str()));
+        self.locks(query).await
+    }
+
+    async fn seat_locks_between(
+        &self,
+        performance: &PerformanceId,
+        first: &SeatId,
+        last: &SeatId,
+    ) -> Result<Vec<SeatLock>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .key_condition_expression("performanceId = :p AND seatId BETWEEN :first AND :last")
             .expression_attribute_values(":p", s(performance.as_str()))
-            .consistent_read(true)
-            .set_return_consumed_capacity(self.report_capacity())
-            .into_paginator()
-            .send();
-        let mut locks = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(unavailable)?;
-            self.log("Query", page.consumed_capacity.as_slice());
-            for item in page.items.unwrap_or_default() {
-                locks.push(from_item(item)?);
-            }
-        }
-        Ok(locks)
+            .expression_attribute_values(":first", s(first.as_str()))
+            .expression_attribute_values(":last", s(last.as_str()));
+        self.locks(query).await
     }
 
     async fn hold(&self, hold: &NewHold, now: Timestamp) -> Result<(), HoldError> {

@@ -128,6 +128,26 @@ impl SeatHolds for MemoryStore {
             .unwrap_or_default())
     }
 
+    async fn seat_locks_between(
+        &self,
+        performance: &PerformanceId,
+        first: &SeatId,
+        last: &SeatId,
+    ) -> Result<Vec<SeatLock>, StoreError> {
+        let state = self.state();
+        Ok(state
+            .seats
+            .get(performance)
+            .map(|seats| {
+                seats
+                    .values()
+                    .filter(|lock| (first..=last).contains(&&lock.seat_id))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
     async fn hold(&self, hold: &NewHold, now: Timestamp) -> Result<(), HoldError> {
         let placed: Item = serde_dynamo::to_item(&hold.placed).map_err(|e| StoreError::Malformed(e.to_string()))?;
         self.hold_with_outbox(hold, placed, now)?;

@@ -129,7 +129,16 @@ pub enum Applied {
 /// What `create-booking` needs: the seat locks of a performance, and the hold transaction.
 #[async_trait]
 pub trait SeatHolds: Send + Sync {
+    /// Every lock of `performance` (the seat map).
     async fn seat_locks(&self, performance: &PerformanceId) -> Result<Vec<SeatLock>, StoreError>;
+    /// The locks of `performance` whose seat ids sort from `first` to `last`, both included (a row of
+    /// the hall, as a booking reads it).
+    async fn seat_locks_between(
+        &self,
+        performance: &PerformanceId,
+        first: &SeatId,
+        last: &SeatId,
+    ) -> Result<Vec<SeatLock>, StoreError>;
     async fn hold(&self, hold: &NewHold, now: Timestamp) -> Result<(), HoldError>;
 }
 

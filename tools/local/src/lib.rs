@@ -4,7 +4,9 @@
 
 pub mod bench;
 pub mod emulator;
+pub mod functions;
 pub mod poller;
 pub mod queues;
 pub mod redrive;
+pub mod runtime_api;
 pub mod tables;

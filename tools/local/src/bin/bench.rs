@@ -3,6 +3,11 @@
 //!    every DynamoDB request and the capacity DynamoDB reports for it (`ReturnConsumedCapacity`).
 //! 2. Throughput against the ceiling: C concurrent clients (1, 8, 32) booking 2 seats and paying on a
 //!    performance of 5,000 seats, and the same TransactWriteItems shapes issued directly with the SDK.
+//! 3. Cold start: each function's release binary, its size and the time from process start to its first
+//!    poll of the Lambda runtime API (a stand-in), median of 20.
+//! 4. Asynchronous latency and memory: 500 bookings through the release binaries of the functions, the
+//!    events stream fed to `process-events`; payment's 200 to `confirmed` in GET /bookings/my, and each
+//!    function's peak RSS.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -14,7 +19,9 @@ use ticketing::domain::{PaymentMethod, PerformanceId, Quantity, SystemClock, Use
 use ticketing::store::dynamodb::CapacityLog;
 use ticketing::store::{DynamoStore, Tables};
 use ticketing::stream::ShardReader;
+use ticketing_local::bench::{quantile, through_functions, Error};
 use ticketing_local::emulator::Emulator;
+use ticketing_local::functions;
 use ticketing_local::poller::StreamShards;
 
 /// On-demand prices (us-east-1, per million request units) used for the cost figures.
@@ -22,33 +29,70 @@ const WRITE_PRICE: f64 = 0.625;
 const READ_PRICE: f64 = 0.125;
 const LEVELS: [usize; 3] = [1, 8, 32];
 const PER_LEVEL: Duration = Duration::from_secs(8);
+const COLD_STARTS: usize = 20;
+const FLOW_BOOKINGS: usize = 500;
+const FLOW_CLIENTS: usize = 8;
 
-type Error = Box<dyn std::error::Error + Send + Sync>;
-
-fn catalog(performances: usize) -> Result<Catalog, Error> {
-    // 50 rows of 100 seats: rows A..Z, then AA..AX.
-    let rows: Vec<String> = (0..50)
+/// The seats of a bench performance in hall order: 50 rows of 100 seats, rows A..Z, then AA..AX.
+fn hall() -> Vec<String> {
+    let rows: Vec<String> = (0..50u8)
         .map(|r| {
             if r < 26 {
-                ((b'A' + r as u8) as char).to_string()
+                ((b'A' + r) as char).to_string()
             } else {
-                format!("A{}", (b'A' + (r - 26) as u8) as char)
+                format!("A{}", (b'A' + (r - 26)) as char)
             }
         })
         .collect();
-    let seats: Vec<String> = rows
-        .iter()
+    rows.iter()
         .flat_map(|row| (1..=100).map(move |n| format!("{row}{n}")))
-        .collect();
+        .collect()
+}
+
+fn catalog_json(performances: usize) -> serde_json::Value {
+    let seats = hall();
     let list: Vec<serde_json::Value> = (0..performances)
         .map(|p| serde_json::json!({"performanceId": format!("bench_{p}"), "title": "Bench", "price": 30000, "currency": "KRW", "seats": seats}))
         .collect();
-    Ok(Catalog::from_json(
-        &serde_json::json!({ "performances": list }).to_string(),
-    )?)
+    serde_json::json!({ "performances": list })
 }
 
-fn config(endpoint: &str) -> aws_config::SdkConfig {
+fn catalog(performances: usize) -> Result<Catalog, Error> {
+    Ok(Catalog::from_json(&catalog_json(performances).to_string())?)
+}
+
+/// The environment of the functions' processes, as `template.yaml` gives it to them in AWS.
+fn function_env(
+    dynamodb: &str,
+    sqs: &str,
+    queue_url: &str,
+    catalog: &std::path::Path,
+    tables: &Tables,
+) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = [
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "local"),
+        ("AWS_SECRET_ACCESS_KEY", "local"),
+        ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb),
+        ("AWS_ENDPOINT_URL_SQS", sqs),
+        ("HOLD_EXPIRY_QUEUE_URL", queue_url),
+        ("PG_WEBHOOK_SECRET", ticketing::wiring::LOCAL_WEBHOOK_SECRET),
+        ("RUST_LOG", "info"),
+        ("BOOKINGS_TABLE", &tables.bookings),
+        ("PAYMENT_INTENTS_TABLE", &tables.payment_intents),
+        ("EVENTS_TABLE", &tables.events),
+        ("LEDGER_ENTRIES_TABLE", &tables.ledger_entries),
+        ("OCCUPIED_SEATS_TABLE", &tables.occupied_seats),
+        ("IDEMPOTENCY_KEYS_TABLE", &tables.idempotency_keys),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    env.push(("PERFORMANCES_FILE".to_owned(), catalog.display().to_string()));
+    env
+}
+
+fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
     aws_config::SdkConfig::builder()
         .behavior_version(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
@@ -78,11 +122,47 @@ async fn book_and_pay(app: &App<DynamoStore>, user: &UserId, performance: &str) 
     Ok(())
 }
 
+/// Writes `seats` of `performance` as sold, 25 to a request.
+async fn fill(
+    client: &aws_sdk_dynamodb::Client,
+    tables: &Tables,
+    performance: &str,
+    seats: &[String],
+) -> Result<(), Error> {
+    use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+    let booking = ticketing::domain::BookingId::generate();
+    for chunk in seats.chunks(25) {
+        let mut requests = Vec::with_capacity(chunk.len());
+        for seat in chunk {
+            let lock = ticketing::domain::seats::SeatLock {
+                performance_id: PerformanceId::try_from(performance)?,
+                seat_id: ticketing::domain::SeatId::try_from(seat.as_str())?,
+                booking_id: booking.clone(),
+                status: ticketing::domain::SeatState::Sold,
+                locked_until: None,
+            };
+            let put = PutRequest::builder()
+                .set_item(Some(serde_dynamo::to_item(&lock)?))
+                .build()?;
+            requests.push(WriteRequest::builder().put_request(put).build());
+        }
+        let mut pending = Some(std::collections::HashMap::from([(
+            tables.occupied_seats.clone(),
+            requests,
+        )]));
+        while let Some(items) = pending.filter(|p| !p.is_empty()) {
+            let out = client.batch_write_item().set_request_items(Some(items)).send().await?;
+            pending = out.unprocessed_items;
+        }
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let started = Instant::now();
     let emulator = Emulator::dynamodb_local()?;
-    let config = config(&emulator.endpoint());
+    let config = sdk_config(&emulator.endpoint());
     let client = aws_sdk_dynamodb::Client::new(&config);
     let tables = Tables::prefixed("bench_");
     ticketing_local::tables::create_all(&client, &ticketing_local::tables::template_path(), &tables).await?;
@@ -92,7 +172,7 @@ async fn main() -> Result<(), Error> {
     let app = Arc::new(
         App::new(
             store,
-            catalog(1 + LEVELS.len())?,
+            catalog(2 + LEVELS.len())?,
             Arc::new(SystemClock),
             Settings::default(),
         )
@@ -196,6 +276,50 @@ async fn main() -> Result<(), Error> {
         "HOLD_PLACED outbox item, 2; the byUser GSI written twice, 2; the ledger's two entries as two items, 2).\n"
     )?;
 
+    // 1b. The seat-lock read as the hall fills.
+    let fill_performance = format!("bench_{}", 1 + LEVELS.len());
+    writeln!(report, "### The seat-lock read as the hall fills\n")?;
+    writeln!(
+        report,
+        "The figures above are for an empty hall. A booking reads the performance's seat locks; with the hall"
+    )?;
+    writeln!(
+        report,
+        "filled (sold seats written directly, in hall order) one booking of 2 seats costs, as DynamoDB Local"
+    )?;
+    writeln!(report, "reports it:\n")?;
+    writeln!(
+        report,
+        "| hall filled | locks in the table | seat-lock reads (requests) | read units | booking time |"
+    )?;
+    writeln!(report, "|---|---|---|---|---|")?;
+    let seats = hall();
+    let mut written = 0;
+    for percent in [0usize, 25, 50, 90] {
+        let target = seats.len() * percent / 100;
+        // Sold seats overwrite the locks of the previous level's booking, which lie in this range.
+        fill(&client, &tables, &fill_performance, &seats[written..target]).await?;
+        written = target;
+        log.take();
+        let began = Instant::now();
+        app.create_booking(user.clone(), request(&fill_performance)?, None)
+            .await?;
+        let took = began.elapsed();
+        let reads: Vec<_> = log.take().into_iter().filter(|r| r.operation == "Query").collect();
+        let units: f64 = reads
+            .iter()
+            .flat_map(|r| r.tables.iter().map(|(_, read, _)| read))
+            .sum();
+        writeln!(
+            report,
+            "| {percent} % | {} | {} | {units} | {:.1} ms |",
+            target,
+            reads.len(),
+            took.as_secs_f64() * 1000.0
+        )?;
+    }
+    writeln!(report)?;
+
     // 2. Throughput and its ceiling.
     writeln!(report, "## Throughput against the ceiling\n")?;
     writeln!(
@@ -249,6 +373,129 @@ async fn main() -> Result<(), Error> {
             100.0 * app_rate / ceiling
         )?;
     }
+    // 3. Cold start and binary size of each function.
+    let work = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench");
+    std::fs::create_dir_all(&work)?;
+    let catalog_file = work.join("performances.json");
+    std::fs::write(&catalog_file, catalog_json(1).to_string())?;
+    let moto = Emulator::moto()?;
+    let sqs = aws_sdk_sqs::Client::new(&sdk_config(&moto.endpoint()));
+    let queue_url =
+        ticketing_local::queues::create_with_dead_letters(&sqs, "bench-hold-expiries", Duration::from_secs(10)).await?;
+    let flow_tables = Tables::prefixed("flow_");
+    ticketing_local::tables::create_all(&client, &ticketing_local::tables::template_path(), &flow_tables).await?;
+    let env = function_env(
+        &emulator.endpoint(),
+        &moto.endpoint(),
+        &queue_url,
+        &catalog_file,
+        &flow_tables,
+    );
+    writeln!(report, "## Cold start\n")?;
+    writeln!(
+        report,
+        "Each function's release binary (`cargo build --release`, host target x86_64: the arm64 cross build"
+    )?;
+    writeln!(
+        report,
+        "with `cargo lambda build --release --arm64` works here but doubles the build, past this command's"
+    )?;
+    writeln!(
+        report,
+        "budget). Start: from spawning the process to its first poll of the Lambda runtime API (a stand-in"
+    )?;
+    writeln!(
+        report,
+        "in the bench; reading the configuration, the SDK clients, the catalog), {COLD_STARTS} starts each.\n"
+    )?;
+    writeln!(report, "| function | binary size | start, median | start, max |")?;
+    writeln!(report, "|---|---|---|---|")?;
+    for function in functions::ALL {
+        let size = std::fs::metadata(functions::release_binary(function))?.len();
+        let mut starts = Vec::with_capacity(COLD_STARTS);
+        for _ in 0..COLD_STARTS {
+            starts.push(functions::cold_start(function, &env).await?);
+        }
+        starts.sort();
+        let ms = |d: Option<Duration>| d.map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+        writeln!(
+            report,
+            "| {function} | {:.1} MiB | {:.1} ms | {:.1} ms |",
+            size as f64 / (1024.0 * 1024.0),
+            ms(quantile(&starts, 0.5)),
+            ms(starts.last().copied()),
+        )?;
+    }
+
+    // 4. Asynchronous latency and memory, through the functions' binaries.
+    let figures = through_functions::run(
+        through_functions::Setup {
+            env: &env,
+            dynamodb: &client,
+            streams: aws_sdk_dynamodbstreams::Client::new(&config),
+            events_table: &flow_tables.events,
+            performance: "bench_0",
+            logs: &work,
+        },
+        FLOW_BOOKINGS,
+        FLOW_CLIENTS,
+    )
+    .await?;
+    let ms = |q: f64| quantile(&figures.latencies, q).map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+    writeln!(report, "\n## Asynchronous latency\n")?;
+    writeln!(
+        report,
+        "{FLOW_BOOKINGS} bookings through the release binaries, each process polling a runtime-API stand-in:"
+    )?;
+    writeln!(
+        report,
+        "{FLOW_CLIENTS} clients (users of one booking each; every tenth first reads the seat map) book 2 seats, pay"
+    )?;
+    writeln!(
+        report,
+        "(CVV 120), then ask GET /bookings/my every {} ms until the booking reads `confirmed`. The events",
+        through_functions::POLL_EVERY.as_millis()
+    )?;
+    writeln!(
+        report,
+        "stream is fed to one `process-events` as the event source mapping does (batches of up to 100; an"
+    )?;
+    writeln!(
+        report,
+        "empty read waits 100 ms before the next, where Lambda polls a shard about 4 times a second).\n"
+    )?;
+    writeln!(report, "| payment's 200 to `confirmed` visible | p50 | p99 | max |")?;
+    writeln!(report, "|---|---|---|---|")?;
+    writeln!(
+        report,
+        "| over {} bookings | {:.0} ms | {:.0} ms | {:.0} ms |",
+        figures.latencies.len(),
+        ms(0.5),
+        ms(0.99),
+        ms(1.0)
+    )?;
+    writeln!(
+        report,
+        "\nThe run completed {:.1} bookings/s (booking, payment and the wait for `confirmed`).\n",
+        figures.bookings_per_second
+    )?;
+    writeln!(report, "## Memory\n")?;
+    writeln!(
+        report,
+        "Peak resident set (`VmHWM`) of each function's processes over the run above (256 MB configured);"
+    )?;
+    writeln!(
+        report,
+        "receive-webhook and expire-holds, off the booking path, after handling their sample event once.\n"
+    )?;
+    writeln!(report, "| function | processes | peak RSS (largest process) |")?;
+    writeln!(report, "|---|---|---|")?;
+    for (function, processes, kib) in &figures.memory {
+        let rss = kib.map_or("unknown".to_owned(), |k| format!("{:.1} MiB", k as f64 / 1024.0));
+        writeln!(report, "| {function} | {processes} | {rss} |")?;
+    }
+    drop(moto);
+
     writeln!(report, "\nRun time: {:.0} s.", started.elapsed().as_secs_f64())?;
     let machine = std::fs::read_to_string("/proc/cpuinfo")
         .ok()

@@ -1,4 +1,4 @@
-//! The ceiling of the booking path for `make bench`: the same TransactWriteItems shapes as a booking
+//! The ceiling of the booking path: the same TransactWriteItems shapes as a booking
 //! and its payment, issued directly with the SDK (no reads, no application code).
 
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use ticketing::store::Tables;
 
-type Error = Box<dyn std::error::Error + Send + Sync>;
+use super::Error;
 
 fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
