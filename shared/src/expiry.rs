@@ -213,6 +213,13 @@ pub async fn expire_when_due<S: Settlements>(
         info!(due = %expiry.hold_expires_at, "hold not lapsed yet; re-enqueued");
         return Ok(());
     }
+    // Most holds end paid long before they lapse: one cheap read spares them a transaction that its
+    // conditions would refuse. A stale read can only show an earlier status, and `pending` goes on to
+    // the transaction, whose conditions decide.
+    if let Some(status) = store.booking_status(&expiry.booking_id).await?.filter(|s| s.is_final()) {
+        info!(status = status.as_str(), "booking already ended");
+        return Ok(());
+    }
     let release = Release {
         booking_id: expiry.booking_id.clone(),
         performance_id: expiry.performance_id.clone(),

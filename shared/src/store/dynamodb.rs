@@ -756,6 +756,26 @@ impl BookingHistory for DynamoStore {
 
 #[async_trait]
 impl Settlements for DynamoStore {
+    async fn booking_status(&self, id: &BookingId) -> Result<Option<BookingStatus>, StoreError> {
+        #[derive(serde::Deserialize)]
+        struct Status {
+            status: BookingStatus,
+        }
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.bookings)
+            .set_key(Some(key("bookingId", id.as_str())))
+            .projection_expression("#status")
+            .expression_attribute_names("#status", "status")
+            .set_return_consumed_capacity(self.report_capacity())
+            .send()
+            .await
+            .map_err(unavailable)?;
+        self.log("GetItem", out.consumed_capacity.as_slice());
+        Ok(out.item.map(from_item::<Status>).transpose()?.map(|s| s.status))
+    }
+
     async fn settle(&self, st: &Settlement) -> Result<Applied, StoreError> {
         let mut items = vec![self.booking_transition(&st.booking_id, BookingStatus::Confirmed, st.at, None)?];
         if let Some(intent) = &st.intent {

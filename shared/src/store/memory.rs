@@ -357,6 +357,10 @@ fn set_status(state: &mut State, id: &BookingId, to: BookingStatus, at: Timestam
 
 #[async_trait]
 impl Settlements for MemoryStore {
+    async fn booking_status(&self, id: &BookingId) -> Result<Option<BookingStatus>, StoreError> {
+        Ok(self.state().bookings.get(id).map(|b| b.status))
+    }
+
     async fn settle(&self, s: &Settlement) -> Result<Applied, StoreError> {
         let mut state = self.state();
         if let Err(answer) = check_transition(&state, &s.booking_id, BookingStatus::Confirmed) {

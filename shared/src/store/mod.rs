@@ -158,6 +158,9 @@ pub trait BookingHistory: Send + Sync {
 /// What `process-events` needs: the two ways a booking leaves `pending` after its payment.
 #[async_trait]
 pub trait Settlements: Send + Sync {
+    /// The booking's status as last written, read cheaply (eventually consistent): a final status is
+    /// final for good, a `pending` one may have moved on a moment ago.
+    async fn booking_status(&self, id: &BookingId) -> Result<Option<BookingStatus>, StoreError>;
     async fn settle(&self, settlement: &Settlement) -> Result<Applied, StoreError>;
     async fn release(&self, release: &Release) -> Result<Applied, StoreError>;
     /// Leaves a note on an inbox event that was recorded but could not be applied.
