@@ -94,8 +94,8 @@ impl From<FlowError> for ApiError {
             FlowError::HoldExpired => Self::new(S::CONFLICT, "HOLD_EXPIRED", e.to_string()),
             FlowError::PriceOverflow => Self::bad_request("INVALID_QUANTITY", e.to_string()),
             FlowError::KeyTaken => Self::new(S::CONFLICT, KEY_IN_USE, e.to_string()),
-            FlowError::Store(inner) => {
-                error!(error = %inner, "storage failure");
+            FlowError::Store(_) | FlowError::Queue(_) => {
+                error!(error = %e, "storage failure");
                 Self::new(
                     S::INTERNAL_SERVER_ERROR,
                     "INTERNAL_ERROR",

@@ -7,7 +7,7 @@ use crate::domain::{
     Booking, BookingId, BookingStatus, Clock, EventId, IntentStatus, Money, PaymentMethod, PerformanceId, Quantity,
     SeatId, SeatState, Timestamp, UserId,
 };
-use crate::expiry::{ExpiryQueue, HoldPlaced};
+use crate::expiry::{self, ExpiryQueue, HoldExpiry, QueueError};
 use crate::idempotency::{self, Claimed, Completion, IdempotencyKey, KeyRecord, KeyState, StoredResponse};
 use crate::metrics::{self, Metric};
 use crate::store::{
@@ -28,7 +28,7 @@ pub struct App<S> {
     pub clock: Arc<dyn Clock>,
     pub settings: Settings,
     /// Where hold expiries wait until they are due; only the functions that schedule or re-enqueue
-    /// expiries (the worker and the expirer) have one.
+    /// expiries (create-booking and the expirer) have one.
     pub expiries: Option<Arc<dyn ExpiryQueue>>,
     /// The secret the payment gateway signs its notifications with; only the webhook function has one.
     pub webhook_secret: Option<String>,
@@ -128,6 +128,8 @@ pub enum FlowError {
     KeyTaken,
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
 }
 
 /// What a booking request asks for, once priced: the parts of a new hold that do not change between
@@ -289,6 +291,12 @@ impl<S: SeatHolds> App<S> {
         total: Money,
         remember: Option<Remember<'_, Booking>>,
     ) -> Result<Booking, FlowError> {
+        // The expiry first: once the hold is written, nothing may stop it from lapsing. A message whose
+        // hold is never written finds no booking.
+        if let Some(queue) = &self.expiries {
+            let delay = Duration::from_secs(self.settings.hold_seconds) + expiry::MARGIN;
+            queue.schedule(&HoldExpiry::for_booking(&booking_id), delay).await?;
+        }
         // Seats refused by an earlier attempt although they read free (a lapsed hold that was paid).
         let mut refused: HashSet<SeatId> = HashSet::new();
         let quantity = usize::try_from(request.quantity.get()).unwrap_or(usize::MAX);
@@ -432,14 +440,12 @@ impl<S: SeatHolds> App<S> {
             created_at: now,
             updated_at: now,
         };
-        let placed = HoldPlaced::of(&booking);
         NewHold {
             booking,
             intent,
             locks: new_locks,
             replaces,
             idempotency: None,
-            placed,
         }
     }
 }

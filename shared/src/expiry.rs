@@ -1,13 +1,11 @@
 //! Holds that lapse on time. Every new booking schedules its own expiry on a delay queue (SQS in
-//! production, a timer task in `make run`); when it comes due, the booking becomes `expired`, its payment
+//! production, a timer task in `make run`) before its hold is written; when it comes due, the booking becomes `expired`, its payment
 //! intent `cancelled` and its seats free, in one transaction that a payment and an expiry cannot both
 //! pass. A lapsed lock is free for a new booking at once anyway; the expiry tidies up after it.
 
 use crate::booking::App;
-use crate::domain::{
-    Booking, BookingId, BookingStatus, Clock, EventId, IntentStatus, PaymentIntentId, PerformanceId, SeatId, Timestamp,
-};
-use crate::store::{Applied, Release, Settlements};
+use crate::domain::{Booking, BookingId, BookingStatus, Clock, IntentStatus, Timestamp};
+use crate::store::{Applied, Consistency, Release, Settlements};
 use crate::worker::WorkerError;
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
@@ -17,67 +15,35 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tracing::{error, info, warn, Instrument};
 
-/// The expiry message: everything the expiry writes, so it reads nothing first.
+/// The expiry message. `create-booking` sends it before it writes the hold (the booking id is known
+/// before the seats are), so no accepted booking misses its expiry; a message whose hold was never
+/// written finds no booking and is dropped. The expirer reads the rest from the booking.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HoldExpiry {
     pub booking_id: BookingId,
-    pub performance_id: PerformanceId,
-    pub seat_ids: Vec<SeatId>,
-    pub payment_intent_id: PaymentIntentId,
-    pub hold_expires_at: Timestamp,
 }
 
 impl HoldExpiry {
-    pub fn of(booking: &Booking) -> Self {
+    pub fn for_booking(booking_id: &BookingId) -> Self {
         Self {
-            booking_id: booking.booking_id.clone(),
-            performance_id: booking.performance_id.clone(),
-            seat_ids: booking.seat_ids.clone(),
-            payment_intent_id: booking.payment_intent_id.clone(),
-            hold_expires_at: booking.hold_expires_at,
+            booking_id: booking_id.clone(),
         }
     }
 
-    /// How long to wait before looking again: until the hold lapses, at most the queue's longest delay.
-    pub fn delay(&self, now: Timestamp) -> Duration {
-        let millis = u64::try_from(self.hold_expires_at.as_millis().saturating_sub(now.as_millis())).unwrap_or(0);
-        Duration::from_millis(millis).min(MAX_DELAY)
-    }
-}
-
-/// The outbox record of a new hold, written in the booking's own transaction into the events table: the
-/// worker reads it from the stream and schedules the expiry, so no accepted booking misses its expiry
-/// even if the function that created it stopped right after committing.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct HoldPlaced {
-    pub event_id: EventId,
-    #[serde(rename = "type")]
-    pub kind: HoldPlacedType,
-    #[serde(flatten)]
-    pub expiry: HoldExpiry,
-    pub occurred_at: Timestamp,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum HoldPlacedType {
-    HoldPlaced,
-}
-
-impl HoldPlaced {
-    pub const TYPE: &'static str = "HOLD_PLACED";
-
     pub fn of(booking: &Booking) -> Self {
-        Self {
-            event_id: EventId::try_from(format!("hold_{}", booking.booking_id)).unwrap_or_else(|_| EventId::generate()),
-            kind: HoldPlacedType::HoldPlaced,
-            expiry: HoldExpiry::of(booking),
-            occurred_at: booking.created_at,
-        }
+        Self::for_booking(&booking.booking_id)
     }
 }
+
+/// How long to wait before looking again: until `due`, at most the queue's longest delay.
+pub fn delay_until(due: Timestamp, now: Timestamp) -> Duration {
+    let millis = u64::try_from(due.as_millis().saturating_sub(now.as_millis())).unwrap_or(0);
+    Duration::from_millis(millis).min(MAX_DELAY)
+}
+
+/// Sent with the hold's length plus this, the expiry arrives after a hold written by a later attempt.
+pub const MARGIN: Duration = Duration::from_secs(1);
 
 /// SQS delays a message by at most 15 minutes; a longer hold is re-enqueued for the rest.
 pub const MAX_DELAY: Duration = Duration::from_secs(900);
@@ -204,29 +170,38 @@ pub async fn expire_when_due<S: Settlements>(
     queue: &dyn ExpiryQueue,
     expiry: &HoldExpiry,
 ) -> Result<(), WorkerError> {
-    let now = clock.now();
-    if now < expiry.hold_expires_at {
-        queue
-            .schedule(expiry, expiry.delay(now))
-            .await
-            .map_err(|e| WorkerError::Queue(e.to_string()))?;
-        info!(due = %expiry.hold_expires_at, "hold not lapsed yet; re-enqueued");
-        return Ok(());
-    }
     // Most holds end paid long before they lapse: one cheap read spares them a transaction that its
     // conditions would refuse. A stale read can only show an earlier status, and `pending` goes on to
     // the transaction, whose conditions decide.
-    if let Some(status) = store.booking_status(&expiry.booking_id).await?.filter(|s| s.is_final()) {
-        info!(status = status.as_str(), "booking already ended");
+    let read = match store.read_booking(&expiry.booking_id, Consistency::Eventual).await? {
+        Some(booking) => Some(booking),
+        // Written a moment ago, or never: only a consistent read tells.
+        None => store.read_booking(&expiry.booking_id, Consistency::Strong).await?,
+    };
+    let Some(booking) = read else {
+        info!("no such booking: its hold was never written; nothing to expire");
+        return Ok(());
+    };
+    if booking.status.is_final() {
+        info!(status = booking.status.as_str(), "booking already ended");
+        return Ok(());
+    }
+    let now = clock.now();
+    if now < booking.hold_expires_at {
+        queue
+            .schedule(expiry, delay_until(booking.hold_expires_at, now))
+            .await
+            .map_err(|e| WorkerError::Queue(e.to_string()))?;
+        info!(due = %booking.hold_expires_at, "hold not lapsed yet; re-enqueued");
         return Ok(());
     }
     let release = Release {
-        booking_id: expiry.booking_id.clone(),
-        performance_id: expiry.performance_id.clone(),
-        seat_ids: expiry.seat_ids.clone(),
+        booking_id: booking.booking_id.clone(),
+        performance_id: booking.performance_id.clone(),
+        seat_ids: booking.seat_ids.clone(),
         to: BookingStatus::Expired,
         at: now,
-        intent: Some((expiry.payment_intent_id.clone(), IntentStatus::Cancelled)),
+        intent: Some((booking.payment_intent_id.clone(), IntentStatus::Cancelled)),
     };
     match store.release(&release).await? {
         Applied::Done => {

@@ -8,7 +8,6 @@ use crate::domain::payment::{PaymentEvent, PaymentEventType};
 use crate::domain::{
     BookingId, BookingStatus, Clock, EventId, IntentStatus, Money, PaymentIntentId, PerformanceId, SeatId,
 };
-use crate::expiry::HoldPlaced;
 use crate::metrics::{self, Metric};
 use crate::store::{Applied, PaymentRecords, Release, Settlement, Settlements, StoreError};
 use crate::webhook::{NotificationType, StoredNotification};
@@ -74,12 +73,6 @@ async fn apply_record<S: Settlements + PaymentRecords>(app: &App<S>, record: &Ev
     }
     let image = record.change.new_image.clone();
     let span = tracing::Span::current();
-    if matches!(image.get("type"), Some(AttributeValue::S(kind)) if kind == HoldPlaced::TYPE) {
-        let placed: HoldPlaced = serde_dynamo::from_item(image).map_err(|e| WorkerError::Malformed(e.to_string()))?;
-        span.record("event_id", placed.event_id.as_str());
-        span.record("booking_id", placed.expiry.booking_id.as_str());
-        return schedule_expiry(app, &placed).await;
-    }
     if matches!(image.get("type"), Some(AttributeValue::S(kind)) if kind == StoredNotification::TYPE) {
         let notification: StoredNotification =
             serde_dynamo::from_item(image).map_err(|e| WorkerError::Malformed(e.to_string()))?;
@@ -91,21 +84,6 @@ async fn apply_record<S: Settlements + PaymentRecords>(app: &App<S>, record: &Ev
     span.record("event_id", event.event_id.as_str());
     span.record("booking_id", event.booking_id.as_str());
     apply(&app.store, app.clock.as_ref(), &event).await
-}
-
-/// Sends a new hold's expiry to the delay queue, due when the hold lapses.
-async fn schedule_expiry<S>(app: &App<S>, placed: &HoldPlaced) -> Result<(), WorkerError> {
-    let queue = app
-        .expiries
-        .as_ref()
-        .ok_or_else(|| WorkerError::Queue("no expiry queue is configured".to_owned()))?;
-    let delay = placed.expiry.delay(app.clock.now());
-    queue
-        .schedule(&placed.expiry, delay)
-        .await
-        .map_err(|e| WorkerError::Queue(e.to_string()))?;
-    info!(due = %placed.expiry.hold_expires_at, "hold expiry scheduled");
-    Ok(())
 }
 
 /// What an inbox event asks of a booking.

@@ -2,8 +2,8 @@
 //! every state change guarded by a condition on the state it comes from.
 
 use super::{
-    Applied, BookingHistory, HoldError, IdempotencyKeys, Inbox, Inspect, NewHold, PaymentOutcome, PaymentRecords,
-    RecordError, Release, SeatHolds, Settlement, Settlements, StoreError,
+    Applied, BookingHistory, Consistency, HoldError, IdempotencyKeys, Inbox, Inspect, NewHold, PaymentOutcome,
+    PaymentRecords, RecordError, Release, SeatHolds, Settlement, Settlements, StoreError,
 };
 use crate::domain::ledger::{self, LedgerEntry};
 use crate::domain::payment::PaymentIntent;
@@ -173,12 +173,21 @@ impl DynamoStore {
     }
 
     async fn get<T: DeserializeOwned>(&self, table: &str, key: Item) -> Result<Option<T>, StoreError> {
+        self.get_as(table, key, Consistency::Strong).await
+    }
+
+    async fn get_as<T: DeserializeOwned>(
+        &self,
+        table: &str,
+        key: Item,
+        consistency: Consistency,
+    ) -> Result<Option<T>, StoreError> {
         let out = self
             .client
             .get_item()
             .table_name(table)
             .set_key(Some(key))
-            .consistent_read(true)
+            .consistent_read(consistency == Consistency::Strong)
             .set_return_consumed_capacity(self.report_capacity())
             .send()
             .await
@@ -571,7 +580,6 @@ impl SeatHolds for DynamoStore {
             )?;
             items.push(TransactWriteItem::builder().update(update).build());
         }
-        items.push(self.put_new(&self.tables.events, to_item(&hold.placed)?, "eventId")?);
         let key_item = self.complete_key_item(&hold.idempotency)?;
         let has_key = key_item.is_some();
         items.extend(key_item);
@@ -756,24 +764,9 @@ impl BookingHistory for DynamoStore {
 
 #[async_trait]
 impl Settlements for DynamoStore {
-    async fn booking_status(&self, id: &BookingId) -> Result<Option<BookingStatus>, StoreError> {
-        #[derive(serde::Deserialize)]
-        struct Status {
-            status: BookingStatus,
-        }
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.tables.bookings)
-            .set_key(Some(key("bookingId", id.as_str())))
-            .projection_expression("#status")
-            .expression_attribute_names("#status", "status")
-            .set_return_consumed_capacity(self.report_capacity())
-            .send()
+    async fn read_booking(&self, id: &BookingId, consistency: Consistency) -> Result<Option<Booking>, StoreError> {
+        self.get_as(&self.tables.bookings, key("bookingId", id.as_str()), consistency)
             .await
-            .map_err(unavailable)?;
-        self.log("GetItem", out.consumed_capacity.as_slice());
-        Ok(out.item.map(from_item::<Status>).transpose()?.map(|s| s.status))
     }
 
     async fn settle(&self, st: &Settlement) -> Result<Applied, StoreError> {

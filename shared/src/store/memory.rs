@@ -2,8 +2,8 @@
 //! state, and a change stream of the events table for the in-process worker.
 
 use super::{
-    Applied, BookingHistory, HoldError, IdempotencyKeys, Inbox, Inspect, NewHold, PaymentOutcome, PaymentRecords,
-    RecordError, Release, SeatHolds, Settlement, Settlements, StoreError,
+    Applied, BookingHistory, Consistency, HoldError, IdempotencyKeys, Inbox, Inspect, NewHold, PaymentOutcome,
+    PaymentRecords, RecordError, Release, SeatHolds, Settlement, Settlements, StoreError,
 };
 use crate::domain::ledger::LedgerEntry;
 use crate::domain::payment::PaymentIntent;
@@ -149,15 +149,6 @@ impl SeatHolds for MemoryStore {
     }
 
     async fn hold(&self, hold: &NewHold, now: Timestamp) -> Result<(), HoldError> {
-        let placed: Item = serde_dynamo::to_item(&hold.placed).map_err(|e| StoreError::Malformed(e.to_string()))?;
-        self.hold_with_outbox(hold, placed, now)?;
-        self.appended.notify_waiters();
-        Ok(())
-    }
-}
-
-impl MemoryStore {
-    fn hold_with_outbox(&self, hold: &NewHold, placed: Item, now: Timestamp) -> Result<(), HoldError> {
         let mut state = self.state();
         if !state.holds_claim(&hold.idempotency) {
             return Err(HoldError::KeyTaken);
@@ -197,7 +188,6 @@ impl MemoryStore {
                 .insert(lock.seat_id.clone(), lock.clone());
         }
         state.complete(&hold.idempotency);
-        state.append_event(hold.placed.event_id.to_string(), placed);
         state
             .bookings
             .insert(hold.booking.booking_id.clone(), hold.booking.clone());
@@ -357,8 +347,8 @@ fn set_status(state: &mut State, id: &BookingId, to: BookingStatus, at: Timestam
 
 #[async_trait]
 impl Settlements for MemoryStore {
-    async fn booking_status(&self, id: &BookingId) -> Result<Option<BookingStatus>, StoreError> {
-        Ok(self.state().bookings.get(id).map(|b| b.status))
+    async fn read_booking(&self, id: &BookingId, _: Consistency) -> Result<Option<Booking>, StoreError> {
+        Ok(self.state().bookings.get(id).cloned())
     }
 
     async fn settle(&self, s: &Settlement) -> Result<Applied, StoreError> {

@@ -10,7 +10,6 @@ use crate::domain::seats::SeatLock;
 use crate::domain::{
     Booking, BookingId, BookingStatus, EventId, IntentStatus, PaymentIntentId, PerformanceId, SeatId, Timestamp, UserId,
 };
-use crate::expiry::HoldPlaced;
 use crate::idempotency::{Claimed, Completion, KeyRecord};
 use async_trait::async_trait;
 use serde::Serialize;
@@ -39,9 +38,6 @@ pub struct NewHold {
     pub replaces: Vec<SeatLock>,
     /// The request's idempotency key, completed in the same transaction.
     pub idempotency: Option<Completion>,
-    /// The outbox record that makes the worker schedule the hold's expiry, written in the same
-    /// transaction into the events table.
-    pub placed: HoldPlaced,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -110,6 +106,13 @@ pub struct Release {
     pub intent: Option<(PaymentIntentId, IntentStatus)>,
 }
 
+/// How fresh a read must be: a strongly consistent read costs twice an eventually consistent one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Consistency {
+    Eventual,
+    Strong,
+}
+
 /// What a settlement or release did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Applied {
@@ -158,9 +161,9 @@ pub trait BookingHistory: Send + Sync {
 /// What `process-events` needs: the two ways a booking leaves `pending` after its payment.
 #[async_trait]
 pub trait Settlements: Send + Sync {
-    /// The booking's status as last written, read cheaply (eventually consistent): a final status is
-    /// final for good, a `pending` one may have moved on a moment ago.
-    async fn booking_status(&self, id: &BookingId) -> Result<Option<BookingStatus>, StoreError>;
+    /// The booking, read as cheaply as `consistency` allows: an eventually consistent read may miss the
+    /// latest write (a final status is final for good; a `pending` one may have moved on a moment ago).
+    async fn read_booking(&self, id: &BookingId, consistency: Consistency) -> Result<Option<Booking>, StoreError>;
     async fn settle(&self, settlement: &Settlement) -> Result<Applied, StoreError>;
     async fn release(&self, release: &Release) -> Result<Applied, StoreError>;
     /// Leaves a note on an inbox event that was recorded but could not be applied.

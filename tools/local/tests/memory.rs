@@ -387,7 +387,7 @@ async fn snapshot(
 async fn the_worker_fed_the_same_events_twice_changes_nothing() {
     let app = memory_app(small_catalog(20));
     let (_, records) = paid_bookings(&app, &["120", "442", "120"]).await;
-    assert_eq!(records.len(), 6, "a HOLD_PLACED and a payment event per booking");
+    assert_eq!(records.len(), 3, "a payment event per booking");
     let batch = ticketing::stream::batch(records);
     let first = ticketing::worker::process_batch(&app, batch.clone()).await;
     assert!(first.batch_item_failures.is_empty());
@@ -460,8 +460,8 @@ async fn the_in_process_mapping_retries_then_moves_past_a_poisoned_record() {
     }
     assert_eq!(
         deliveries.load(std::sync::atomic::Ordering::Relaxed),
-        6,
-        "each hold once; the first payment three times (a try, two retries), then the next records"
+        4,
+        "the first payment three times (a try, two retries), then the next record"
     );
     let (_, mine) = call(&app, request(Method::GET, "/bookings/my", Some(USER), None)).await;
     let first = mine

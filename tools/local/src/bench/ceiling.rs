@@ -28,7 +28,7 @@ fn item(pairs: &[(&str, AttributeValue)]) -> HashMap<String, AttributeValue> {
     pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect()
 }
 
-/// One booking's two transactions: the hold (booking, intent, two locks, HOLD_PLACED) and the payment
+/// One booking's two transactions: the hold (booking, intent, two locks) and the payment
 /// (the intent's outcome, the event).
 async fn one(client: &Client, tables: &Tables, performance: &str, n: u64) -> Result<(), Error> {
     let id = format!("ceiling-{n}-{}", uuid::Uuid::new_v4().simple());
@@ -68,15 +68,6 @@ async fn one(client: &Client, tables: &Tables, performance: &str, n: u64) -> Res
         )?,
         put(&tables.occupied_seats, lock(format!("A{n}")), "seatId")?,
         put(&tables.occupied_seats, lock(format!("B{n}")), "seatId")?,
-        put(
-            &tables.events,
-            item(&[
-                ("eventId", s(format!("hold_{id}"))),
-                ("type", s("HOLD_PLACED")),
-                ("bookingId", s(&id)),
-            ]),
-            "eventId",
-        )?,
     ];
     client
         .transact_write_items()

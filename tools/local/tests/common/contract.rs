@@ -75,14 +75,12 @@ fn hold(user: &str, seats: &[&str], created: i64, replaces: Vec<SeatLock>) -> Ne
             locked_until: Some(expires),
         })
         .collect();
-    let placed = ticketing::expiry::HoldPlaced::of(&booking);
     NewHold {
         booking,
         intent,
         locks,
         replaces,
         idempotency: None,
-        placed,
     }
 }
 

@@ -590,7 +590,7 @@ pub async fn paid_mix<S: ApiStore>(
     }
     let mut records = Vec::new();
     let started = Instant::now();
-    while records.len() < count * 2 {
+    while records.len() < count {
         let batch = shard.read(1000).await.expect("stream read");
         if batch.is_empty() {
             assert!(
