@@ -319,12 +319,14 @@ impl<S: SeatHolds> App<S> {
             };
             let mut locks: Vec<SeatLock> = Vec::new();
             let mut found = None;
+            let mut rows_read = 0;
             for step in 0..rows.len() {
                 let index = (start + step) % rows.len();
                 let Some((first, last)) = seats::key_range(rows[index]) else {
                     continue;
                 };
                 locks.extend(self.store.seat_locks_between(&perf.performance_id, first, last).await?);
+                rows_read += 1;
                 let locked: HashSet<&SeatId> = locks.iter().map(|l| &l.seat_id).chain(refused.iter()).collect();
                 if let Some(block) = seats::adjacent_block(rows[index], &locked, quantity, &mut pick) {
                     found = Some((index, block));
@@ -338,6 +340,9 @@ impl<S: SeatHolds> App<S> {
                     Ok(block)
                 }
                 None => {
+                    // Rows whose ids interleave may have read one lock twice.
+                    locks.sort_by(|a, b| a.seat_id.cmp(&b.seat_id));
+                    locks.dedup_by(|a, b| a.seat_id == b.seat_id);
                     let taken: HashSet<&SeatId> = locks
                         .iter()
                         .filter(|l| l.blocks_seat(now))
@@ -370,7 +375,7 @@ impl<S: SeatHolds> App<S> {
             hold.idempotency = remember.map(|r| r.completion(&hold.booking));
             match self.store.hold(&hold, now).await {
                 Ok(()) => {
-                    info!(seats = %seat_list(&hold.booking.seat_ids), attempt, "booking created");
+                    info!(seats = %seat_list(&hold.booking.seat_ids), attempt, rows_read, "booking created");
                     metrics::count(Metric::BookingsCreated);
                     return Ok(hold.booking);
                 }
