@@ -11,8 +11,8 @@ use crate::expiry::{self, ExpiryQueue, HoldExpiry, QueueError};
 use crate::idempotency::{self, Claimed, Completion, IdempotencyKey, KeyRecord, KeyState, StoredResponse};
 use crate::metrics::{self, Metric};
 use crate::store::{
-    BookingHistory, HoldError, IdempotencyKeys, NewHold, PaymentOutcome, PaymentRecords, RecordError, SeatHolds,
-    StoreError,
+    BookingHistory, Consistency, HoldError, IdempotencyKeys, NewHold, PaymentOutcome, PaymentRecords, RecordError,
+    SeatHolds, StoreError,
 };
 use crate::webhook::{GatewayCallback, Notification, NotificationData, NotificationType};
 use rand::Rng;
@@ -552,9 +552,10 @@ impl<S: SeatHolds> App<S> {
             .performance(id)
             .ok_or_else(|| FlowError::UnknownPerformance(id.clone()))?;
         let now = self.clock.now();
+        // A view, not a decision: an eventually consistent read, at half the read units.
         let locks: HashMap<SeatId, Availability> = self
             .store
-            .seat_locks(id)
+            .seat_locks(id, Consistency::Eventual)
             .await?
             .into_iter()
             .map(|l| (l.seat_id.clone(), l.availability(now)))
@@ -620,9 +621,13 @@ mod tests {
 
     #[async_trait]
     impl SeatHolds for CountingReads {
-        async fn seat_locks(&self, performance: &PerformanceId) -> Result<Vec<SeatLock>, StoreError> {
+        async fn seat_locks(
+            &self,
+            performance: &PerformanceId,
+            consistency: Consistency,
+        ) -> Result<Vec<SeatLock>, StoreError> {
             self.halls.fetch_add(1, Ordering::SeqCst);
-            self.store.seat_locks(performance).await
+            self.store.seat_locks(performance, consistency).await
         }
 
         async fn seat_locks_between(

@@ -145,11 +145,11 @@ impl DynamoStore {
         }
     }
 
-    /// Every page of a consistent Query of seat locks.
-    async fn locks(&self, query: QueryFluentBuilder) -> Result<Vec<SeatLock>, StoreError> {
+    /// Every page of a Query of seat locks.
+    async fn locks(&self, query: QueryFluentBuilder, consistency: Consistency) -> Result<Vec<SeatLock>, StoreError> {
         let mut pages = query
             .table_name(&self.tables.occupied_seats)
-            .consistent_read(true)
+            .consistent_read(consistency == Consistency::Strong)
             .set_return_consumed_capacity(self.report_capacity())
             .into_paginator()
             .send();
@@ -504,13 +504,17 @@ fn refused_seats(hold: &NewHold, previous: &BTreeSet<&BookingId>, reasons: &[Can
 
 #[async_trait]
 impl SeatHolds for DynamoStore {
-    async fn seat_locks(&self, performance: &PerformanceId) -> Result<Vec<SeatLock>, StoreError> {
+    async fn seat_locks(
+        &self,
+        performance: &PerformanceId,
+        consistency: Consistency,
+    ) -> Result<Vec<SeatLock>, StoreError> {
         let query = self
             .client
             .query()
             .key_condition_expression("performanceId = :p")
             .expression_attribute_values(":p", s(performance.as_str()));
-        self.locks(query).await
+        self.locks(query, consistency).await
     }
 
     async fn seat_locks_between(
@@ -526,7 +530,7 @@ impl SeatHolds for DynamoStore {
             .expression_attribute_values(":p", s(performance.as_str()))
             .expression_attribute_values(":first", s(first.as_str()))
             .expression_attribute_values(":last", s(last.as_str()));
-        self.locks(query).await
+        self.locks(query, Consistency::Strong).await
     }
 
     async fn hold(&self, hold: &NewHold, now: Timestamp) -> Result<(), HoldError> {

@@ -119,7 +119,7 @@ fn intent_for<'a>(state: &'a State, booking: &BookingId) -> Option<&'a PaymentIn
 
 #[async_trait]
 impl SeatHolds for MemoryStore {
-    async fn seat_locks(&self, performance: &PerformanceId) -> Result<Vec<SeatLock>, StoreError> {
+    async fn seat_locks(&self, performance: &PerformanceId, _: Consistency) -> Result<Vec<SeatLock>, StoreError> {
         let state = self.state();
         Ok(state
             .seats

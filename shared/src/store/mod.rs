@@ -132,8 +132,12 @@ pub enum Applied {
 /// What `create-booking` needs: the seat locks of a performance, and the hold transaction.
 #[async_trait]
 pub trait SeatHolds: Send + Sync {
-    /// Every lock of `performance` (the seat map).
-    async fn seat_locks(&self, performance: &PerformanceId) -> Result<Vec<SeatLock>, StoreError>;
+    /// Every lock of `performance` (the seat map, which may show a write of a moment ago a moment late).
+    async fn seat_locks(
+        &self,
+        performance: &PerformanceId,
+        consistency: Consistency,
+    ) -> Result<Vec<SeatLock>, StoreError>;
     /// The locks of `performance` whose seat ids sort from `first` to `last`, both included (a row of
     /// the hall, as a booking reads it).
     async fn seat_locks_between(

@@ -61,7 +61,11 @@ async fn seed_scenarios_confirm_and_fail_through_the_stream() {
         let confirmed = wait_for_status(&app, USER, &id, "confirmed").await;
         assert_eq!(confirmed["seatIds"], serde_json::json!(["A1", "A2"]));
         let booking = BookingId::try_from(id.as_str()).expect("valid");
-        let locks = app.store.seat_locks(&perf).await.expect("locks");
+        let locks = app
+            .store
+            .seat_locks(&perf, ticketing::store::Consistency::Strong)
+            .await
+            .expect("locks");
         let mine: Vec<_> = locks.iter().filter(|l| l.booking_id == booking).collect();
         assert_eq!(mine.len(), 2);
         assert!(mine
@@ -84,7 +88,7 @@ async fn seed_scenarios_confirm_and_fail_through_the_stream() {
         let booking2 = BookingId::try_from(id2.as_str()).expect("valid");
         assert!(app
             .store
-            .seat_locks(&perf)
+            .seat_locks(&perf, ticketing::store::Consistency::Strong)
             .await
             .expect("locks")
             .iter()
@@ -134,7 +138,10 @@ async fn contend(requests: usize, quantity: u32, seats: usize) {
     assert_eq!(held.len(), expected_winners * quantity as usize);
     let locks = app
         .store
-        .seat_locks(&PerformanceId::try_from("perf_001").expect("valid"))
+        .seat_locks(
+            &PerformanceId::try_from("perf_001").expect("valid"),
+            ticketing::store::Consistency::Strong,
+        )
         .await
         .expect("locks");
     assert_eq!(locks.len(), held.len());
@@ -188,7 +195,14 @@ async fn the_same_stream_batch_twice_changes_nothing() {
                 );
                 ledger.extend(store.ledger_of(&id).await.expect("ledger"));
             }
-            (bookings, store.seat_locks(&perf).await.expect("locks"), ledger)
+            (
+                bookings,
+                store
+                    .seat_locks(&perf, ticketing::store::Consistency::Strong)
+                    .await
+                    .expect("locks"),
+                ledger,
+            )
         }
     };
     let once = state(&app).await;
@@ -250,7 +264,11 @@ async fn a_lapsed_hold_expires_through_the_sqs_delay_queue() {
         wait_for_status(&app, USER, &id, "expired").await;
         let perf = PerformanceId::try_from("perf_001").expect("valid");
         assert!(
-            app.store.seat_locks(&perf).await.expect("locks").is_empty(),
+            app.store
+                .seat_locks(&perf, ticketing::store::Consistency::Strong)
+                .await
+                .expect("locks")
+                .is_empty(),
             "the seats are released"
         );
         let (code, late) = pay(&app, USER, &id, "120").await;

@@ -44,7 +44,10 @@ async fn seed_scenarios_confirm_and_fail() {
         let booking = BookingId::try_from(id.as_str()).expect("valid");
         let locks = app
             .store
-            .seat_locks(&PerformanceId::try_from("perf_001").expect("valid"))
+            .seat_locks(
+                &PerformanceId::try_from("perf_001").expect("valid"),
+                ticketing::store::Consistency::Strong,
+            )
             .await
             .expect("locks");
         assert!(locks
@@ -71,7 +74,10 @@ async fn seed_scenarios_confirm_and_fail() {
         let booking2 = BookingId::try_from(id2.as_str()).expect("valid");
         let locks = app
             .store
-            .seat_locks(&PerformanceId::try_from("perf_001").expect("valid"))
+            .seat_locks(
+                &PerformanceId::try_from("perf_001").expect("valid"),
+                ticketing::store::Consistency::Strong,
+            )
             .await
             .expect("locks");
         assert!(
@@ -377,7 +383,10 @@ async fn snapshot(
     let (_, mine) = call(app, request(Method::GET, "/bookings/my", Some(USER), None)).await;
     let locks = app
         .store
-        .seat_locks(&PerformanceId::try_from("perf_001").expect("valid"))
+        .seat_locks(
+            &PerformanceId::try_from("perf_001").expect("valid"),
+            ticketing::store::Consistency::Strong,
+        )
         .await
         .expect("locks");
     (mine, locks, app.store.ledger())
@@ -596,7 +605,11 @@ async fn a_lapsed_hold_expires_by_itself_and_a_late_payment_is_refused() {
         wait_for_status(&app, USER, &id, "expired").await;
         let perf = PerformanceId::try_from("perf_001").expect("valid");
         assert!(
-            app.store.seat_locks(&perf).await.expect("locks").is_empty(),
+            app.store
+                .seat_locks(&perf, ticketing::store::Consistency::Strong)
+                .await
+                .expect("locks")
+                .is_empty(),
             "the seats are released"
         );
         assert!(seat_states(&app).await.iter().all(|(_, state)| state == "available"));

@@ -153,7 +153,7 @@ fn expiry(h: &NewHold, now: i64) -> Release {
 
 async fn lock_of<S: Store>(store: &S, id: &str) -> Option<SeatLock> {
     store
-        .seat_locks(&perf())
+        .seat_locks(&perf(), ticketing::store::Consistency::Strong)
         .await
         .expect("locks")
         .into_iter()
