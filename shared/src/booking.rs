@@ -291,12 +291,7 @@ impl<S: SeatHolds> App<S> {
         total: Money,
         remember: Option<Remember<'_, Booking>>,
     ) -> Result<Booking, FlowError> {
-        // The expiry first: once the hold is written, nothing may stop it from lapsing. A message whose
-        // hold is never written finds no booking.
-        if let Some(queue) = &self.expiries {
-            let delay = Duration::from_secs(self.settings.hold_seconds) + expiry::MARGIN;
-            queue.schedule(&HoldExpiry::for_booking(&booking_id), delay).await?;
-        }
+        let mut expiry_scheduled = false;
         // Seats refused by an earlier attempt although they read free (a lapsed hold that was paid).
         let mut refused: HashSet<SeatId> = HashSet::new();
         let quantity = usize::try_from(request.quantity.get()).unwrap_or(usize::MAX);
@@ -371,6 +366,14 @@ impl<S: SeatHolds> App<S> {
                 request: &request,
                 total: &total,
             };
+            // The expiry before the first write: once the hold is written, nothing may stop it from
+            // lapsing. A request turned away for want of seats sends none; a message whose hold is never
+            // written finds no booking.
+            if let (Some(queue), false) = (&self.expiries, expiry_scheduled) {
+                let delay = Duration::from_secs(self.settings.hold_seconds) + expiry::MARGIN;
+                queue.schedule(&HoldExpiry::for_booking(&booking_id), delay).await?;
+                expiry_scheduled = true;
+            }
             let mut hold = self.new_hold(&order, seat_ids, &locks, now);
             hold.idempotency = remember.map(|r| r.completion(&hold.booking));
             match self.store.hold(&hold, now).await {
@@ -643,6 +646,36 @@ mod tests {
         async fn hold(&self, hold: &NewHold, now: Timestamp) -> Result<(), HoldError> {
             self.store.hold(hold, now).await
         }
+    }
+
+    /// Counts the expiries scheduled.
+    #[derive(Default)]
+    struct CountingQueue(AtomicUsize);
+
+    #[async_trait]
+    impl ExpiryQueue for CountingQueue {
+        async fn schedule(&self, _: &HoldExpiry, _: Duration) -> Result<(), QueueError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn each_hold_schedules_its_expiry_once_and_a_turned_away_request_none() {
+        let queue = Arc::new(CountingQueue::default());
+        let app = App::new(
+            CountingReads::default(),
+            two_rows_of_four(),
+            Arc::new(crate::domain::SystemClock),
+            Settings::default(),
+        )
+        .with_expiries(queue.clone());
+        for _ in 0..4 {
+            book_two(&app).await.expect("booked");
+        }
+        assert_eq!(queue.0.load(Ordering::SeqCst), 4);
+        assert!(matches!(book_two(&app).await, Err(FlowError::SeatsUnavailable(_))));
+        assert_eq!(queue.0.load(Ordering::SeqCst), 4, "sold out: nothing to expire");
     }
 
     fn two_rows_of_four() -> Catalog {

@@ -180,6 +180,16 @@ impl ExpiryQueue for Scheduled {
     }
 }
 
+/// The Query requests logged since the last take, and the read units they consumed.
+fn queries(log: &CapacityLog) -> (usize, f64) {
+    let reads: Vec<_> = log.take().into_iter().filter(|r| r.operation == "Query").collect();
+    let units = reads
+        .iter()
+        .flat_map(|r| r.tables.iter().map(|(_, read, _)| read))
+        .sum();
+    (reads.len(), units)
+}
+
 /// Writes `seats` of `performance` as sold, 25 to a request.
 async fn fill(
     client: &aws_sdk_dynamodb::Client,
@@ -256,21 +266,15 @@ async fn main() -> Result<(), Error> {
     let at_due = ManualClock::at(booking.hold_expires_at);
     ticketing::expiry::expire_when_due(&app.store, &at_due, queue.as_ref(), &expiry).await?;
     let requests = log.take();
-    writeln!(report, "## Requests and capacity per booking\n")?;
     writeln!(
         report,
-        "One complete flow on DynamoDB Local: book 2 seats (perf of 5,000 seats, none held), pay (CVV 120),"
+        "## Requests and capacity per booking\n\n\
+         One complete flow on DynamoDB Local: book 2 seats (perf of 5,000 seats, none held), pay (CVV 120),\n\
+         the worker applies the stream record (PAYMENT_SUCCEEDED), the hold's expiry comes due. Capacity as DynamoDB reports it\n\
+         with `ReturnConsumedCapacity`; prices: on-demand ${WRITE_PRICE}/M write units, ${READ_PRICE}/M read units.\n\n\
+         | # | step | operation | table | read units | write units |\n\
+         |---|---|---|---|---|---|"
     )?;
-    writeln!(
-        report,
-        "the worker applies the stream record (PAYMENT_SUCCEEDED), the hold's expiry comes due. Capacity as DynamoDB reports it"
-    )?;
-    writeln!(
-        report,
-        "with `ReturnConsumedCapacity`; prices: on-demand ${WRITE_PRICE}/M write units, ${READ_PRICE}/M read units.\n"
-    )?;
-    writeln!(report, "| # | step | operation | table | read units | write units |")?;
-    writeln!(report, "|---|---|---|---|---|---|")?;
     let steps = [
         "book: read the seat locks",
         "book: hold transaction",
@@ -301,18 +305,12 @@ async fn main() -> Result<(), Error> {
     )?;
     writeln!(
         report,
-        "booking. It counts a transaction's writes per table, not per item, so it under-reports: by DynamoDB's"
+        "booking. It counts a transaction's writes per table, not per item, so it under-reports: by DynamoDB's\n\
+         documented rules (a transactional write of an item up to 1 KB is 2 write units, a GSI write 1, a\n\
+         strongly consistent read up to 4 KB 1 read unit, an eventually consistent one half) the same requests cost:\n\n\
+         | request | items written | write units | read units |\n\
+         |---|---|---|---|"
     )?;
-    writeln!(
-        report,
-        "documented rules (a transactional write of an item up to 1 KB is 2 write units, a GSI write 1, a"
-    )?;
-    writeln!(
-        report,
-        "strongly consistent read up to 4 KB 1 read unit, an eventually consistent one half) the same requests cost:\n"
-    )?;
-    writeln!(report, "| request | items written | write units | read units |")?;
-    writeln!(report, "|---|---|---|---|")?;
     let mut model = (0.0, 0.0);
     for (request, items, w, r, note) in RULES {
         writeln!(report, "| {request} | {items} | {w} | {r}{note} |")?;
@@ -329,29 +327,17 @@ async fn main() -> Result<(), Error> {
 
     // 1b. The seat-lock read as the hall fills.
     let fill_performance = format!("bench_{}", 1 + LEVELS.len());
-    writeln!(report, "### The seat-lock read as the hall fills\n")?;
     writeln!(
         report,
-        "The figures above are for an empty hall. A booking reads the seat locks row by row, from the row where"
+        "### The seat-lock read as the hall fills\n\n\
+         The figures above are for an empty hall. A booking reads the seat locks row by row, from the row where\n\
+         its process last found seats, until a row has 2 free seats side by side. With the hall filled (sold\n\
+         seats written directly, in hall order, behind the process's back), the first booking after the fill\n\
+         walks the rows filled since, the next one reads one row. The seat map reads every lock. As DynamoDB Local\n\
+         reports them:\n\n\
+         | hall filled | locks in the table | first booking: reads, read units, time | next booking: reads, read units, time | seat map: reads, read units |\n\
+         |---|---|---|---|---|"
     )?;
-    writeln!(
-        report,
-        "its process last found seats, until a row has 2 free seats side by side. With the hall filled (sold"
-    )?;
-    writeln!(
-        report,
-        "seats written directly, in hall order, behind the process's back), the first booking after the fill"
-    )?;
-    writeln!(
-        report,
-        "walks the rows filled since, the next one reads one row. The seat map reads every lock. As DynamoDB Local"
-    )?;
-    writeln!(report, "reports them:\n")?;
-    writeln!(
-        report,
-        "| hall filled | locks in the table | first booking: reads, read units, time | next booking: reads, read units, time | seat map: reads, read units |"
-    )?;
-    writeln!(report, "|---|---|---|---|---|")?;
     let seats = hall();
     let mut written = 0;
     for percent in [0usize, 25, 50, 90] {
@@ -366,31 +352,17 @@ async fn main() -> Result<(), Error> {
             app.create_booking(user.clone(), request(&fill_performance)?, None)
                 .await?;
             let took = began.elapsed();
-            let reads: Vec<_> = log.take().into_iter().filter(|r| r.operation == "Query").collect();
-            let units: f64 = reads
-                .iter()
-                .flat_map(|r| r.tables.iter().map(|(_, read, _)| read))
-                .sum();
-            cells.push(format!(
-                "{}, {units}, {:.1} ms",
-                reads.len(),
-                took.as_secs_f64() * 1000.0
-            ));
+            let (reads, units) = queries(&log);
+            cells.push(format!("{reads}, {units}, {:.1} ms", took.as_secs_f64() * 1000.0));
         }
         log.take();
         app.seat_map(&PerformanceId::try_from(fill_performance.as_str())?)
             .await?;
-        let reads: Vec<_> = log.take().into_iter().filter(|r| r.operation == "Query").collect();
-        let units: f64 = reads
-            .iter()
-            .flat_map(|r| r.tables.iter().map(|(_, read, _)| read))
-            .sum();
+        let (reads, units) = queries(&log);
         writeln!(
             report,
-            "| {percent} % | {target} | {} | {} | {}, {units} |",
-            cells[0],
-            cells[1],
-            reads.len()
+            "| {percent} % | {target} | {} | {} | {reads}, {units} |",
+            cells[0], cells[1]
         )?;
     }
     writeln!(report)?;
@@ -404,17 +376,11 @@ async fn main() -> Result<(), Error> {
     )?;
     writeln!(
         report,
-        "the ceiling issues the same two TransactWriteItems shapes (the hold with its 2 locks,"
+        "the ceiling issues the same two TransactWriteItems shapes (the hold with its 2 locks,\n\
+         the payment outcome with its event) directly with the SDK, with no reads and no application code.\n\n\
+         | C | bookings/s (application) | bookings/s (SDK ceiling) | ratio |\n\
+         |---|---|---|---|"
     )?;
-    writeln!(
-        report,
-        "the payment outcome with its event) directly with the SDK, with no reads and no application code.\n"
-    )?;
-    writeln!(
-        report,
-        "| C | bookings/s (application) | bookings/s (SDK ceiling) | ratio |"
-    )?;
-    writeln!(report, "|---|---|---|---|")?;
     for (level, clients) in LEVELS.iter().enumerate() {
         let performance = format!("bench_{}", level + 1);
         let app_rate = {
@@ -467,25 +433,16 @@ async fn main() -> Result<(), Error> {
         &catalog_file,
         &flow_tables,
     );
-    writeln!(report, "## Cold start\n")?;
     writeln!(
         report,
-        "Each function's release binary (`cargo build --release`, host target x86_64: the arm64 cross build"
+        "## Cold start\n\n\
+         Each function's release binary (`cargo build --release`, host target x86_64: the arm64 cross build\n\
+         with `cargo lambda build --release --arm64` works here but doubles the build, past this command's\n\
+         budget). Start: from spawning the process to its first poll of the Lambda runtime API (a stand-in\n\
+         in the bench; reading the configuration, the SDK clients, the catalog), {COLD_STARTS} starts each.\n\n\
+         | function | binary size | start, median | start, max |\n\
+         |---|---|---|---|"
     )?;
-    writeln!(
-        report,
-        "with `cargo lambda build --release --arm64` works here but doubles the build, past this command's"
-    )?;
-    writeln!(
-        report,
-        "budget). Start: from spawning the process to its first poll of the Lambda runtime API (a stand-in"
-    )?;
-    writeln!(
-        report,
-        "in the bench; reading the configuration, the SDK clients, the catalog), {COLD_STARTS} starts each.\n"
-    )?;
-    writeln!(report, "| function | binary size | start, median | start, max |")?;
-    writeln!(report, "|---|---|---|---|")?;
     for function in functions::ALL {
         let size = std::fs::metadata(functions::release_binary(function))?.len();
         let mut starts = Vec::with_capacity(COLD_STARTS);
@@ -518,14 +475,11 @@ async fn main() -> Result<(), Error> {
     )
     .await?;
     let ms = |q: f64| quantile(&figures.latencies, q).map_or(0.0, |d| d.as_secs_f64() * 1000.0);
-    writeln!(report, "\n## Asynchronous latency\n")?;
     writeln!(
         report,
-        "{FLOW_BOOKINGS} bookings through the release binaries, each process polling a runtime-API stand-in:"
-    )?;
-    writeln!(
-        report,
-        "{FLOW_CLIENTS} clients (users of one booking each; every tenth first reads the seat map) book 2 seats, pay"
+        "\n## Asynchronous latency\n\n\
+         {FLOW_BOOKINGS} bookings through the release binaries, each process polling a runtime-API stand-in:\n\
+         {FLOW_CLIENTS} clients (users of one booking each; every tenth first reads the seat map) book 2 seats, pay"
     )?;
     writeln!(
         report,
@@ -534,14 +488,11 @@ async fn main() -> Result<(), Error> {
     )?;
     writeln!(
         report,
-        "stream is fed to one `process-events` as the event source mapping does (batches of up to 100; an"
+        "stream is fed to one `process-events` as the event source mapping does (batches of up to 100; an\n\
+         empty read waits 100 ms before the next, where Lambda polls a shard about 4 times a second).\n\n\
+         | payment's 200 to `confirmed` visible | p50 | p99 | max |\n\
+         |---|---|---|---|"
     )?;
-    writeln!(
-        report,
-        "empty read waits 100 ms before the next, where Lambda polls a shard about 4 times a second).\n"
-    )?;
-    writeln!(report, "| payment's 200 to `confirmed` visible | p50 | p99 | max |")?;
-    writeln!(report, "|---|---|---|---|")?;
     writeln!(
         report,
         "| over {} bookings | {:.0} ms | {:.0} ms | {:.0} ms |",
@@ -555,17 +506,14 @@ async fn main() -> Result<(), Error> {
         "\nThe run completed {:.1} bookings/s (booking, payment and the wait for `confirmed`).\n",
         figures.bookings_per_second
     )?;
-    writeln!(report, "## Memory\n")?;
     writeln!(
         report,
-        "Peak resident set (`VmHWM`) of each function's processes over the run above (256 MB configured);"
+        "## Memory\n\n\
+         Peak resident set (`VmHWM`) of each function's processes over the run above (256 MB configured);\n\
+         receive-webhook and expire-holds, off the booking path, after handling their sample event once.\n\n\
+         | function | processes | peak RSS (largest process) |\n\
+         |---|---|---|"
     )?;
-    writeln!(
-        report,
-        "receive-webhook and expire-holds, off the booking path, after handling their sample event once.\n"
-    )?;
-    writeln!(report, "| function | processes | peak RSS (largest process) |")?;
-    writeln!(report, "|---|---|---|")?;
     for (function, processes, kib) in &figures.memory {
         let rss = kib.map_or("unknown".to_owned(), |k| format!("{:.1} MiB", k as f64 / 1024.0));
         writeln!(report, "| {function} | {processes} | {rss} |")?;
