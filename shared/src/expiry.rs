@@ -15,9 +15,9 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tracing::{error, info, warn, Instrument};
 
-/// The expiry message. `create-booking` sends it before it writes the hold (the booking id is known
-/// before the seats are), so no accepted booking misses its expiry; a message whose hold was never
-/// written finds no booking and is dropped. The expirer reads the rest from the booking.
+/// The expiry message. `create-booking` sends it before it writes the hold, so no accepted booking
+/// misses its expiry; a message whose hold was never written finds no booking and is dropped. It names
+/// the booking only: the expirer reads the rest (seats, intent, the hold's end) from the booking.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HoldExpiry {
