@@ -39,6 +39,14 @@ pub fn release_binary(function: &str) -> PathBuf {
         .join(function)
 }
 
+/// The function's Lambda artifact as `make build-lambda` (`cargo lambda build --release --arm64`) leaves it.
+pub fn lambda_artifact(function: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/lambda")
+        .join(function)
+        .join("bootstrap")
+}
+
 /// One function: `processes` execution environments of its binary polling one runtime API.
 pub struct Function {
     name: String,

@@ -180,6 +180,10 @@ impl ExpiryQueue for Scheduled {
     }
 }
 
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
 /// The Query requests logged since the last take, and the read units they consumed.
 fn queries(log: &CapacityLog) -> (usize, f64) {
     let reads: Vec<_> = log.take().into_iter().filter(|r| r.operation == "Query").collect();
@@ -436,12 +440,13 @@ async fn main() -> Result<(), Error> {
     writeln!(
         report,
         "## Cold start\n\n\
-         Each function's release binary (`cargo build --release`, host target x86_64: the arm64 cross build\n\
-         with `cargo lambda build --release --arm64` works here but doubles the build, past this command's\n\
-         budget). Start: from spawning the process to its first poll of the Lambda runtime API (a stand-in\n\
-         in the bench; reading the configuration, the SDK clients, the catalog), {COLD_STARTS} starts each.\n\n\
-         | function | binary size | start, median | start, max |\n\
-         |---|---|---|---|"
+         Each function's release binary as this command builds it (`cargo build --release`, host target\n\
+         x86_64: the arm64 cross build, `make build-lambda`, works here but takes 10 minutes on 2 cores, past\n\
+         this command's budget; its sizes are shown when `target/lambda` holds it). Start: from spawning the\n\
+         process to its first poll of the Lambda runtime API (a stand-in in the bench; reading the\n\
+         configuration, the SDK clients, the catalog), {COLD_STARTS} starts each.\n\n\
+         | function | binary size (x86_64) | arm64 (`make build-lambda`) | start, median | start, max |\n\
+         |---|---|---|---|---|"
     )?;
     for function in functions::ALL {
         let size = std::fs::metadata(functions::release_binary(function))?.len();
@@ -451,10 +456,12 @@ async fn main() -> Result<(), Error> {
         }
         starts.sort();
         let ms = |d: Option<Duration>| d.map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+        let arm64 = std::fs::metadata(functions::lambda_artifact(function))
+            .map_or("not built".to_owned(), |m| format!("{:.1} MiB", mib(m.len())));
         writeln!(
             report,
-            "| {function} | {:.1} MiB | {:.1} ms | {:.1} ms |",
-            size as f64 / (1024.0 * 1024.0),
+            "| {function} | {:.1} MiB | {arm64} | {:.1} ms | {:.1} ms |",
+            mib(size),
             ms(quantile(&starts, 0.5)),
             ms(starts.last().copied()),
         )?;
