@@ -1,7 +1,8 @@
 //! Holds that lapse on time. Every new booking schedules its own expiry on a delay queue (SQS in
-//! production, a timer task in `make run`) before its hold is written; when it comes due, the booking becomes `expired`, its payment
-//! intent `cancelled` and its seats free, in one transaction that a payment and an expiry cannot both
-//! pass. A lapsed lock is free for a new booking at once anyway; the expiry tidies up after it.
+//! production, a timer task in `make run`) before its hold is written; when it comes due, the booking
+//! becomes `expired`, its payment intent `cancelled` and its seats free, in one transaction that a
+//! payment and an expiry cannot both pass. A lapsed lock is free for a new booking at once anyway; the
+//! expiry tidies up after it.
 
 use crate::booking::App;
 use crate::domain::{Booking, BookingId, BookingStatus, Clock, IntentStatus, Timestamp};
