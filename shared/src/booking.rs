@@ -500,18 +500,14 @@ impl<S: PaymentRecords> App<S> {
             Some(false) => (IntentStatus::Failed, Some(PaymentEventType::PaymentFailed)),
             None => (IntentStatus::Processing, None),
         };
-        let event = event_type.map(|event_type| PaymentEvent {
-            event_id: EventId::generate(),
-            event_type,
-            booking_id: booking.booking_id.clone(),
-            user_id: booking.user_id.clone(),
-            payment_intent_id: booking.payment_intent_id.clone(),
-            performance_id: booking.performance_id.clone(),
-            seat_ids: booking.seat_ids.clone(),
-            amount: booking.total.clone(),
-            failure_code: pg.failure_code.clone(),
-            occurred_at: now,
-            source: PaymentEvent::SOURCE_PG_SIMULATOR.to_owned(),
+        let event = event_type.map(|event_type| {
+            PaymentEvent::of(
+                &booking,
+                event_type,
+                pg.failure_code.clone(),
+                now,
+                PaymentEvent::SOURCE_PG_SIMULATOR,
+            )
         });
         let idempotency = remember.map(|r| r.completion(&(booking.clone(), pg.clone())));
         let outcome = PaymentOutcome {

@@ -1,7 +1,8 @@
 //! Payment intents, the simulated payment gateway (PG) and the events a payment outcome publishes.
 
 use super::{
-    BookingId, EventId, IntentStatus, Money, PaymentIntentId, PaymentMethod, PerformanceId, SeatId, Timestamp, UserId,
+    Booking, BookingId, EventId, IntentStatus, Money, PaymentIntentId, PaymentMethod, PerformanceId, SeatId, Timestamp,
+    UserId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -159,6 +160,29 @@ pub struct PaymentEvent {
 
 impl PaymentEvent {
     pub const SOURCE_PG_SIMULATOR: &'static str = "pg-simulator";
+
+    /// A new event, under a fresh id, of `booking`'s payment outcome.
+    pub fn of(
+        booking: &Booking,
+        event_type: PaymentEventType,
+        failure_code: Option<String>,
+        occurred_at: Timestamp,
+        source: &str,
+    ) -> Self {
+        Self {
+            event_id: EventId::generate(),
+            event_type,
+            booking_id: booking.booking_id.clone(),
+            user_id: booking.user_id.clone(),
+            payment_intent_id: booking.payment_intent_id.clone(),
+            performance_id: booking.performance_id.clone(),
+            seat_ids: booking.seat_ids.clone(),
+            amount: booking.total.clone(),
+            failure_code,
+            occurred_at,
+            source: source.to_owned(),
+        }
+    }
 }
 
 #[cfg(test)]

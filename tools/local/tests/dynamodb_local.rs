@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use ticketing::booking::{App, Settings};
 use ticketing::domain::{BookingId, PerformanceId, SeatState, SystemClock};
-use ticketing::store::{DynamoStore, Inspect, SeatHolds};
+use ticketing::store::{DynamoStore, Inspect};
 use ticketing::stream::{run_mapping, Mapping, ShardReader};
 use ticketing_local::emulator::Emulator;
 use ticketing_local::poller::StreamShards;
@@ -61,11 +61,7 @@ async fn seed_scenarios_confirm_and_fail_through_the_stream() {
         let confirmed = wait_for_status(&app, USER, &id, "confirmed").await;
         assert_eq!(confirmed["seatIds"], serde_json::json!(["A1", "A2"]));
         let booking = BookingId::try_from(id.as_str()).expect("valid");
-        let locks = app
-            .store
-            .seat_locks(&perf, ticketing::store::Consistency::Strong)
-            .await
-            .expect("locks");
+        let locks = locks_of(&app.store, &perf).await;
         let mine: Vec<_> = locks.iter().filter(|l| l.booking_id == booking).collect();
         assert_eq!(mine.len(), 2);
         assert!(mine
@@ -86,11 +82,8 @@ async fn seed_scenarios_confirm_and_fail_through_the_stream() {
         );
         wait_for_status(&app, USER, &id2, "failed").await;
         let booking2 = BookingId::try_from(id2.as_str()).expect("valid");
-        assert!(app
-            .store
-            .seat_locks(&perf, ticketing::store::Consistency::Strong)
+        assert!(locks_of(&app.store, &perf)
             .await
-            .expect("locks")
             .iter()
             .all(|l| l.booking_id != booking2));
         assert!(app.store.ledger_of(&booking2).await.expect("ledger").is_empty());
@@ -136,14 +129,7 @@ async fn contend(requests: usize, quantity: u32, seats: usize) {
     let distinct: HashSet<&String> = held.iter().collect();
     assert_eq!(distinct.len(), held.len(), "no seat held by two bookings: {held:?}");
     assert_eq!(held.len(), expected_winners * quantity as usize);
-    let locks = app
-        .store
-        .seat_locks(
-            &PerformanceId::try_from("perf_001").expect("valid"),
-            ticketing::store::Consistency::Strong,
-        )
-        .await
-        .expect("locks");
+    let locks = perf_001_locks(&app.store).await;
     assert_eq!(locks.len(), held.len());
     let winners: HashSet<&str> = won.iter().filter_map(|b| b["bookingId"].as_str()).collect();
     assert!(locks.iter().all(|l| winners.contains(l.booking_id.as_str())));
@@ -195,14 +181,7 @@ async fn the_same_stream_batch_twice_changes_nothing() {
                 );
                 ledger.extend(store.ledger_of(&id).await.expect("ledger"));
             }
-            (
-                bookings,
-                store
-                    .seat_locks(&perf, ticketing::store::Consistency::Strong)
-                    .await
-                    .expect("locks"),
-                ledger,
-            )
+            (bookings, locks_of(&store, &perf).await, ledger)
         }
     };
     let once = state(&app).await;
@@ -263,14 +242,7 @@ async fn a_lapsed_hold_expires_through_the_sqs_delay_queue() {
         // Nothing touches the performance: the delayed message alone expires the booking.
         wait_for_status(&app, USER, &id, "expired").await;
         let perf = PerformanceId::try_from("perf_001").expect("valid");
-        assert!(
-            app.store
-                .seat_locks(&perf, ticketing::store::Consistency::Strong)
-                .await
-                .expect("locks")
-                .is_empty(),
-            "the seats are released"
-        );
+        assert!(locks_of(&app.store, &perf).await.is_empty(), "the seats are released");
         let (code, late) = pay(&app, USER, &id, "120").await;
         assert_eq!(
             (code, late["error"]["code"].as_str()),

@@ -7,7 +7,7 @@ use common::*;
 use lambda_http::http::{Method, StatusCode};
 use serde_json::json;
 use ticketing::domain::{BookingId, PerformanceId, SeatState};
-use ticketing::store::{Inspect, SeatHolds};
+use ticketing::store::Inspect;
 use ticketing::stream::{run_in_process, Mapping};
 
 #[tokio::test]
@@ -42,14 +42,7 @@ async fn seed_scenarios_confirm_and_fail() {
         assert_eq!(confirmed["quantity"], 2);
         assert_eq!(confirmed["seatIds"], json!(["A1", "A2"]));
         let booking = BookingId::try_from(id.as_str()).expect("valid");
-        let locks = app
-            .store
-            .seat_locks(
-                &PerformanceId::try_from("perf_001").expect("valid"),
-                ticketing::store::Consistency::Strong,
-            )
-            .await
-            .expect("locks");
+        let locks = perf_001_locks(&app.store).await;
         assert!(locks
             .iter()
             .filter(|l| l.booking_id == booking)
@@ -72,14 +65,7 @@ async fn seed_scenarios_confirm_and_fail() {
         assert_eq!(declined["pgMockData"]["failureCode"], "DECLINE_2");
         wait_for_status(&app, USER, &id2, "failed").await;
         let booking2 = BookingId::try_from(id2.as_str()).expect("valid");
-        let locks = app
-            .store
-            .seat_locks(
-                &PerformanceId::try_from("perf_001").expect("valid"),
-                ticketing::store::Consistency::Strong,
-            )
-            .await
-            .expect("locks");
+        let locks = perf_001_locks(&app.store).await;
         assert!(
             locks.iter().all(|l| l.booking_id != booking2),
             "a failed booking's seats are free"
@@ -381,14 +367,7 @@ async fn snapshot(
     Vec<ticketing::domain::ledger::LedgerEntry>,
 ) {
     let (_, mine) = call(app, request(Method::GET, "/bookings/my", Some(USER), None)).await;
-    let locks = app
-        .store
-        .seat_locks(
-            &PerformanceId::try_from("perf_001").expect("valid"),
-            ticketing::store::Consistency::Strong,
-        )
-        .await
-        .expect("locks");
+    let locks = perf_001_locks(&app.store).await;
     (mine, locks, app.store.ledger())
 }
 
@@ -604,14 +583,7 @@ async fn a_lapsed_hold_expires_by_itself_and_a_late_payment_is_refused() {
         // Nothing touches the performance: the expiry alone does it.
         wait_for_status(&app, USER, &id, "expired").await;
         let perf = PerformanceId::try_from("perf_001").expect("valid");
-        assert!(
-            app.store
-                .seat_locks(&perf, ticketing::store::Consistency::Strong)
-                .await
-                .expect("locks")
-                .is_empty(),
-            "the seats are released"
-        );
+        assert!(locks_of(&app.store, &perf).await.is_empty(), "the seats are released");
         assert!(seat_states(&app).await.iter().all(|(_, state)| state == "available"));
         let (code, late) = pay(&app, USER, &id, "120").await;
         assert_eq!(
@@ -654,19 +626,13 @@ async fn a_late_success_for_an_expired_booking_is_recorded_not_applied() {
     ticketing::expiry::expire_when_due(&app.store, app.clock.as_ref(), queue.as_ref(), &expiry)
         .await
         .expect("expired");
-    let event = ticketing::domain::payment::PaymentEvent {
-        event_id: ticketing::domain::EventId::generate(),
-        event_type: ticketing::domain::payment::PaymentEventType::PaymentSucceeded,
-        booking_id: booking.booking_id.clone(),
-        user_id: booking.user_id.clone(),
-        payment_intent_id: booking.payment_intent_id.clone(),
-        performance_id: booking.performance_id.clone(),
-        seat_ids: booking.seat_ids.clone(),
-        amount: booking.total.clone(),
-        failure_code: None,
-        occurred_at: app.clock.now(),
-        source: "pg-webhook".to_owned(),
-    };
+    let event = ticketing::domain::payment::PaymentEvent::of(
+        &booking,
+        ticketing::domain::payment::PaymentEventType::PaymentSucceeded,
+        None,
+        app.clock.now(),
+        "pg-webhook",
+    );
     assert!(ticketing::store::Inbox::put_event(&app.store, &event.event_id, &event)
         .await
         .expect("stored"));

@@ -4,8 +4,8 @@ use ticketing::domain::ledger;
 use ticketing::domain::payment::{PaymentEvent, PaymentEventType, PaymentIntent, PgResult};
 use ticketing::domain::seats::SeatLock;
 use ticketing::domain::{
-    Booking, BookingId, BookingStatus, Currency, EventId, IntentStatus, Money, PaymentMethod, PerformanceId, Quantity,
-    SeatId, SeatState, Timestamp, UserId,
+    Booking, BookingId, BookingStatus, Currency, IntentStatus, Money, PaymentMethod, PerformanceId, Quantity, SeatId,
+    SeatState, Timestamp, UserId,
 };
 use ticketing::store::{
     Applied, BookingHistory, HoldError, Inspect, NewHold, PaymentOutcome, PaymentRecords, RecordError, Release,
@@ -98,23 +98,17 @@ fn outcome(h: &NewHold, success: bool, now: i64) -> PaymentOutcome {
             failure_code: (!success).then(|| "DECLINE_2".to_owned()),
             processed_at: at(now),
         },
-        event: Some(PaymentEvent {
-            event_id: EventId::generate(),
-            event_type: if success {
+        event: Some(PaymentEvent::of(
+            b,
+            if success {
                 PaymentEventType::PaymentSucceeded
             } else {
                 PaymentEventType::PaymentFailed
             },
-            booking_id: b.booking_id.clone(),
-            user_id: b.user_id.clone(),
-            payment_intent_id: b.payment_intent_id.clone(),
-            performance_id: b.performance_id.clone(),
-            seat_ids: b.seat_ids.clone(),
-            amount: b.total.clone(),
-            failure_code: None,
-            occurred_at: at(now),
-            source: PaymentEvent::SOURCE_PG_SIMULATOR.to_owned(),
-        }),
+            None,
+            at(now),
+            PaymentEvent::SOURCE_PG_SIMULATOR,
+        )),
         idempotency: None,
     }
 }
@@ -152,10 +146,8 @@ fn expiry(h: &NewHold, now: i64) -> Release {
 }
 
 async fn lock_of<S: Store>(store: &S, id: &str) -> Option<SeatLock> {
-    store
-        .seat_locks(&perf(), ticketing::store::Consistency::Strong)
+    super::locks_of(store, &perf())
         .await
-        .expect("locks")
         .into_iter()
         .find(|l| l.seat_id.as_str() == id)
 }

@@ -42,6 +42,19 @@ pub fn small_catalog(seats: usize) -> Catalog {
 
 /// The app over the in-memory store with an in-process expiry queue, whose due expiries nobody
 /// consumes unless a test takes the receiving end from [`memory_app_with_expiries`].
+/// Every seat lock of `performance`, read strongly consistent.
+pub async fn locks_of<S: SeatHolds>(store: &S, performance: &PerformanceId) -> Vec<ticketing::domain::seats::SeatLock> {
+    store
+        .seat_locks(performance, ticketing::store::Consistency::Strong)
+        .await
+        .expect("locks")
+}
+
+/// [`locks_of`] the built-in performance `perf_001`.
+pub async fn perf_001_locks<S: SeatHolds>(store: &S) -> Vec<ticketing::domain::seats::SeatLock> {
+    locks_of(store, &PerformanceId::try_from("perf_001").expect("valid")).await
+}
+
 pub fn memory_app(catalog: Catalog) -> App<MemoryStore> {
     memory_app_with_expiries(catalog, Settings::default()).0
 }
