@@ -291,7 +291,14 @@ impl<S: SeatHolds> App<S> {
         total: Money,
         remember: Option<Remember<'_, Booking>>,
     ) -> Result<Booking, FlowError> {
-        let mut expiry_scheduled = false;
+        // The expiry goes out once, before the first write: see below.
+        let mut unscheduled = self.expiries.as_deref();
+        let order = Order {
+            booking_id: &booking_id,
+            user: &user,
+            request: &request,
+            total: &total,
+        };
         // Seats refused by an earlier attempt although they read free (a lapsed hold that was paid).
         let mut refused: HashSet<SeatId> = HashSet::new();
         let quantity = usize::try_from(request.quantity.get()).unwrap_or(usize::MAX);
@@ -320,10 +327,13 @@ impl<S: SeatHolds> App<S> {
                 let Some((first, last)) = seats::key_range(rows[index]) else {
                     continue;
                 };
-                locks.extend(self.store.seat_locks_between(&perf.performance_id, first, last).await?);
+                let row_locks = self.store.seat_locks_between(&perf.performance_id, first, last).await?;
                 rows_read += 1;
-                let locked: HashSet<&SeatId> = locks.iter().map(|l| &l.seat_id).chain(refused.iter()).collect();
-                if let Some(block) = seats::adjacent_block(rows[index], &locked, quantity, &mut pick) {
+                // The row's own seats are all in its key range: its read alone tells which are locked.
+                let locked: HashSet<&SeatId> = row_locks.iter().map(|l| &l.seat_id).chain(refused.iter()).collect();
+                let block = seats::adjacent_block(rows[index], &locked, quantity, &mut pick);
+                locks.extend(row_locks);
+                if let Some(block) = block {
                     found = Some((index, block));
                     break;
                 }
@@ -360,19 +370,12 @@ impl<S: SeatHolds> App<S> {
                     return Err(FlowError::SeatsUnavailable(perf.performance_id.clone()));
                 }
             };
-            let order = Order {
-                booking_id: &booking_id,
-                user: &user,
-                request: &request,
-                total: &total,
-            };
             // The expiry before the first write: once the hold is written, nothing may stop it from
             // lapsing. A request turned away for want of seats sends none; a message whose hold is never
             // written finds no booking.
-            if let (Some(queue), false) = (&self.expiries, expiry_scheduled) {
+            if let Some(queue) = unscheduled.take() {
                 let delay = Duration::from_secs(self.settings.hold_seconds) + expiry::MARGIN;
                 queue.schedule(&HoldExpiry::for_booking(&booking_id), delay).await?;
-                expiry_scheduled = true;
             }
             let mut hold = self.new_hold(&order, seat_ids, &locks, now);
             hold.idempotency = remember.map(|r| r.completion(&hold.booking));

@@ -5,7 +5,7 @@
 //! expiry tidies up after it.
 
 use crate::booking::App;
-use crate::domain::{Booking, BookingId, BookingStatus, Clock, IntentStatus, Timestamp};
+use crate::domain::{BookingId, BookingStatus, Clock, IntentStatus, Timestamp};
 use crate::store::{Applied, Consistency, Release, Settlements};
 use crate::worker::WorkerError;
 use async_trait::async_trait;
@@ -31,14 +31,10 @@ impl HoldExpiry {
             booking_id: booking_id.clone(),
         }
     }
-
-    pub fn of(booking: &Booking) -> Self {
-        Self::for_booking(&booking.booking_id)
-    }
 }
 
 /// How long to wait before looking again: until `due`, at most the queue's longest delay.
-pub fn delay_until(due: Timestamp, now: Timestamp) -> Duration {
+fn delay_until(due: Timestamp, now: Timestamp) -> Duration {
     let millis = u64::try_from(due.as_millis().saturating_sub(now.as_millis())).unwrap_or(0);
     Duration::from_millis(millis).min(MAX_DELAY)
 }

@@ -8,7 +8,6 @@
 use crate::domain::{Timestamp, UserId};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::fmt::Write;
 
 /// How long a key is remembered.
 pub const RETENTION_SECONDS: u64 = 24 * 60 * 60;
@@ -43,11 +42,7 @@ impl IdempotencyKey {
 
 /// A fingerprint of the request body, to tell a retry from another request under the same key.
 pub fn fingerprint(body: &[u8]) -> String {
-    let digest = Sha256::digest(body);
-    digest.iter().fold(String::with_capacity(64), |mut hex, b| {
-        let _ = write!(hex, "{b:02x}");
-        hex
-    })
+    crate::hex(&Sha256::digest(body))
 }
 
 /// A response as it is replayed: status and JSON body.

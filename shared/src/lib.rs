@@ -25,3 +25,12 @@ pub mod stream;
 pub mod webhook;
 pub mod wiring;
 pub mod worker;
+
+/// Lower-case hexadecimal, as digests are written in keys and signatures.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut hex, b| {
+        let _ = write!(hex, "{b:02x}");
+        hex
+    })
+}

@@ -5,7 +5,7 @@
 use crate::booking::App;
 use crate::domain::Timestamp;
 use crate::store::memory::{MemoryStore, StreamedItem};
-use crate::store::{PaymentRecords, Settlements};
+use crate::store::Settlements;
 use crate::worker;
 use async_trait::async_trait;
 use aws_lambda_events::event::dynamodb::{Event, EventRecord, StreamRecord, StreamViewType};
@@ -366,7 +366,7 @@ impl ShardReader for MemoryShard<'_> {
 }
 
 /// Feeds the worker from the in-memory store's stream, in process, until the task is dropped.
-pub async fn run_in_process<S: Settlements + PaymentRecords>(stream: &MemoryStore, app: &App<S>, mapping: Mapping) {
+pub async fn run_in_process<S: Settlements>(stream: &MemoryStore, app: &App<S>, mapping: Mapping) {
     let mut shard = MemoryShard::new(stream);
     let deliver = |event: Event| async move { Ok(worker::process_batch(app, event).await) };
     run_mapping(&mut shard, deliver, mapping).await;

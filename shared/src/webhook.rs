@@ -6,7 +6,6 @@ use crate::domain::{BookingId, EventId, Timestamp};
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
-use std::fmt::Write;
 
 /// How old a signature may be.
 pub const TOLERANCE_SECONDS: i64 = 300;
@@ -37,11 +36,7 @@ fn mac(secret: &[u8], timestamp: i64, body: &[u8]) -> HmacSha256 {
 /// The `PG-Signature` header value for `body` signed at `timestamp` (unix seconds).
 pub fn sign(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
     let digest = mac(secret, timestamp, body).finalize().into_bytes();
-    let hex = digest.iter().fold(String::with_capacity(64), |mut hex, b| {
-        let _ = write!(hex, "{b:02x}");
-        hex
-    });
-    format!("t={timestamp},v1={hex}")
+    format!("t={timestamp},v1={}", crate::hex(&digest))
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {

@@ -9,7 +9,7 @@ use crate::domain::{
     BookingId, BookingStatus, Clock, EventId, IntentStatus, Money, PaymentIntentId, PerformanceId, SeatId,
 };
 use crate::metrics::{self, Metric};
-use crate::store::{Applied, PaymentRecords, Release, Settlement, Settlements, StoreError};
+use crate::store::{Applied, Consistency, Release, Settlement, Settlements, StoreError};
 use crate::webhook::{NotificationType, StoredNotification};
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
@@ -32,7 +32,7 @@ pub enum WorkerError {
 
 /// Applies every record of a stream batch on its own and reports only the failed ones, so one bad
 /// record neither blocks nor replays the rest (`ReportBatchItemFailures`).
-pub async fn process_batch<S: Settlements + PaymentRecords>(app: &App<S>, batch: Event) -> DynamoDbEventResponse {
+pub async fn process_batch<S: Settlements>(app: &App<S>, batch: Event) -> DynamoDbEventResponse {
     let mut response = DynamoDbEventResponse::default();
     for record in &batch.records {
         let span = tracing::info_span!(
@@ -66,7 +66,7 @@ pub async fn process_batch<S: Settlements + PaymentRecords>(app: &App<S>, batch:
     response
 }
 
-async fn apply_record<S: Settlements + PaymentRecords>(app: &App<S>, record: &EventRecord) -> Result<(), WorkerError> {
+async fn apply_record<S: Settlements>(app: &App<S>, record: &EventRecord) -> Result<(), WorkerError> {
     if record.event_name != "INSERT" {
         // Events are written once; a change or a removal (TTL) is nothing to apply.
         return Ok(());
@@ -116,13 +116,13 @@ pub async fn apply<S: Settlements>(store: &S, clock: &dyn Clock, event: &Payment
 /// Applies a gateway notification. It names only the booking, which is read first; the payment intent
 /// moves in the same transaction as the booking (from `processing`, or from `pending` for a payment
 /// the gateway took by itself).
-async fn apply_notification<S: Settlements + PaymentRecords>(
+async fn apply_notification<S: Settlements>(
     app: &App<S>,
     notification: &StoredNotification,
 ) -> Result<(), WorkerError> {
     let booking = app
         .store
-        .booking(&notification.booking_id)
+        .read_booking(&notification.booking_id, Consistency::Strong)
         .await?
         .ok_or_else(|| WorkerError::UnknownBooking(notification.booking_id.to_string()))?;
     let outcome = Outcome {

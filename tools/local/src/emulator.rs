@@ -102,8 +102,16 @@ impl Emulator {
         Self::spawn(WHAT, command)
     }
 
-    pub fn port(&self) -> u16 {
-        self.port
+    /// An SDK configuration for this emulator: its endpoint, a region and dummy credentials.
+    pub fn sdk_config(&self) -> aws_config::SdkConfig {
+        aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(self.endpoint())
+            .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+                aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "emulator"),
+            ))
+            .build()
     }
 
     pub fn endpoint(&self) -> String {

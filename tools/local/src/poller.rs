@@ -205,7 +205,7 @@ impl StreamShards {
         Err(err(format!("the stream ended before record {end}")))
     }
 
-    pub fn to_lambda(&self, r: Record) -> Option<EventRecord> {
+    fn to_lambda(&self, r: Record) -> Option<EventRecord> {
         let change = r.dynamodb?;
         let created = change
             .approximate_creation_date_time

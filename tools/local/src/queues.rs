@@ -13,7 +13,7 @@ use tracing::warn;
 /// How many receives a message gets before it goes to the dead-letter queue, as in `template.yaml`.
 pub const MAX_RECEIVE_COUNT: u32 = 5;
 
-fn err(e: impl std::error::Error + 'static) -> String {
+pub(crate) fn err(e: impl std::error::Error + 'static) -> String {
     aws_sdk_sqs::error::DisplayErrorContext(e).to_string()
 }
 

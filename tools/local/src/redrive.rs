@@ -4,16 +4,13 @@
 //! letter whose records are then applied.
 
 use crate::poller::StreamShards;
+use crate::queues::err;
 use async_trait::async_trait;
 use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use std::future::Future;
 use ticketing::stream::{batch, DeadLetters, StreamFailure};
 use tracing::{info, warn};
-
-fn err(e: impl std::error::Error + 'static) -> String {
-    aws_sdk_sqs::error::DisplayErrorContext(e).to_string()
-}
 
 /// Sends given-up records to an SQS queue.
 pub struct SqsDeadLetters {

@@ -83,7 +83,7 @@ pub struct StreamSpec {
 }
 
 /// The template's tables by logical id (`BookingsTable`, …).
-pub fn table_specs(template_path: &Path) -> Result<BTreeMap<String, TableSpec>, TablesError> {
+fn table_specs(template_path: &Path) -> Result<BTreeMap<String, TableSpec>, TablesError> {
     let text = std::fs::read_to_string(template_path).map_err(|source| TablesError::Read {
         path: template_path.display().to_string(),
         source,
@@ -102,7 +102,7 @@ pub fn table_specs(template_path: &Path) -> Result<BTreeMap<String, TableSpec>, 
 }
 
 /// The table name each logical id of the template gets, locally.
-pub fn local_names(tables: &Tables) -> BTreeMap<&'static str, String> {
+fn local_names(tables: &Tables) -> BTreeMap<&'static str, String> {
     BTreeMap::from([
         ("BookingsTable", tables.bookings.clone()),
         ("PaymentIntentsTable", tables.payment_intents.clone()),

@@ -241,8 +241,7 @@ async fn a_lapsed_hold_expires_through_the_sqs_delay_queue() {
         let id = created["bookingId"].as_str().expect("id").to_owned();
         // Nothing touches the performance: the delayed message alone expires the booking.
         wait_for_status(&app, USER, &id, "expired").await;
-        let perf = PerformanceId::try_from("perf_001").expect("valid");
-        assert!(locks_of(&app.store, &perf).await.is_empty(), "the seats are released");
+        assert!(perf_001_locks(&app.store).await.is_empty(), "the seats are released");
         let (code, late) = pay(&app, USER, &id, "120").await;
         assert_eq!(
             (code, late["error"]["code"].as_str()),
@@ -593,10 +592,7 @@ async fn given_up_records_go_to_the_dead_letter_queue_and_redrive_applies_them()
     }
 
     // The worker is back: the redrive applies what was given up, except the poison record.
-    let streams = aws_sdk_dynamodbstreams::Client::new(&sdk_config(&emulator));
-    let stream = StreamShards::open(app.store.client(), streams, &app.store.tables().events, "us-east-1")
-        .await
-        .expect("stream");
+    let stream = events_stream(&emulator, &app.store).await;
     let deliver = |event| async { Ok(ticketing::worker::process_batch(&app, event).await) };
     let report = redrive(&sqs, &dlq, &stream, deliver).await.expect("redrive ran");
     println!("{report}");

@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use lambda_http::http::{Method, StatusCode};
 use serde_json::json;
-use ticketing::domain::{BookingId, PerformanceId, SeatState};
+use ticketing::domain::{BookingId, SeatState};
 use ticketing::store::Inspect;
 use ticketing::stream::{run_in_process, Mapping};
 
@@ -582,8 +582,7 @@ async fn a_lapsed_hold_expires_by_itself_and_a_late_payment_is_refused() {
         assert_eq!(seat_states(&app).await[0].1, "held");
         // Nothing touches the performance: the expiry alone does it.
         wait_for_status(&app, USER, &id, "expired").await;
-        let perf = PerformanceId::try_from("perf_001").expect("valid");
-        assert!(locks_of(&app.store, &perf).await.is_empty(), "the seats are released");
+        assert!(perf_001_locks(&app.store).await.is_empty(), "the seats are released");
         assert!(seat_states(&app).await.iter().all(|(_, state)| state == "available"));
         let (code, late) = pay(&app, USER, &id, "120").await;
         assert_eq!(
@@ -621,7 +620,7 @@ async fn a_late_success_for_an_expired_booking_is_recorded_not_applied() {
         .expect("read")
         .expect("exists");
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    let expiry = ticketing::expiry::HoldExpiry::of(&booking);
+    let expiry = ticketing::expiry::HoldExpiry::for_booking(&booking.booking_id);
     let queue = app.expiries.clone().expect("a queue");
     ticketing::expiry::expire_when_due(&app.store, app.clock.as_ref(), queue.as_ref(), &expiry)
         .await
@@ -695,7 +694,7 @@ async fn a_processing_payment_keeps_its_seats_until_the_gateway_answers() {
         &app.store,
         app.clock.as_ref(),
         queue.as_ref(),
-        &ticketing::expiry::HoldExpiry::of(&stored),
+        &ticketing::expiry::HoldExpiry::for_booking(&stored.booking_id),
     )
     .await
     .expect("expiry ran");

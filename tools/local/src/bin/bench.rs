@@ -130,17 +130,6 @@ fn function_env(
     env
 }
 
-fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
-            aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "bench"),
-        ))
-        .build()
-}
-
 fn request(performance: &str) -> Result<BookingRequest, Error> {
     Ok(BookingRequest {
         performance_id: PerformanceId::try_from(performance)?,
@@ -234,7 +223,7 @@ async fn fill(
 async fn main() -> Result<(), Error> {
     let started = Instant::now();
     let emulator = Emulator::dynamodb_local()?;
-    let config = sdk_config(&emulator.endpoint());
+    let config = emulator.sdk_config();
     let client = aws_sdk_dynamodb::Client::new(&config);
     let tables = Tables::prefixed("bench_");
     ticketing_local::tables::create_all(&client, &ticketing_local::tables::template_path(), &tables).await?;
@@ -256,7 +245,7 @@ async fn main() -> Result<(), Error> {
     let user = UserId::try_from("bench_user")?;
     let booking = book_and_pay(&app, &user, "bench_0").await?;
     let streams = aws_sdk_dynamodbstreams::Client::new(&config);
-    let mut shard = StreamShards::open(&client, streams, &tables.events, "us-east-1").await?;
+    let mut shard = StreamShards::open(&client, streams.clone(), &tables.events, "us-east-1").await?;
     let mut records = Vec::new();
     while records.is_empty() {
         records.extend(shard.read(100).await?);
@@ -425,7 +414,7 @@ async fn main() -> Result<(), Error> {
     let catalog_file = work.join("performances.json");
     std::fs::write(&catalog_file, catalog_json(1).to_string())?;
     let moto = Emulator::moto()?;
-    let sqs = aws_sdk_sqs::Client::new(&sdk_config(&moto.endpoint()));
+    let sqs = aws_sdk_sqs::Client::new(&moto.sdk_config());
     let queue_url =
         ticketing_local::queues::create_with_dead_letters(&sqs, "bench-hold-expiries", Duration::from_secs(10)).await?;
     let flow_tables = Tables::prefixed("flow_");
@@ -472,7 +461,7 @@ async fn main() -> Result<(), Error> {
         through_functions::Setup {
             env: &env,
             dynamodb: &client,
-            streams: aws_sdk_dynamodbstreams::Client::new(&config),
+            streams,
             events_table: &flow_tables.events,
             performance: "bench_0",
             logs: &work,

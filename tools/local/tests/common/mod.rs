@@ -40,8 +40,6 @@ pub fn small_catalog(seats: usize) -> Catalog {
     Catalog::from_json(&json.to_string()).expect("valid catalog")
 }
 
-/// The app over the in-memory store with an in-process expiry queue, whose due expiries nobody
-/// consumes unless a test takes the receiving end from [`memory_app_with_expiries`].
 /// Every seat lock of `performance`, read strongly consistent.
 pub async fn locks_of<S: SeatHolds>(store: &S, performance: &PerformanceId) -> Vec<ticketing::domain::seats::SeatLock> {
     store
@@ -55,6 +53,8 @@ pub async fn perf_001_locks<S: SeatHolds>(store: &S) -> Vec<ticketing::domain::s
     locks_of(store, &PerformanceId::try_from("perf_001").expect("valid")).await
 }
 
+/// The app over the in-memory store with an in-process expiry queue, whose due expiries nobody
+/// consumes unless a test takes the receiving end from [`memory_app_with_expiries`].
 pub fn memory_app(catalog: Catalog) -> App<MemoryStore> {
     memory_app_with_expiries(catalog, Settings::default()).0
 }
@@ -97,14 +97,7 @@ fn shared(
 }
 
 pub fn sdk_config(emulator: &Emulator) -> aws_config::SdkConfig {
-    aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(emulator.endpoint())
-        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
-            aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "tests"),
-        ))
-        .build()
+    emulator.sdk_config()
 }
 
 /// A fresh set of the template's tables, with a prefix of their own.
@@ -134,10 +127,8 @@ pub fn request(method: Method, path: &str, user: Option<&str>, body: Option<&str
 }
 
 pub async fn call<S: ApiStore>(app: &App<S>, req: Request) -> (StatusCode, Value) {
-    let response = ticketing::api::route(app, req).await;
-    let status = response.status();
-    let body: &[u8] = response.body().as_ref();
-    (status, serde_json::from_slice(body).expect("every response is JSON"))
+    let (status, body, _) = call_raw(app, req).await;
+    (status, body)
 }
 
 pub async fn book<S: ApiStore>(app: &App<S>, user: &str, quantity: u32) -> (StatusCode, Value) {
@@ -197,7 +188,7 @@ where
         let booking = app.store.booking(&id).await.expect("read").expect("exists");
         let lapses = booking.hold_expires_at;
         clock.set(Timestamp::from_millis(lapses.as_millis() - 1));
-        let expiry = HoldExpiry::of(&booking);
+        let expiry = HoldExpiry::for_booking(&booking.booking_id);
         let expiry_clock = ManualClock::at(lapses);
         let paying = {
             let app = Arc::clone(&app);
@@ -250,7 +241,11 @@ async fn call_raw<S: ApiStore>(app: &App<S>, req: Request) -> (StatusCode, Value
     let response = ticketing::api::route(app, req).await;
     let replayed = response.headers().get("idempotent-replayed").is_some();
     let body: &[u8] = response.body().as_ref();
-    (response.status(), serde_json::from_slice(body).expect("JSON"), replayed)
+    (
+        response.status(),
+        serde_json::from_slice(body).expect("every response is JSON"),
+        replayed,
+    )
 }
 
 /// Idempotency keys with Stripe's semantics, on any store: replay, body mismatch, in flight, scoped
