@@ -497,9 +497,7 @@ fn refused_seats(hold: &NewHold, previous: &BTreeSet<&BookingId>, reasons: &[Can
         .filter(|(j, _)| failed(2 + hold.locks.len() + j))
         .flat_map(|(_, booking)| hold.replaces.iter().filter(move |r| &r.booking_id == *booking))
         .map(|r| r.seat_id.clone());
-    let mut seats: Vec<SeatId> = locks.chain(released).collect();
-    seats.dedup();
-    seats
+    locks.chain(released).collect()
 }
 
 #[async_trait]
