@@ -1,10 +1,16 @@
 # Ticketing: one command each to run, develop and test on one machine.
-#   make run    the whole API on http://127.0.0.1:$(PORT) over the in-memory store (Rust toolchain only)
-#   make dev    the Lambda functions under cargo lambda watch, over DynamoDB Local, fed by its stream
-#   make test   everything: unit, in-memory, DynamoDB Local, template lint, and both servers end to end
-#   make audit  the ledger audit over the DynamoDB tables the environment names (make dev prints how)
-#   make redrive  the events stream's dead letters applied again (make dev prints how)
-#   make bench  cost, throughput, latency, cold start and memory of the functions on DynamoDB Local -> BENCHMARKS.md
+#   make run           the whole API on http://127.0.0.1:$(PORT) over the in-memory store (Rust toolchain only)
+#   make dev           the Lambda functions under cargo lambda watch, over DynamoDB Local, fed by its stream
+#   make test          everything: tools, lint, test-rust and smoke
+#   make test-rust     every Rust test: unit, behaviour on both stores, emulators
+#   make lint          cfn-lint of template.yaml, rustfmt, clippy with warnings as errors
+#   make smoke         both local servers started for real and driven end to end, then schemathesis
+#   make audit         the ledger audit over the DynamoDB tables the environment names (make dev prints how)
+#   make redrive       the events stream's dead letters applied again (make dev prints how)
+#   make bench         cost, throughput, latency, cold start and memory on DynamoDB Local -> BENCHMARKS.md
+#   make build-lambda  the functions' release binaries for Lambda (arm64), as sam build makes them
+#   make tools         DynamoDB Local, cargo-lambda, cfn-lint, moto and schemathesis into .tools/
+#   make clean         cargo clean, and .tools/ removed
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -25,9 +31,10 @@ tools:
 run:
 	cargo run --quiet -p ticketing-serve
 
+## exec: dev replaces the recipe's shell, so the signal that stops make reaches dev itself.
 dev: tools
 	cargo build --quiet -p ticketing-local --bin dev
-	$(WITH_TOOLS) ./target/debug/dev
+	$(WITH_TOOLS) exec ./target/debug/dev
 
 test: tools lint test-rust smoke
 

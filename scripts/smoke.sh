@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts `make run` or `make dev` on a free port, runs the seed's scenarios and an asynchronous payment
-# against it (and, when HOLD_SECONDS is set, a hold that lapses), and stops it.
+# against it (and, when HOLD_SECONDS is set, a hold that lapses), and stops it. `make dev` is stopped
+# with SIGTERM, as a process manager stops it, and must leave no process of its own behind.
 # Usage: scripts/smoke.sh run|dev
 set -euo pipefail
 
@@ -12,7 +13,7 @@ log=$(mktemp)
 
 case "$mode" in
   run) cmd=(./target/debug/serve) ;;
-  dev) cmd=(./target/debug/dev) ;;
+  dev) cmd=(make --no-print-directory dev) ;;
   *) echo "smoke.sh: run or dev, not $mode" >&2; exit 2 ;;
 esac
 
@@ -27,11 +28,19 @@ stop() {
 }
 trap stop EXIT
 
-for _ in $(seq 1 600); do
-  if curl -s -o /dev/null "http://127.0.0.1:$port/bookings/my"; then break; fi
+# Ready: `make run` when it answers; `make dev` when it says every function is built and answering.
+ready() {
+  case "$mode" in
+    run) curl -s -o /dev/null "http://127.0.0.1:$port/bookings/my" ;;
+    dev) grep -q '"ready: every function built and answering"' "$log" ;;
+  esac
+}
+for _ in $(seq 1 1500); do
+  if ready; then break; fi
   kill -0 "$pid" 2>/dev/null || { cat "$log"; echo "smoke.sh: make $mode exited early" >&2; exit 1; }
   sleep 0.2
 done
+ready || { tail -n 40 "$log"; echo "smoke.sh: make $mode never became ready" >&2; exit 1; }
 if ! scripts/seed-scenarios.sh "http://127.0.0.1:$port"; then
   tail -n 40 "$log"
   exit 1
@@ -43,4 +52,38 @@ fi
 if [[ -n ${HOLD_SECONDS:-} ]] && ! scripts/expiry-scenario.sh "http://127.0.0.1:$port"; then
   tail -n 40 "$log"
   exit 1
+fi
+
+if [[ $mode == dev ]]; then
+  # Every process make dev started, however deep (cargo lambda watch gives each function a session of
+  # its own): after SIGTERM, none may remain.
+  descendants() {
+    local table frontier=$1 next found=""
+    table=$(ps -eo pid=,ppid=)
+    while [[ -n $frontier ]]; do
+      next=""
+      for parent in $frontier; do
+        next+=" $(awk -v p="$parent" '$2 == p {print $1}' <<<"$table")"
+      done
+      frontier=$(echo $next)
+      found+=" $frontier"
+    done
+    echo $found
+  }
+  started=$(descendants "$pid")
+  kill -TERM "$pid"
+  for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$pid" 2>/dev/null; then echo "smoke.sh: make dev ignored SIGTERM" >&2; exit 1; fi
+  left=""
+  for _ in $(seq 1 100); do
+    left=$(for p in $started; do kill -0 "$p" 2>/dev/null && echo "$p"; done; pgrep -s "$pid" || true)
+    [[ -z $left ]] && break
+    sleep 0.1
+  done
+  if [[ -n $left ]]; then
+    echo "smoke.sh: make dev left processes behind after SIGTERM:" >&2
+    ps -o pid,sid,cmd -p "$(echo $left | tr ' ' ',')" >&2 || true
+    exit 1
+  fi
+  echo "dev stop scenario: 1 passed (SIGTERM stopped make dev and the $(echo $started | wc -w) processes it started)"
 fi

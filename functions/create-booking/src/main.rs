@@ -1,13 +1,14 @@
-//! `create-booking`: wiring only; the behaviour lives in `ticketing::api::create_booking`.
+//! `create-booking`: wiring only; the behaviour lives in `ticketing_aws::http::create_booking`.
 
 use lambda_http::{run, service_fn, Error, Request};
+use ticketing_aws::{config, http};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    ticketing::wiring::init_tracing();
-    let app = &ticketing::wiring::dynamo_app_with_expiries().await?;
+    config::init_tracing();
+    let service = &config::create_booking().await?;
     run(service_fn(move |req: Request| async move {
-        Ok::<_, Error>(ticketing::api::create_booking(app, req).await)
+        Ok::<_, Error>(http::create_booking(service, req).await)
     }))
     .await
 }

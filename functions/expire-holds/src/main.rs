@@ -1,15 +1,15 @@
-//! `expire-holds`: wiring only; the behaviour lives in `ticketing::expiry::process_batch`.
+//! `expire-holds`: wiring only; the behaviour lives in `ticketing_aws::events::process_expiries`.
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use ticketing::wiring::{dynamo_app_with_expiries, init_tracing};
+use ticketing_aws::{config, events};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    init_tracing();
-    let app = &dynamo_app_with_expiries().await?;
+    config::init_tracing();
+    let service = &config::expire_holds().await?;
     run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        Ok::<_, Error>(ticketing::expiry::process_batch(app, event.payload).await)
+        Ok::<_, Error>(events::process_expiries(service, event.payload).await)
     }))
     .await
 }

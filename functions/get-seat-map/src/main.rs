@@ -1,13 +1,14 @@
-//! `get-seat-map`: wiring only; the behaviour lives in `ticketing::api::seat_map`.
+//! `get-seat-map`: wiring only; the behaviour lives in `ticketing_aws::http::seat_map`.
 
 use lambda_http::{run, service_fn, Error, Request};
+use ticketing_aws::{config, http};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    ticketing::wiring::init_tracing();
-    let app = &ticketing::wiring::dynamo_app().await?;
+    config::init_tracing();
+    let service = &config::seat_map().await?;
     run(service_fn(move |req: Request| async move {
-        Ok::<_, Error>(ticketing::api::seat_map(app, req).await)
+        Ok::<_, Error>(http::seat_map(service, req).await)
     }))
     .await
 }

@@ -1,13 +1,14 @@
-//! `list-my-bookings`: wiring only; the behaviour lives in `ticketing::api::list_my_bookings`.
+//! `list-my-bookings`: wiring only; the behaviour lives in `ticketing_aws::http::list_my_bookings`.
 
 use lambda_http::{run, service_fn, Error, Request};
+use ticketing_aws::{config, http};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    ticketing::wiring::init_tracing();
-    let app = &ticketing::wiring::dynamo_app().await?;
+    config::init_tracing();
+    let service = &config::list_bookings().await?;
     run(service_fn(move |req: Request| async move {
-        Ok::<_, Error>(ticketing::api::list_my_bookings(app, req).await)
+        Ok::<_, Error>(http::list_my_bookings(service, req).await)
     }))
     .await
 }

@@ -1,15 +1,15 @@
-//! `process-events`: wiring only; the behaviour lives in `ticketing::worker::process_batch`.
+//! `process-events`: wiring only; the behaviour lives in `ticketing_aws::events::process_stream`.
 
 use aws_lambda_events::event::dynamodb::Event;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use ticketing::wiring::{dynamo_app, init_tracing};
+use ticketing_aws::{config, events};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    init_tracing();
-    let app = &dynamo_app().await?;
+    config::init_tracing();
+    let service = &config::settle_events().await?;
     run(service_fn(move |event: LambdaEvent<Event>| async move {
-        Ok::<_, Error>(ticketing::worker::process_batch(app, event.payload).await)
+        Ok::<_, Error>(events::process_stream(service, event.payload).await)
     }))
     .await
 }

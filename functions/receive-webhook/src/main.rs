@@ -1,14 +1,14 @@
-//! `receive-webhook`: wiring only; the behaviour lives in `ticketing::api::receive_webhook`.
+//! `receive-webhook`: wiring only; the behaviour lives in `ticketing_aws::http::receive_webhook`.
 
 use lambda_http::{run, service_fn, Error, Request};
-use ticketing::wiring::{dynamo_app, init_tracing, webhook_secret};
+use ticketing_aws::{config, http};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    init_tracing();
-    let app = &dynamo_app().await?.with_webhook_secret(webhook_secret()?);
+    config::init_tracing();
+    let service = &config::receive_webhook().await?;
     run(service_fn(move |req: Request| async move {
-        Ok::<_, Error>(ticketing::api::receive_webhook(app, req).await)
+        Ok::<_, Error>(http::receive_webhook(service, req).await)
     }))
     .await
 }

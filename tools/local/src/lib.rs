@@ -1,12 +1,15 @@
-//! Running the Lambda functions on one machine (`make dev`) and testing them on DynamoDB Local: the
-//! emulators, the tables of `template.yaml`, the stream poller that feeds `process-events`, and the
-//! queue poller that feeds `expire-holds`.
+//! The local tools: `make dev` (the functions under `cargo lambda watch`, fed by the stream and queue
+//! pollers), `make bench`, `make audit` and `make redrive`.
+//!
+//! - [`invoke`]: invocations of a function through the Lambda Invoke API, as the mappings of
+//!   `make dev` make them.
+//! - [`redrive`]: the stream's dead letters, applied again.
+//! - [`runtime_api`]: a stand-in of the Lambda Runtime API, and [`functions`]: the release binaries run
+//!   under it, for the bench.
+//! - [`bench`]: the measurements behind `BENCHMARKS.md`.
 
 pub mod bench;
-pub mod emulator;
 pub mod functions;
-pub mod poller;
-pub mod queues;
+pub mod invoke;
 pub mod redrive;
 pub mod runtime_api;
-pub mod tables;

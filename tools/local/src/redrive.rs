@@ -3,13 +3,13 @@
 //! redrive reads those records from the stream again and hands them to the worker, removing each dead
 //! letter whose records are then applied.
 
-use crate::poller::StreamShards;
-use crate::queues::err;
 use async_trait::async_trait;
 use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use std::future::Future;
-use ticketing::stream::{batch, DeadLetters, StreamFailure};
+use ticketing_testkit::mapping::{batch, DeadLetters, StreamFailure};
+use ticketing_testkit::queues::err;
+use ticketing_testkit::streams::StreamShards;
 use tracing::{info, warn};
 
 /// Sends given-up records to an SQS queue.

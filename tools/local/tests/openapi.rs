@@ -2,11 +2,10 @@
 //! answer the handlers give to bad input is documented, and the error codes are the documented shape.
 //! Schemathesis (`scripts/schemathesis.sh`, run by `make test`) checks every body against the schemas.
 
-mod common;
-
-use common::*;
-use lambda_http::http::Method;
 use std::collections::BTreeSet;
+
+use lambda_http::http::Method;
+use ticketing_testkit::test_app::{memory, request, Setup, USER};
 
 fn spec() -> serde_norway::Value {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../openapi.yaml");
@@ -48,7 +47,7 @@ async fn every_documented_operation_is_served_and_documents_its_answers() {
     .collect();
     assert_eq!(documented, served, "openapi.yaml and the routes differ");
 
-    let app = memory_app(small_catalog(10)).with_webhook_secret("whsec_spec".to_owned());
+    let app = Setup::seats(10).secret("whsec_spec").build(memory());
     for (method, path) in &documented {
         let concrete = path.replace("{performanceId}", "perf_001");
         let method: Method = method.parse().expect("method");
@@ -59,7 +58,7 @@ async fn every_documented_operation_is_served_and_documents_its_answers() {
             request(Method::PUT, &concrete, Some(USER), None),
         ] {
             let what = format!("{} {}", req.method(), req.uri().path());
-            let (status, body) = call(&app, req).await;
+            let (status, body) = app.call(req).await;
             assert_ne!(body["error"]["code"], "NOT_FOUND", "{what} is routed");
             assert!(
                 responses.get(status.as_str()).is_some(),
@@ -70,6 +69,6 @@ async fn every_documented_operation_is_served_and_documents_its_answers() {
                 .is_some_and(|c| c.chars().all(|c| c.is_ascii_uppercase() || c == '_')));
         }
     }
-    let (status, _) = call(&app, request(Method::GET, "/undocumented", Some(USER), None)).await;
+    let (status, _) = app.call(request(Method::GET, "/undocumented", Some(USER), None)).await;
     assert_eq!(status.as_u16(), 404);
 }

@@ -1,12 +1,13 @@
 //! The sample events of `events/` (what `cargo lambda invoke --data-file` sends) drive the real
 //! handlers: they parse as Lambda delivers them and do what the README says.
 
-mod common;
-
-use common::*;
-use lambda_http::http::StatusCode;
 use std::path::Path;
-use ticketing::catalog::Catalog;
+
+use lambda_http::http::StatusCode;
+use ticketing_aws::events::{process_expiries, process_stream};
+use ticketing_aws::http;
+use ticketing_core::catalog::Catalog;
+use ticketing_testkit::test_app::{memory, Setup};
 
 fn sample(name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events").join(name);
@@ -19,26 +20,30 @@ fn body(response: &lambda_http::Response<lambda_http::Body>) -> serde_json::Valu
 
 #[tokio::test]
 async fn every_sample_event_drives_its_function() {
-    let app = memory_app(Catalog::builtin());
+    let app = Setup::with_catalog(Catalog::builtin()).build(memory());
 
     let req = lambda_http::request::from_str(&sample("create-booking.json")).expect("API Gateway v2 event");
-    let created = ticketing::api::create_booking(&app, req).await;
+    let created = http::create_booking(&app.api.create_booking, req).await;
     assert_eq!(created.status(), StatusCode::CREATED);
     let booking = body(&created)["bookingId"].as_str().expect("id").to_owned();
 
     let req = lambda_http::request::from_str(&sample("execute-payment.json")).expect("API Gateway v2 event");
     assert_eq!(
-        ticketing::api::execute_payment(&app, req).await.status(),
+        http::execute_payment(&app.api.execute_payment, req).await.status(),
         StatusCode::NOT_FOUND,
         "placeholder id"
     );
     let with_id = sample("execute-payment.json").replace("REPLACE-WITH-A-BOOKING-ID", &booking);
-    let paid = ticketing::api::execute_payment(&app, lambda_http::request::from_str(&with_id).expect("event")).await;
+    let paid = http::execute_payment(
+        &app.api.execute_payment,
+        lambda_http::request::from_str(&with_id).expect("event"),
+    )
+    .await;
     assert_eq!(paid.status(), StatusCode::OK);
 
     let stream: aws_lambda_events::event::dynamodb::Event =
         serde_json::from_str(&sample("process-events.json")).expect("DynamoDB stream event");
-    let unknown = ticketing::worker::process_batch(&app, stream).await;
+    let unknown = process_stream(&app.api.settle_events, stream).await;
     assert_eq!(
         unknown.batch_item_failures.len(),
         1,
@@ -47,31 +52,31 @@ async fn every_sample_event_drives_its_function() {
     let stream: aws_lambda_events::event::dynamodb::Event =
         serde_json::from_str(&sample("process-events.json").replace("REPLACE-WITH-A-BOOKING-ID", &booking))
             .expect("event");
-    let applied = ticketing::worker::process_batch(&app, stream).await;
+    let applied = process_stream(&app.api.settle_events, stream).await;
     assert!(applied.batch_item_failures.is_empty());
 
     let req = lambda_http::request::from_str(&sample("list-my-bookings.json")).expect("API Gateway v2 event");
-    let listed = body(&ticketing::api::list_my_bookings(&app, req).await);
+    let listed = body(&http::list_my_bookings(&app.api.list_bookings, req).await);
     assert_eq!(listed[0]["bookingId"], booking.as_str());
     assert_eq!(listed[0]["status"], "confirmed");
 }
 
 #[tokio::test]
 async fn the_seat_map_and_expiry_samples_drive_their_functions() {
-    let app = memory_app(Catalog::builtin());
+    let app = Setup::with_catalog(Catalog::builtin()).build(memory());
     let req = lambda_http::request::from_str(&sample("get-seat-map.json")).expect("API Gateway v2 event");
-    let map = ticketing::api::seat_map(&app, req).await;
+    let map = http::seat_map(&app.api.seat_map, req).await;
     assert_eq!(map.status(), StatusCode::OK);
     assert_eq!(body(&map)["seats"].as_array().map(Vec::len), Some(200));
 
     let req = lambda_http::request::from_str(&sample("create-booking.json")).expect("API Gateway v2 event");
-    let booking = body(&ticketing::api::create_booking(&app, req).await)["bookingId"]
+    let booking = body(&http::create_booking(&app.api.create_booking, req).await)["bookingId"]
         .as_str()
         .expect("id")
         .to_owned();
     let unknown: aws_lambda_events::event::sqs::SqsEvent =
         serde_json::from_str(&sample("expire-holds.json")).expect("SQS event");
-    let dropped = ticketing::expiry::process_batch(&app, unknown).await;
+    let dropped = process_expiries(&app.api.expire_holds, unknown).await;
     assert!(
         dropped.batch_item_failures.is_empty(),
         "the placeholder booking does not exist: a hold never written has nothing to expire"
@@ -81,17 +86,19 @@ async fn the_seat_map_and_expiry_samples_drive_their_functions() {
     let early: aws_lambda_events::event::sqs::SqsEvent =
         serde_json::from_str(&sample("expire-holds.json").replace("REPLACE-WITH-A-BOOKING-ID", &booking))
             .expect("event");
-    let answered = ticketing::expiry::process_batch(&app, early).await;
+    let answered = process_expiries(&app.api.expire_holds, early).await;
     assert!(answered.batch_item_failures.is_empty());
-    wait_for_status(&app, "user_test_001", &booking, "pending").await;
+    app.wait_for_status("user_test_001", &booking, "pending").await;
 }
 
 #[tokio::test]
 async fn the_webhook_sample_is_refused_until_signed_afresh() {
-    let app = memory_app(Catalog::builtin()).with_webhook_secret("whsec_sample".to_owned());
+    let app = Setup::with_catalog(Catalog::builtin())
+        .secret("whsec_sample")
+        .build(memory());
     let req = lambda_http::request::from_str(&sample("receive-webhook.json")).expect("API Gateway v2 event");
     assert_eq!(
-        ticketing::api::receive_webhook(&app, req).await.status(),
+        http::receive_webhook(&app.api.receive_webhook, req).await.status(),
         StatusCode::BAD_REQUEST,
         "placeholder"
     );
@@ -101,9 +108,9 @@ async fn the_webhook_sample_is_refused_until_signed_afresh() {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
-    event["headers"]["pg-signature"] = ticketing::webhook::sign(b"whsec_sample", now, raw.as_bytes()).into();
+    event["headers"]["pg-signature"] = ticketing_core::webhook::sign(b"whsec_sample", now, raw.as_bytes()).into();
     let req = lambda_http::request::from_str(&event.to_string()).expect("event");
-    let stored = ticketing::api::receive_webhook(&app, req).await;
+    let stored = http::receive_webhook(&app.api.receive_webhook, req).await;
     assert_eq!(stored.status(), StatusCode::OK);
     assert_eq!(body(&stored)["duplicate"], false);
 }

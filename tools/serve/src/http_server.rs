@@ -9,7 +9,7 @@ use lambda_http::{Body, Request, Response};
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
-use ticketing::api::{ApiError, MAX_BODY_BYTES};
+use ticketing_aws::http::{ApiError, MAX_BODY_BYTES};
 use tokio::net::TcpListener;
 use tracing::warn;
 
@@ -29,7 +29,7 @@ async fn to_lambda(req: hyper::Request<Incoming>) -> Result<Request, ApiError> {
     Ok(Request::from_parts(parts, body))
 }
 
-fn to_hyper(res: Response<Body>) -> hyper::Response<Full<Bytes>> {
+fn to_hyper(res: Response<Body>) -> Response<Full<Bytes>> {
     let (parts, body) = res.into_parts();
     let bytes = match body {
         Body::Empty => Bytes::new(),
@@ -37,11 +37,11 @@ fn to_hyper(res: Response<Body>) -> hyper::Response<Full<Bytes>> {
         Body::Binary(data) => Bytes::from(data),
         other => Bytes::copy_from_slice(other.as_ref()),
     };
-    hyper::Response::from_parts(parts, Full::new(bytes))
+    Response::from_parts(parts, Full::new(bytes))
 }
 
 /// Serves `handler` on `listener` until the returned future is dropped.
-pub async fn serve<H, F>(listener: TcpListener, handler: H)
+pub(crate) async fn serve<H, F>(listener: TcpListener, handler: H)
 where
     H: Fn(Request) -> F + Send + Sync + 'static,
     F: Future<Output = Response<Body>> + Send + 'static,

@@ -4,35 +4,37 @@
 
 mod http_server;
 
-use http_server::serve;
 use std::sync::Arc;
-use ticketing::stream::Mapping;
+
+use http_server::serve;
+use ticketing_aws::config;
+use ticketing_testkit::in_process::run_expiries;
+use ticketing_testkit::local::{memory_api, route, MemoryApi};
+use ticketing_testkit::mapping::{run_worker, Mapping};
 use tokio::net::TcpListener;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    ticketing::wiring::init_tracing();
-    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
-    let (app, due) = ticketing::wiring::memory_app()?;
+    config::init_tracing();
+    let port = config::port();
     // The simulated gateway calls this very server back for payments it answers "processing".
     let url = std::env::var("PG_WEBHOOK_URL").unwrap_or_else(|_| format!("http://127.0.0.1:{port}/webhooks/pg"));
-    let app = Arc::new(app.with_gateway(ticketing::wiring::local_gateway(&url)?));
+    let MemoryApi { store, api, due } = memory_api(&url)?;
+    let api = Arc::new(api);
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     tracing::info!(address = %listener.local_addr()?, "ticketing API listening (in-memory store)");
 
-    let (store, clock) = (&app.store, app.clock.as_ref());
-    let worker = ticketing::stream::run_in_process(store, &app, Mapping::default());
-    let queue = app.expiries.clone().ok_or("the in-memory app has an expiry queue")?;
-    let expiries = ticketing::expiry::run_in_process(due, store, clock, queue);
-    let api_app = Arc::clone(&app);
-    let api = serve(listener, move |req| {
-        let app = Arc::clone(&api_app);
-        async move { ticketing::api::route(&app, req).await }
+    let worker = run_worker(&store, &api.settle_events, Mapping::default());
+    let expiries = run_expiries(due, &api.expire_holds, api.expiries.as_ref());
+    let served = Arc::clone(&api);
+    let http = serve(listener, move |req| {
+        let api = Arc::clone(&served);
+        async move { route(&api, req).await }
     });
     tokio::select! {
         () = worker => {}
         () = expiries => {}
-        () = api => {}
+        () = http => {}
         _ = tokio::signal::ctrl_c() => tracing::info!("stopping"),
     }
     Ok(())

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use ticketing::store::Tables;
+use ticketing_aws::dynamodb::Tables;
 
 use super::Error;
 

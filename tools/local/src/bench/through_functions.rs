@@ -5,7 +5,6 @@
 
 use super::Error;
 use crate::functions::Function;
-use crate::poller::StreamShards;
 use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use serde::Deserialize;
@@ -14,7 +13,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use ticketing::stream::{run_mapping, Mapping};
+use ticketing_testkit::mapping::{run_mapping, Mapping};
+use ticketing_testkit::streams::StreamShards;
 
 /// How often a client asks GET /bookings/my whether its booking is confirmed.
 pub const POLL_EVERY: Duration = Duration::from_millis(20);
@@ -243,6 +243,6 @@ fn signed_webhook(env: &[(String, String)], booking: &str) -> Result<Vec<u8>, Er
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs()
         .try_into()?;
-    event["headers"]["pg-signature"] = json!(ticketing::webhook::sign(secret.as_bytes(), now, body.as_bytes()));
+    event["headers"]["pg-signature"] = json!(ticketing_core::webhook::sign(secret.as_bytes(), now, body.as_bytes()));
     Ok(serde_json::to_vec(&event)?)
 }

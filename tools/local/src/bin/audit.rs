@@ -3,13 +3,13 @@
 //! 2 when the tables cannot be read.
 
 use std::process::ExitCode;
-use ticketing::store::{DynamoStore, Tables};
+use ticketing_aws::dynamodb::{DynamoStore, Tables};
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = aws_config::load_from_env().await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), Tables::from_env());
-    match ticketing::audit::run(&store).await {
+    match ticketing_core::audit::run(&store).await {
         Ok(report) => {
             print!("{report}");
             if report.is_clean() {

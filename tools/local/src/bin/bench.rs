@@ -12,19 +12,24 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use ticketing::booking::{App, BookingRequest, PaymentRequest, Settings};
-use ticketing::catalog::Catalog;
-use ticketing::domain::payment::{Cvv, PaymentMethodToken};
-use ticketing::domain::Booking;
-use ticketing::domain::{ManualClock, PaymentMethod, PerformanceId, Quantity, SystemClock, UserId};
-use ticketing::expiry::{ExpiryQueue, HoldExpiry, QueueError};
-use ticketing::store::dynamodb::CapacityLog;
-use ticketing::store::{DynamoStore, Tables};
-use ticketing::stream::ShardReader;
+
+use ticketing_aws::dynamodb::{CapacityLog, DynamoStore, Tables};
+use ticketing_aws::events::process_stream;
+use ticketing_core::app::{BookingRequest, ExpireHolds, Gateway, HoldPolicy, PaymentRequest, WebhookSecret};
+use ticketing_core::catalog::Catalog;
+use ticketing_core::domain::payment::{Cvv, PaymentMethodToken};
+use ticketing_core::domain::seats::SeatLock;
+use ticketing_core::domain::{
+    Booking, BookingId, Clock, ManualClock, PaymentMethod, PerformanceId, Quantity, SeatId, SeatState, SystemClock,
+    UserId,
+};
+use ticketing_core::ports::{ExpiryQueue, HoldExpiry, QueueError};
 use ticketing_local::bench::{quantile, through_functions, Error};
-use ticketing_local::emulator::Emulator;
 use ticketing_local::functions;
-use ticketing_local::poller::StreamShards;
+use ticketing_testkit::emulator::Emulator;
+use ticketing_testkit::local::{LocalApi, Parts};
+use ticketing_testkit::mapping::{batch, ShardReader};
+use ticketing_testkit::streams::StreamShards;
 
 /// On-demand prices (us-east-1, per million request units) used for the cost figures.
 const WRITE_PRICE: f64 = 0.625;
@@ -114,7 +119,7 @@ fn function_env(
         ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb),
         ("AWS_ENDPOINT_URL_SQS", sqs),
         ("HOLD_EXPIRY_QUEUE_URL", queue_url),
-        ("PG_WEBHOOK_SECRET", ticketing::wiring::LOCAL_WEBHOOK_SECRET),
+        ("PG_WEBHOOK_SECRET", ticketing_aws::config::LOCAL_WEBHOOK_SECRET),
         ("RUST_LOG", "info"),
         ("BOOKINGS_TABLE", &tables.bookings),
         ("PAYMENT_INTENTS_TABLE", &tables.payment_intents),
@@ -138,14 +143,17 @@ fn request(performance: &str) -> Result<BookingRequest, Error> {
     })
 }
 
-async fn book_and_pay(app: &App<DynamoStore>, user: &UserId, performance: &str) -> Result<Booking, Error> {
-    let booking = app.create_booking(user.clone(), request(performance)?, None).await?;
+async fn book_and_pay(app: &LocalApi<DynamoStore>, user: &UserId, performance: &str) -> Result<Booking, Error> {
+    let booking = app
+        .create_booking
+        .create(user.clone(), request(performance)?, None)
+        .await?;
     let payment = PaymentRequest {
         booking_id: booking.booking_id.clone(),
         token: PaymentMethodToken::try_from("tok_visa_creditCard")?,
         cvv: Cvv::try_from("120")?,
     };
-    app.execute_payment(user, payment, None).await?;
+    app.execute_payment.pay(user, payment, None).await?;
     Ok(booking)
 }
 
@@ -191,15 +199,15 @@ async fn fill(
     seats: &[String],
 ) -> Result<(), Error> {
     use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
-    let booking = ticketing::domain::BookingId::generate();
+    let booking = BookingId::generate();
     for chunk in seats.chunks(25) {
         let mut requests = Vec::with_capacity(chunk.len());
         for seat in chunk {
-            let lock = ticketing::domain::seats::SeatLock {
+            let lock = SeatLock {
                 performance_id: PerformanceId::try_from(performance)?,
-                seat_id: ticketing::domain::SeatId::try_from(seat.as_str())?,
+                seat_id: SeatId::try_from(seat.as_str())?,
                 booking_id: booking.clone(),
-                status: ticketing::domain::SeatState::Sold,
+                status: SeatState::Sold,
                 locked_until: None,
             };
             let put = PutRequest::builder()
@@ -226,19 +234,19 @@ async fn main() -> Result<(), Error> {
     let config = emulator.sdk_config();
     let client = aws_sdk_dynamodb::Client::new(&config);
     let tables = Tables::prefixed("bench_");
-    ticketing_local::tables::create_all(&client, &ticketing_local::tables::template_path(), &tables).await?;
+    ticketing_testkit::tables::create_all(&client, &ticketing_testkit::tables::template_path(), &tables).await?;
     let log = Arc::new(CapacityLog::default());
-    let store = DynamoStore::new(client.clone(), tables.clone()).with_capacity_log(log.clone());
+    let store = Arc::new(DynamoStore::new(client.clone(), tables.clone()).with_capacity_log(log.clone()));
     let queue = Arc::new(Scheduled::default());
-    let app = Arc::new(
-        App::new(
-            store,
-            catalog(2 + LEVELS.len())?,
-            Arc::new(SystemClock),
-            Settings::default(),
-        )
-        .with_expiries(queue.clone()),
-    );
+    let app = Arc::new(LocalApi::new(Parts {
+        store: store.clone(),
+        catalog: Arc::new(catalog(2 + LEVELS.len())?),
+        clock: Arc::new(SystemClock),
+        policy: HoldPolicy::default(),
+        expiries: queue.clone(),
+        secret: WebhookSecret::new(ticketing_aws::config::LOCAL_WEBHOOK_SECRET.to_owned()),
+        gateway: Gateway::Notifies,
+    }));
     let mut report = String::new();
 
     // 1. One complete flow, request by request.
@@ -250,14 +258,18 @@ async fn main() -> Result<(), Error> {
     while records.is_empty() {
         records.extend(shard.read(100).await?);
     }
-    let response = ticketing::worker::process_batch(&app, ticketing::stream::batch(records)).await;
+    let response = process_stream(&app.settle_events, batch(records)).await;
     if !response.batch_item_failures.is_empty() {
         return Err("the worker failed".into());
     }
     // Every hold's expiry comes due, paid or not: the paid booking's, at its time.
     let expiry = queue.take().ok_or("the booking scheduled no expiry")?;
-    let at_due = ManualClock::at(booking.hold_expires_at);
-    ticketing::expiry::expire_when_due(&app.store, &at_due, queue.as_ref(), &expiry).await?;
+    let at_due = ExpireHolds::new(
+        store.clone(),
+        Arc::new(ManualClock::at(booking.hold_expires_at)),
+        queue.clone(),
+    );
+    at_due.expire_when_due(&expiry).await?;
     let requests = log.take();
     writeln!(
         report,
@@ -342,14 +354,16 @@ async fn main() -> Result<(), Error> {
         for _ in 0..2 {
             log.take();
             let began = Instant::now();
-            app.create_booking(user.clone(), request(&fill_performance)?, None)
+            app.create_booking
+                .create(user.clone(), request(&fill_performance)?, None)
                 .await?;
             let took = began.elapsed();
             let (reads, units) = queries(&log);
             cells.push(format!("{reads}, {units}, {:.1} ms", took.as_secs_f64() * 1000.0));
         }
         log.take();
-        app.seat_map(&PerformanceId::try_from(fill_performance.as_str())?)
+        app.seat_map
+            .of(&PerformanceId::try_from(fill_performance.as_str())?)
             .await?;
         let (reads, units) = queries(&log);
         writeln!(
@@ -416,9 +430,10 @@ async fn main() -> Result<(), Error> {
     let moto = Emulator::moto()?;
     let sqs = aws_sdk_sqs::Client::new(&moto.sdk_config());
     let queue_url =
-        ticketing_local::queues::create_with_dead_letters(&sqs, "bench-hold-expiries", Duration::from_secs(10)).await?;
+        ticketing_testkit::queues::create_with_dead_letters(&sqs, "bench-hold-expiries", Duration::from_secs(10))
+            .await?;
     let flow_tables = Tables::prefixed("flow_");
-    ticketing_local::tables::create_all(&client, &ticketing_local::tables::template_path(), &flow_tables).await?;
+    ticketing_testkit::tables::create_all(&client, &ticketing_testkit::tables::template_path(), &flow_tables).await?;
     let env = function_env(
         &emulator.endpoint(),
         &moto.endpoint(),
@@ -526,7 +541,7 @@ async fn main() -> Result<(), Error> {
         })
         .unwrap_or_else(|| "unknown".to_owned());
     let cores = std::thread::available_parallelism().map_or(0, usize::from);
-    let date = ticketing::domain::Clock::now(&SystemClock).to_rfc3339();
+    let date = SystemClock.now().to_rfc3339();
     let document = format!(
         "# Benchmarks\n\nMachine: {cores} cores ({machine}); DynamoDB Local 3.3.1 in memory on the same machine.\nDate: {date}.\nCommand: `make bench` (the bench binary built in release).\n\n{report}\n{CHANGES}"
     );

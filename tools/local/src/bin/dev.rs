@@ -2,18 +2,23 @@
 //! `template.yaml` and moto's SQS with the hold-expiry queue (each unless `AWS_ENDPOINT_URL_DYNAMODB` /
 //! `AWS_ENDPOINT_URL_SQS` names one already), the functions under `cargo lambda watch` on
 //! 127.0.0.1:$PORT (default 3000), and the two event source mappings: the events table's stream into
-//! `process-events` and the expiry queue into `expire-holds`, through the Lambda Invoke API.
-//! Ctrl-C stops all of it.
+//! `process-events` and the expiry queue into `expire-holds`, through the Lambda Invoke API. It reports
+//! `ready` once every function is built and has answered. Any signal that stops it (Ctrl-C, `kill`,
+//! a closed terminal) stops all of it.
 
 use std::process::ExitCode;
-use std::time::Duration;
-use ticketing::store::Tables;
-use ticketing::stream::{run_mapping_with_dead_letters, Mapping};
-use ticketing_local::emulator::{Emulator, EmulatorError};
-use ticketing_local::poller::{invoke, StreamShards};
-use ticketing_local::queues;
+use std::time::{Duration, Instant};
+
+use ticketing_aws::dynamodb::Tables;
+use ticketing_local::functions;
+use ticketing_local::invoke::invoke;
 use ticketing_local::redrive::SqsDeadLetters;
+use ticketing_testkit::emulator::{Emulator, EmulatorError};
+use ticketing_testkit::mapping::{run_mapping_with_dead_letters, Mapping};
+use ticketing_testkit::queues;
+use ticketing_testkit::streams::StreamShards;
 use tokio::process::{Child, Command};
+use tokio::signal::unix::{signal, Signal, SignalKind};
 
 const WORKER: &str = "process-events";
 const EXPIRER: &str = "expire-holds";
@@ -34,14 +39,14 @@ fn emulator(
 }
 
 fn main() -> ExitCode {
-    ticketing::wiring::init_tracing();
+    ticketing_aws::config::init_tracing();
     let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
     // Set before any thread exists: the functions under watch and the SDK clients here read these.
     let defaults = [
         ("AWS_REGION", "us-east-1"),
         ("AWS_ACCESS_KEY_ID", "local"),
         ("AWS_SECRET_ACCESS_KEY", "local"),
-        ("PG_WEBHOOK_SECRET", ticketing::wiring::LOCAL_WEBHOOK_SECRET),
+        ("PG_WEBHOOK_SECRET", ticketing_aws::config::LOCAL_WEBHOOK_SECRET),
     ];
     for (name, value) in defaults {
         if std::env::var_os(name).is_none() {
@@ -81,13 +86,50 @@ fn main() -> ExitCode {
     code
 }
 
+/// The signals that ask `dev` to stop, each of which stops everything it started. Installed before
+/// anything is started, so none of them can kill `dev` and leave its children behind.
+struct Stop {
+    interrupt: Signal,
+    terminate: Signal,
+    hangup: Signal,
+    quit: Signal,
+}
+
+impl Stop {
+    fn install() -> std::io::Result<Self> {
+        Ok(Self {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+            hangup: signal(SignalKind::hangup())?,
+            quit: signal(SignalKind::quit())?,
+        })
+    }
+
+    /// Which signal arrived.
+    async fn requested(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.interrupt.recv() => "SIGINT",
+            _ = self.terminate.recv() => "SIGTERM",
+            _ = self.hangup.recv() => "SIGHUP",
+            _ = self.quit.recv() => "SIGQUIT",
+        }
+    }
+}
+
 async fn run(port: u16) -> ExitCode {
+    let mut stop = match Stop::install() {
+        Ok(stop) => stop,
+        Err(e) => {
+            eprintln!("dev: cannot handle signals: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let config = aws_config::load_from_env().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
     let sqs = aws_sdk_sqs::Client::new(&config);
     let tables = Tables::from_env();
     if let Err(e) =
-        ticketing_local::tables::create_all(&dynamodb, &ticketing_local::tables::template_path(), &tables).await
+        ticketing_testkit::tables::create_all(&dynamodb, &ticketing_testkit::tables::template_path(), &tables).await
     {
         eprintln!("dev: {e}");
         return ExitCode::FAILURE;
@@ -114,6 +156,20 @@ async fn run(port: u16) -> ExitCode {
     };
     // The functions under watch inherit this environment.
     std::env::set_var("HOLD_EXPIRY_QUEUE_URL", &queue_url);
+    let started = Instant::now();
+    tokio::select! {
+        built = build_functions() => match built {
+            Ok(status) if status.success() => {}
+            other => {
+                eprintln!("dev: cannot build the functions: {other:?}");
+                return ExitCode::FAILURE;
+            }
+        },
+        name = stop.requested() => {
+            tracing::info!(signal = name, "stopped while building the functions");
+            return ExitCode::SUCCESS;
+        }
+    }
     let mut watch = match start_watch(port) {
         Ok(child) => child,
         Err(e) => {
@@ -154,18 +210,70 @@ async fn run(port: u16) -> ExitCode {
         run_mapping_with_dead_letters(&mut shard, deliver, Mapping::default(), &dead_letters).await;
     };
     let queue_mapping = queues::run_mapping(&sqs, &queue_url, &region, 10, |event| invoke(&lambda, EXPIRER, event));
+    let ready = async {
+        match warm_up(&lambda).await {
+            Ok(()) => {
+                tracing::info!(
+                    url = %format!("http://127.0.0.1:{port}"),
+                    seconds = started.elapsed().as_secs_f64(),
+                    "ready: every function built and answering"
+                );
+                std::future::pending().await
+            }
+            Err(e) => {
+                eprintln!("dev: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    };
     let code = tokio::select! {
+        code = ready => code,
         () = stream_mapping => ExitCode::FAILURE,
         () = queue_mapping => ExitCode::FAILURE,
         status = watch.wait() => {
             eprintln!("dev: cargo lambda watch exited: {status:?}");
             ExitCode::FAILURE
         }
-        _ = tokio::signal::ctrl_c() => ExitCode::SUCCESS,
+        name = stop.requested() => {
+            tracing::info!(signal = name, "stopping everything dev started");
+            ExitCode::SUCCESS
+        }
     };
-    stop(&mut watch).await;
+    stop_watch(&mut watch).await;
     code
 }
+
+/// Builds every function, as `cargo lambda watch` would on its first invocation: a client's first
+/// request after `ready` never waits for a compiler.
+async fn build_functions() -> std::io::Result<std::process::ExitStatus> {
+    let mut command = Command::new("cargo");
+    command
+        .args(["build", "--quiet"])
+        .args(functions::ALL.iter().flat_map(|f| ["-p", f]))
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+        .kill_on_drop(true);
+    command.status().await
+}
+
+/// Invokes every function once, harmlessly (an `OPTIONS` request is answered 405 before anything is
+/// read; an empty batch applies nothing), so that each is running before `dev` reports ready.
+async fn warm_up(lambda: &aws_sdk_lambda::Client) -> Result<(), String> {
+    let mut http: serde_json::Value = serde_json::from_str(WARM_UP_REQUEST).map_err(|e| e.to_string())?;
+    http["requestContext"]["http"]["method"] = "OPTIONS".into();
+    for function in functions::ALL {
+        let event = match function {
+            WORKER | EXPIRER => serde_json::json!({ "Records": [] }),
+            _ => http.clone(),
+        };
+        invoke::<_, serde_json::Value>(lambda, function, event)
+            .await
+            .map_err(|e| format!("{function} did not answer its warm-up: {e}"))?;
+    }
+    Ok(())
+}
+
+/// An API Gateway request as the functions receive it (the seat map's sample event).
+const WARM_UP_REQUEST: &str = include_str!("../../../../events/get-seat-map.json");
 
 fn start_watch(port: u16) -> std::io::Result<Child> {
     let mut command = Command::new("cargo");
@@ -186,7 +294,7 @@ fn start_watch(port: u16) -> std::io::Result<Child> {
 }
 
 /// Stops `cargo lambda watch` and the functions it started: the whole process group, politely first.
-async fn stop(watch: &mut Child) {
+async fn stop_watch(watch: &mut Child) {
     if let Some(pid) = watch.id() {
         let group = format!("-{pid}");
         let _ = Command::new("kill").args(["-TERM", "--", &group]).status().await;

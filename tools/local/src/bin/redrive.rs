@@ -3,8 +3,9 @@
 //! and reports what it moved. Exits 1 when some failed again.
 
 use std::process::ExitCode;
-use ticketing::store::Tables;
-use ticketing_local::poller::{invoke, StreamShards};
+use ticketing_aws::dynamodb::Tables;
+use ticketing_local::invoke::invoke;
+use ticketing_testkit::streams::StreamShards;
 
 #[tokio::main]
 async fn main() -> ExitCode {

@@ -1,0 +1,204 @@
+//! Configuration from the environment, read once per cold start: each function's service, built with
+//! every part it needs. A missing or invalid setting is an error at cold start, never at run time.
+//!
+//! | variable | read by | meaning |
+//! |---|---|---|
+//! | `HOLD_SECONDS` | create-booking | how long a booking holds its seats unpaid (default 600) |
+//! | `PERFORMANCES_FILE` | create-booking, get-seat-map | the catalog file (default: built in) |
+//! | `HOLD_EXPIRY_QUEUE_URL` | create-booking, expire-holds | the SQS delay queue of expiries |
+//! | `PG_WEBHOOK_SECRET` | receive-webhook (and the simulated gateway) | the notifications' signing secret |
+//! | `PG_WEBHOOK_URL`, `PG_WEBHOOK_DELAY_MS` | execute-payment | where the simulated gateway notifies, after how long |
+//! | `*_TABLE` | every function | the table names ([`Tables::from_env`]) |
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ticketing_core::app::{
+    CreateBooking, ExecutePayment, ExpireHolds, Gateway, HoldPolicy, ListBookings, ReceiveWebhook, SeatMap,
+    SettleEvents, WebhookSecret,
+};
+use ticketing_core::catalog::{Catalog, CatalogError};
+use ticketing_core::domain::SystemClock;
+use ticketing_core::ports::{ExpiryQueue, GatewayCallback};
+
+use crate::dynamodb::{DynamoStore, Tables};
+use crate::gateway::HttpCallback;
+use crate::sqs::SqsExpiryQueue;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{name} must be a whole number of seconds from 1 to {max}, not {value:?}")]
+    HoldSeconds {
+        name: &'static str,
+        value: String,
+        max: u64,
+    },
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error("{0} must be set")]
+    Missing(&'static str),
+    #[error("{name} is not valid: {value:?}")]
+    Invalid { name: &'static str, value: String },
+}
+
+/// The longest hold accepted: a day.
+const MAX_HOLD_SECONDS: u64 = 86_400;
+
+/// The secret of the local stack (`make run`, `make dev`) when `PG_WEBHOOK_SECRET` is not set.
+pub const LOCAL_WEBHOOK_SECRET: &str = "whsec_local_development_only";
+
+/// `HOLD_SECONDS` (default 600).
+pub fn hold_policy() -> Result<HoldPolicy, ConfigError> {
+    let Ok(value) = std::env::var("HOLD_SECONDS") else {
+        return Ok(HoldPolicy::default());
+    };
+    match value.trim().parse::<u64>() {
+        Ok(secs) if (1..=MAX_HOLD_SECONDS).contains(&secs) => Ok(HoldPolicy { hold_seconds: secs }),
+        _ => Err(ConfigError::HoldSeconds {
+            name: "HOLD_SECONDS",
+            value,
+            max: MAX_HOLD_SECONDS,
+        }),
+    }
+}
+
+/// The catalog named by `PERFORMANCES_FILE`, or the built-in one.
+pub fn catalog() -> Result<Arc<Catalog>, ConfigError> {
+    match std::env::var_os("PERFORMANCES_FILE").filter(|v| !v.is_empty()) {
+        Some(path) => Ok(Arc::new(Catalog::from_file(&PathBuf::from(path))?)),
+        None => Ok(Arc::new(Catalog::builtin())),
+    }
+}
+
+/// `PORT` (default 3000): where a local server listens.
+pub fn port() -> u16 {
+    std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000)
+}
+
+fn required(name: &'static str) -> Result<String, ConfigError> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .ok_or(ConfigError::Missing(name))
+}
+
+/// The secret the payment gateway signs notifications with: `PG_WEBHOOK_SECRET`.
+pub fn webhook_secret() -> Result<WebhookSecret, ConfigError> {
+    required("PG_WEBHOOK_SECRET").map(WebhookSecret::new)
+}
+
+/// The simulated gateway delivering to `url`, signed with `PG_WEBHOOK_SECRET` (or the local secret),
+/// after `PG_WEBHOOK_DELAY_MS` (default 1000).
+pub fn simulated_gateway(url: &str) -> Result<Arc<dyn GatewayCallback>, ConfigError> {
+    let uri = url.parse().map_err(|_| ConfigError::Invalid {
+        name: "PG_WEBHOOK_URL",
+        value: url.to_owned(),
+    })?;
+    let delay = match std::env::var("PG_WEBHOOK_DELAY_MS") {
+        Err(_) => 1000,
+        Ok(value) => value.trim().parse::<u64>().map_err(|_| ConfigError::Invalid {
+            name: "PG_WEBHOOK_DELAY_MS",
+            value: value.clone(),
+        })?,
+    };
+    let secret = required("PG_WEBHOOK_SECRET").unwrap_or_else(|_| LOCAL_WEBHOOK_SECRET.to_owned());
+    Ok(Arc::new(HttpCallback::new(uri, secret, Duration::from_millis(delay))))
+}
+
+/// The gateway as the environment names it: the simulated one when `PG_WEBHOOK_URL` says where to
+/// notify; otherwise the gateway notifies by itself.
+pub fn gateway() -> Result<Gateway, ConfigError> {
+    match std::env::var("PG_WEBHOOK_URL").ok().filter(|u| !u.is_empty()) {
+        Some(url) => Ok(Gateway::Simulated(simulated_gateway(&url)?)),
+        None => Ok(Gateway::Notifies),
+    }
+}
+
+/// JSON logs, one object per line, filtered by `RUST_LOG` (default `info`).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // A second initialisation (tests) keeps the first subscriber.
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(true)
+        .with_span_list(true)
+        .without_time()
+        .with_ansi(false)
+        .try_init();
+}
+
+/// What every function's service is built from: the SDK configuration (`AWS_REGION`,
+/// `AWS_ENDPOINT_URL_*`), read once.
+struct Aws(aws_config::SdkConfig);
+
+impl Aws {
+    async fn from_env() -> Self {
+        Self(aws_config::load_from_env().await)
+    }
+
+    fn store(&self) -> Arc<DynamoStore> {
+        Arc::new(DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(&self.0),
+            Tables::from_env(),
+        ))
+    }
+
+    /// The SQS delay queue named by `HOLD_EXPIRY_QUEUE_URL`.
+    fn expiries(&self) -> Result<Arc<dyn ExpiryQueue>, ConfigError> {
+        let url = required("HOLD_EXPIRY_QUEUE_URL")?;
+        Ok(Arc::new(SqsExpiryQueue::new(aws_sdk_sqs::Client::new(&self.0), url)))
+    }
+}
+
+/// `create-booking`'s service.
+pub async fn create_booking() -> Result<CreateBooking<DynamoStore>, ConfigError> {
+    let aws = Aws::from_env().await;
+    Ok(CreateBooking::new(
+        aws.store(),
+        catalog()?,
+        Arc::new(SystemClock),
+        hold_policy()?,
+        aws.expiries()?,
+    ))
+}
+
+/// `execute-payment`'s service.
+pub async fn execute_payment() -> Result<ExecutePayment<DynamoStore>, ConfigError> {
+    let aws = Aws::from_env().await;
+    Ok(ExecutePayment::new(aws.store(), Arc::new(SystemClock), gateway()?))
+}
+
+/// `list-my-bookings`' service.
+pub async fn list_bookings() -> Result<ListBookings<DynamoStore>, ConfigError> {
+    Ok(ListBookings::new(Aws::from_env().await.store()))
+}
+
+/// `get-seat-map`'s service.
+pub async fn seat_map() -> Result<SeatMap<DynamoStore>, ConfigError> {
+    let aws = Aws::from_env().await;
+    Ok(SeatMap::new(aws.store(), catalog()?, Arc::new(SystemClock)))
+}
+
+/// `receive-webhook`'s service.
+pub async fn receive_webhook() -> Result<ReceiveWebhook<DynamoStore>, ConfigError> {
+    let secret = webhook_secret()?;
+    Ok(ReceiveWebhook::new(
+        Aws::from_env().await.store(),
+        Arc::new(SystemClock),
+        secret,
+    ))
+}
+
+/// `process-events`' service.
+pub async fn settle_events() -> Result<SettleEvents<DynamoStore>, ConfigError> {
+    Ok(SettleEvents::new(Aws::from_env().await.store(), Arc::new(SystemClock)))
+}
+
+/// `expire-holds`' service.
+pub async fn expire_holds() -> Result<ExpireHolds<DynamoStore>, ConfigError> {
+    let aws = Aws::from_env().await;
+    Ok(ExpireHolds::new(aws.store(), Arc::new(SystemClock), aws.expiries()?))
+}

@@ -1,0 +1,177 @@
+//! The DynamoDB store: one table per collection, every multi-item change in one TransactWriteItems,
+//! every state change guarded by a condition on the state it comes from. One file per port; the
+//! in-memory store of `ticketing-testkit` keeps the same contract with the same file names.
+
+mod bookings;
+mod capacity;
+mod expr;
+mod holds;
+mod inbox;
+mod keys;
+mod payments;
+mod scan;
+mod settlements;
+mod tx;
+
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::types::{ConsumedCapacity, ReturnConsumedCapacity};
+use aws_sdk_dynamodb::Client;
+use serde::de::DeserializeOwned;
+use ticketing_core::domain::seats::SeatLock;
+use ticketing_core::ports::{Consistency, StoreError};
+
+use capacity::Access;
+pub use capacity::{CapacityLog, Consumed};
+use expr::{from_item, Item};
+
+/// The table names, from the environment (see `template.yaml`), with the local defaults.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tables {
+    pub bookings: String,
+    pub payment_intents: String,
+    pub events: String,
+    pub ledger_entries: String,
+    pub occupied_seats: String,
+    pub idempotency_keys: String,
+}
+
+impl Tables {
+    /// The global secondary index of `bookings` by `userId`, newest `createdAt` first.
+    pub const BOOKINGS_BY_USER: &'static str = "byUser";
+
+    /// Each table's environment variable and default name.
+    const NAMES: [(&'static str, &'static str); 6] = [
+        ("BOOKINGS_TABLE", "bookings"),
+        ("PAYMENT_INTENTS_TABLE", "paymentIntents"),
+        ("EVENTS_TABLE", "events"),
+        ("LEDGER_ENTRIES_TABLE", "ledgerEntries"),
+        ("OCCUPIED_SEATS_TABLE", "occupiedSeats"),
+        ("IDEMPOTENCY_KEYS_TABLE", "idempotencyKeys"),
+    ];
+
+    fn named(name: impl Fn(&str, &str) -> String) -> Self {
+        let [bookings, payment_intents, events, ledger_entries, occupied_seats, idempotency_keys] =
+            Self::NAMES.map(|(var, default)| name(var, default));
+        Self {
+            bookings,
+            payment_intents,
+            events,
+            ledger_entries,
+            occupied_seats,
+            idempotency_keys,
+        }
+    }
+
+    pub fn from_env() -> Self {
+        Self::named(|var, default| std::env::var(var).unwrap_or_else(|_| default.to_owned()))
+    }
+
+    /// The default names with a prefix: one set of tables per test.
+    pub fn prefixed(prefix: &str) -> Self {
+        Self::named(|_, default| format!("{prefix}{default}"))
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct DynamoStore {
+    client: Client,
+    tables: Tables,
+    capacity: Option<Arc<CapacityLog>>,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, tables: Tables) -> Self {
+        Self {
+            client,
+            tables,
+            capacity: None,
+        }
+    }
+
+    /// Records every request of the booking path, with the capacity DynamoDB reports for it.
+    pub fn with_capacity_log(mut self, log: Arc<CapacityLog>) -> Self {
+        self.capacity = Some(log);
+        self
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn tables(&self) -> &Tables {
+        &self.tables
+    }
+
+    fn report_capacity(&self) -> Option<ReturnConsumedCapacity> {
+        self.capacity.as_ref().map(|_| ReturnConsumedCapacity::Indexes)
+    }
+
+    fn log_read(&self, operation: &'static str, consumed: &[ConsumedCapacity]) {
+        if let Some(log) = &self.capacity {
+            log.push(operation, Access::Read, consumed);
+        }
+    }
+
+    fn log_write(&self, operation: &'static str, consumed: &[ConsumedCapacity]) {
+        if let Some(log) = &self.capacity {
+            log.push(operation, Access::Write, consumed);
+        }
+    }
+
+    async fn get<T: DeserializeOwned>(
+        &self,
+        table: &str,
+        key: Item,
+        consistency: Consistency,
+    ) -> Result<Option<T>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(table)
+            .set_key(Some(key))
+            .consistent_read(consistency == Consistency::Strong)
+            .set_return_consumed_capacity(self.report_capacity())
+            .send()
+            .await
+            .map_err(unavailable)?;
+        self.log_read("GetItem", out.consumed_capacity.as_slice());
+        out.item.map(from_item).transpose()
+    }
+
+    /// Every page of a Query of seat locks.
+    async fn locks(&self, query: QueryFluentBuilder, consistency: Consistency) -> Result<Vec<SeatLock>, StoreError> {
+        let mut pages = query
+            .table_name(&self.tables.occupied_seats)
+            .consistent_read(consistency == Consistency::Strong)
+            .set_return_consumed_capacity(self.report_capacity())
+            .into_paginator()
+            .send();
+        let mut locks = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(unavailable)?;
+            self.log_read("Query", page.consumed_capacity.as_slice());
+            for item in page.items.unwrap_or_default() {
+                locks.push(from_item(item)?);
+            }
+        }
+        Ok(locks)
+    }
+}
+
+/// An error with its chain of sources, as one line.
+pub(crate) fn format_err(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+fn unavailable<E: std::error::Error + 'static>(e: E) -> StoreError {
+    StoreError::Unavailable(format_err(&e))
+}

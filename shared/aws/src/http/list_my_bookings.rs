@@ -1,0 +1,40 @@
+//! `GET /bookings/my`.
+
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde_json::{json, Value};
+use ticketing_core::app::ListBookings;
+use ticketing_core::domain::Booking;
+use ticketing_core::ports::Bookings;
+
+use super::{allow, respond, user_id};
+
+fn booking_view(b: &Booking) -> Value {
+    json!({
+        "bookingId": b.booking_id,
+        "userId": b.user_id,
+        "performanceId": b.performance_id,
+        "quantity": b.quantity,
+        "seatIds": b.seat_ids,
+        "status": b.status,
+        "totalAmount": b.total.amount,
+        "currency": b.total.currency,
+        "createdAt": b.created_at,
+    })
+}
+
+/// `GET /bookings/my`
+pub async fn list_my_bookings<S: Bookings>(service: &ListBookings<S>, req: Request) -> Response<Body> {
+    respond(
+        async {
+            allow(&req, Method::GET)?;
+            let user = user_id(&req)?;
+            let bookings = service.of(&user).await?;
+            Ok((
+                StatusCode::OK,
+                Value::Array(bookings.iter().map(booking_view).collect()),
+            ))
+        }
+        .await,
+    )
+}

@@ -1,0 +1,177 @@
+//! `POST /bookings`: choose seats, schedule the hold's expiry, and write the pending booking, its
+//! payment intent and its seat locks at once; a race lost to another booking is retried.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+use tracing::{info, warn, Instrument};
+
+use super::seat_search::{find_seats, RowHints, SeatChoice};
+use super::FlowError;
+use super::Idempotency;
+use crate::catalog::{Catalog, Performance};
+use crate::domain::{Booking, BookingId, Clock, PaymentMethod, PerformanceId, Quantity, SeatId, UserId};
+use crate::idempotency::Remember;
+use crate::metrics::{self, Metric};
+use crate::ports::{ExpiryQueue, HoldError, HoldExpiry, HoldRequest, Holds, IdempotencyKeys, NewHold, SeatLocks};
+
+/// How many times a booking re-reads the hall after losing a seat to a concurrent booking.
+const HOLD_ATTEMPTS: u32 = 25;
+
+/// Sent with the hold's length plus this, the expiry arrives after a hold written by a later attempt.
+pub const EXPIRY_MARGIN: Duration = Duration::from_secs(1);
+
+/// A customer's booking request, parsed.
+#[derive(Clone, Debug)]
+pub struct BookingRequest {
+    pub performance_id: PerformanceId,
+    pub quantity: Quantity,
+    pub payment_method: PaymentMethod,
+}
+
+/// How long a new booking holds its seats unpaid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HoldPolicy {
+    pub hold_seconds: u64,
+}
+
+impl Default for HoldPolicy {
+    fn default() -> Self {
+        Self { hold_seconds: 600 }
+    }
+}
+
+/// The create-booking use case, with everything it needs.
+pub struct CreateBooking<S> {
+    store: Arc<S>,
+    catalog: Arc<Catalog>,
+    clock: Arc<dyn Clock>,
+    policy: HoldPolicy,
+    expiries: Arc<dyn ExpiryQueue>,
+    row_hints: RowHints,
+}
+
+impl<S: IdempotencyKeys> CreateBooking<S> {
+    /// The idempotency keys of this route.
+    pub fn idempotency(&self) -> Idempotency<'_> {
+        Idempotency::new(self.store.as_ref(), self.clock.as_ref())
+    }
+}
+
+impl<S: SeatLocks + Holds> CreateBooking<S> {
+    pub fn new(
+        store: Arc<S>,
+        catalog: Arc<Catalog>,
+        clock: Arc<dyn Clock>,
+        policy: HoldPolicy,
+        expiries: Arc<dyn ExpiryQueue>,
+    ) -> Self {
+        Self {
+            store,
+            catalog,
+            clock,
+            policy,
+            expiries,
+            row_hints: RowHints::default(),
+        }
+    }
+
+    /// Allocates seats and writes the pending booking, its payment intent and its seat locks at once.
+    /// A race lost to another booking is retried with a fresh read, spreading over the free seats.
+    /// With `remember`, the request's idempotency key is completed with the response in the same
+    /// transaction.
+    pub async fn create(
+        &self,
+        user: UserId,
+        request: BookingRequest,
+        remember: Option<Remember<'_, Booking>>,
+    ) -> Result<Booking, FlowError> {
+        let perf = self
+            .catalog
+            .performance(&request.performance_id)
+            .ok_or_else(|| FlowError::UnknownPerformance(request.performance_id.clone()))?;
+        let total = perf
+            .price
+            .times(request.quantity.get())
+            .ok_or(FlowError::PriceOverflow)?;
+        let hold = HoldRequest {
+            booking_id: BookingId::generate(),
+            user_id: user,
+            performance_id: request.performance_id,
+            quantity: request.quantity,
+            payment_method: request.payment_method,
+            total,
+        };
+        let span =
+            tracing::info_span!("create_booking", booking_id = %hold.booking_id, performance_id = %perf.performance_id);
+        self.hold_seats(perf, &hold, remember.as_ref()).instrument(span).await
+    }
+
+    async fn hold_seats(
+        &self,
+        perf: &Performance,
+        request: &HoldRequest,
+        remember: Option<&Remember<'_, Booking>>,
+    ) -> Result<Booking, FlowError> {
+        let quantity = usize::try_from(request.quantity.get()).unwrap_or(usize::MAX);
+        let mut refused: HashSet<SeatId> = HashSet::new();
+        let mut scheduled = false;
+        for attempt in 0..HOLD_ATTEMPTS {
+            let now = self.clock.now();
+            let (choice, rows_read) = find_seats(
+                self.store.as_ref(),
+                perf,
+                quantity,
+                &refused,
+                attempt,
+                &self.row_hints,
+                now,
+            )
+            .await?;
+            let (seats, read) = match choice {
+                SeatChoice::Found { seats, read } => (seats, read),
+                SeatChoice::SoldOut { free } => {
+                    info!(free, "seats unavailable");
+                    metrics::count(Metric::SeatsUnavailable);
+                    return Err(FlowError::SeatsUnavailable(perf.performance_id.clone()));
+                }
+            };
+            // The expiry goes out once, before the first write: once the hold is written, nothing may
+            // stop it from lapsing. A request turned away for want of seats sends none; a message whose
+            // hold is never written finds no booking.
+            if !scheduled {
+                let delay = Duration::from_secs(self.policy.hold_seconds) + EXPIRY_MARGIN;
+                self.expiries
+                    .schedule(&HoldExpiry::for_booking(&request.booking_id), delay)
+                    .await?;
+                scheduled = true;
+            }
+            let mut hold = NewHold::pending(request, seats, &read, now, self.policy.hold_seconds);
+            hold.idempotency = remember.map(|r| r.completion(&hold.booking));
+            match self.store.hold(&hold, now).await {
+                Ok(()) => {
+                    info!(seats = %seat_list(&hold.booking.seat_ids), attempt, rows_read, "booking created");
+                    metrics::count(Metric::BookingsCreated);
+                    return Ok(hold.booking);
+                }
+                Err(HoldError::SeatsTaken(seats)) => {
+                    let lapsed: HashSet<&SeatId> = hold.replaces.iter().map(|l| &l.seat_id).collect();
+                    refused.extend(seats.into_iter().filter(|s| lapsed.contains(s)));
+                    let backoff = rand::rng().random_range(1..=(2u64 << attempt.min(5)));
+                    tokio::time::sleep(Duration::from_millis(backoff)).await;
+                }
+                Err(HoldError::KeyTaken) => return Err(FlowError::KeyTaken),
+                Err(HoldError::Store(e)) => return Err(e.into()),
+            }
+        }
+        warn!(attempts = HOLD_ATTEMPTS, "gave up after losing every race for seats");
+        metrics::count(Metric::SeatsUnavailable);
+        Err(FlowError::SeatsContended(perf.performance_id.clone()))
+    }
+}
+
+fn seat_list(seats: &[SeatId]) -> String {
+    seats.iter().map(SeatId::as_str).collect::<Vec<_>>().join(",")
+}

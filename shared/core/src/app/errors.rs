@@ -1,0 +1,49 @@
+//! Why a use case could not do what was asked. Mapped to HTTP in one place, the HTTP adapter.
+
+use crate::domain::{BookingStatus, PerformanceId};
+use crate::ports::{QueueError, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    #[error("performance {0} does not exist")]
+    UnknownPerformance(PerformanceId),
+    #[error("not enough seats are free for {0}")]
+    SeatsUnavailable(PerformanceId),
+    /// Every attempt lost its seats to concurrent bookings; free seats may remain.
+    #[error("the seats of {0} are in high demand; please try again")]
+    SeatsContended(PerformanceId),
+    #[error("booking not found")]
+    BookingNotFound,
+    #[error("booking is {} and can no longer be paid", .0.as_str())]
+    BookingNotPending(BookingStatus),
+    #[error("the booking's payment was declined; it can no longer be paid")]
+    PaymentDeclined,
+    #[error("booking has already been paid")]
+    AlreadyPaid,
+    #[error("the booking's seat hold has lapsed")]
+    HoldExpired,
+    #[error("price overflow")]
+    PriceOverflow,
+    /// The request's idempotency key went to a retry (this request outlived its lease).
+    #[error("another request with this Idempotency-Key took over")]
+    KeyTaken,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+/// Why an event or an expiry could not be applied; the batch handlers report it for a retry.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// The record is not an event this worker knows how to apply; retrying will not help.
+    #[error("malformed record: {0}")]
+    Malformed(String),
+    /// The event names a booking that does not exist.
+    #[error("refers to booking {0}, which does not exist")]
+    UnknownBooking(String),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

@@ -1,0 +1,23 @@
+//! The use cases, one service per file, each built with every part it needs. A Lambda function builds
+//! exactly one of them; the local server builds them all over one store.
+
+mod create_booking;
+mod errors;
+mod execute_payment;
+mod expire_holds;
+mod idempotency;
+mod list_bookings;
+mod receive_webhook;
+mod seat_map;
+mod seat_search;
+mod settle_events;
+
+pub use create_booking::{BookingRequest, CreateBooking, HoldPolicy, EXPIRY_MARGIN};
+pub use errors::{ApplyError, FlowError};
+pub use execute_payment::{ExecutePayment, Gateway, PaymentRequest};
+pub use expire_holds::ExpireHolds;
+pub use idempotency::Idempotency;
+pub use list_bookings::ListBookings;
+pub use receive_webhook::{Receipt, ReceiveWebhook, WebhookError, WebhookSecret};
+pub use seat_map::SeatMap;
+pub use settle_events::{InboxEvent, SettleEvents};

@@ -1,0 +1,243 @@
+//! Payment intents, the simulated payment gateway (PG) and the events a payment outcome publishes.
+
+use super::{
+    Booking, BookingId, EventId, IntentStatus, Money, PaymentIntentId, PaymentMethod, PerformanceId, SeatId, Timestamp,
+    UserId,
+};
+use serde::{Deserialize, Serialize};
+
+/// The payment's own lifecycle, kept apart from the booking.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentIntent {
+    pub payment_intent_id: PaymentIntentId,
+    pub booking_id: BookingId,
+    pub user_id: UserId,
+    pub amount: Money,
+    pub payment_method: PaymentMethod,
+    pub status: IntentStatus,
+    /// The booking's seat hold: the intent cannot be paid at or after this instant.
+    #[serde(with = "super::millis")]
+    pub hold_expires_at: Timestamp,
+    /// Set when a lapsed hold's seats went to another booking: the intent can never be paid after that.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seats_released_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pg_mock_data: Option<PgResult>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl PaymentIntent {
+    /// The customer may be charged: the intent is pending, its hold has not lapsed and its seats were
+    /// not given to anyone else.
+    pub fn is_payable_at(&self, now: Timestamp) -> bool {
+        self.status.is_payable() && now < self.hold_expires_at && self.seats_released_at.is_none()
+    }
+
+    /// Another booking may take the seats of this intent's lapsed hold.
+    pub fn lets_lapsed_seats_go_at(&self, now: Timestamp) -> bool {
+        self.status.lets_lapsed_seats_go() && self.hold_expires_at <= now
+    }
+}
+
+/// A card verification value: three or four digits.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Cvv(String);
+
+impl std::fmt::Debug for Cvv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Cvv(***)")
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("cvv must be 3 or 4 digits")]
+pub struct InvalidCvv;
+
+impl TryFrom<&str> for Cvv {
+    type Error = InvalidCvv;
+    fn try_from(value: &str) -> Result<Self, Self::Error> {
+        if (3..=4).contains(&value.len()) && value.chars().all(|c| c.is_ascii_digit()) {
+            Ok(Self(value.to_owned()))
+        } else {
+            Err(InvalidCvv)
+        }
+    }
+}
+
+/// A tokenised card as a PG hands it to the client: `tok_` followed by letters, digits or `_`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PaymentMethodToken(String);
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("paymentMethodToken must look like tok_<letters, digits or _>, at most 64 characters")]
+pub struct InvalidToken;
+
+impl TryFrom<&str> for PaymentMethodToken {
+    type Error = InvalidToken;
+    fn try_from(value: &str) -> Result<Self, Self::Error> {
+        let rest = value.strip_prefix("tok_").ok_or(InvalidToken)?;
+        if !rest.is_empty() && value.len() <= 64 && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            Ok(Self(value.to_owned()))
+        } else {
+            Err(InvalidToken)
+        }
+    }
+}
+
+/// What the simulated PG answered, stored on the intent and echoed to the client.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PgResult {
+    /// `None` while the gateway is still processing: its answer comes later, as a notification.
+    pub is_success: Option<bool>,
+    pub failure_code: Option<String>,
+    pub processed_at: Timestamp,
+}
+
+/// The simulated payment gateway. It decides by CVV, like a PG's test cards:
+///
+/// | CVV | outcome |
+/// |-----|---------|
+/// | `120` | success |
+/// | `442` | declined, `DECLINE_2` |
+/// | `443` | declined, `INSUFFICIENT_FUNDS` |
+/// | `444` | declined, `CARD_EXPIRED` |
+/// | `777` | processing: the gateway notifies the outcome (success) later, by a signed webhook |
+/// | any other 3 or 4 digits | success |
+pub fn charge(_token: &PaymentMethodToken, cvv: &Cvv, at: Timestamp) -> PgResult {
+    let (is_success, failure) = match cvv.0.as_str() {
+        "442" => (Some(false), Some("DECLINE_2")),
+        "443" => (Some(false), Some("INSUFFICIENT_FUNDS")),
+        "444" => (Some(false), Some("CARD_EXPIRED")),
+        "777" => (None, None),
+        _ => (Some(true), None),
+    };
+    PgResult {
+        is_success,
+        failure_code: failure.map(str::to_owned),
+        processed_at: at,
+    }
+}
+
+impl PgResult {
+    /// The answer as the API names it: `SUCCESS`, `FAILURE` or `PROCESSING`.
+    pub fn final_status(&self) -> &'static str {
+        match self.is_success {
+            Some(true) => "SUCCESS",
+            Some(false) => "FAILURE",
+            None => "PROCESSING",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PaymentEventType {
+    PaymentSucceeded,
+    PaymentFailed,
+}
+
+/// A payment outcome as published into the `events` inbox. It carries everything the worker needs to
+/// settle or release the booking, so the worker reads nothing before it writes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentEvent {
+    pub event_id: EventId,
+    #[serde(rename = "type")]
+    pub event_type: PaymentEventType,
+    pub booking_id: BookingId,
+    pub user_id: UserId,
+    pub payment_intent_id: PaymentIntentId,
+    pub performance_id: PerformanceId,
+    pub seat_ids: Vec<SeatId>,
+    pub amount: Money,
+    pub failure_code: Option<String>,
+    pub occurred_at: Timestamp,
+    pub source: String,
+}
+
+impl PaymentEvent {
+    pub const SOURCE_PG_SIMULATOR: &'static str = "pg-simulator";
+
+    /// A new event, under a fresh id, of `booking`'s payment outcome.
+    pub fn of(
+        booking: &Booking,
+        event_type: PaymentEventType,
+        failure_code: Option<String>,
+        occurred_at: Timestamp,
+        source: &str,
+    ) -> Self {
+        Self {
+            event_id: EventId::generate(),
+            event_type,
+            booking_id: booking.booking_id.clone(),
+            user_id: booking.user_id.clone(),
+            payment_intent_id: booking.payment_intent_id.clone(),
+            performance_id: booking.performance_id.clone(),
+            seat_ids: booking.seat_ids.clone(),
+            amount: booking.total.clone(),
+            failure_code,
+            occurred_at,
+            source: source.to_owned(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token() -> PaymentMethodToken {
+        PaymentMethodToken::try_from("tok_visa_creditCard").expect("valid")
+    }
+
+    #[test]
+    fn cvv_120_succeeds_and_442_declines() {
+        let at = Timestamp::from_millis(0);
+        let ok = charge(&token(), &Cvv::try_from("120").expect("valid"), at);
+        assert_eq!(ok.is_success, Some(true));
+        assert_eq!(ok.failure_code, None);
+        let declined = charge(&token(), &Cvv::try_from("442").expect("valid"), at);
+        assert_eq!(declined.is_success, Some(false));
+        assert_eq!(declined.failure_code.as_deref(), Some("DECLINE_2"));
+        assert_eq!(
+            charge(&token(), &Cvv::try_from("443").expect("valid"), at)
+                .failure_code
+                .as_deref(),
+            Some("INSUFFICIENT_FUNDS")
+        );
+        assert_eq!(
+            charge(&token(), &Cvv::try_from("1234").expect("valid"), at).is_success,
+            Some(true)
+        );
+        let later = charge(&token(), &Cvv::try_from("777").expect("valid"), at);
+        assert_eq!((later.is_success, later.final_status()), (None, "PROCESSING"));
+    }
+
+    #[test]
+    fn malformed_cvvs_and_tokens_are_rejected() {
+        for bad in ["", "12", "12345", "12a", " 120"] {
+            assert_eq!(Cvv::try_from(bad), Err(InvalidCvv), "{bad:?}");
+        }
+        for bad in ["", "tok_", "visa", "tok_a b", &format!("tok_{}", "a".repeat(61))] {
+            assert_eq!(PaymentMethodToken::try_from(bad), Err(InvalidToken), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn cvv_is_never_printed() {
+        assert_eq!(format!("{:?}", Cvv::try_from("120").expect("valid")), "Cvv(***)");
+    }
+
+    #[test]
+    fn event_type_serializes_as_in_the_inbox() {
+        assert_eq!(
+            serde_json::to_string(&PaymentEventType::PaymentSucceeded)
+                .ok()
+                .as_deref(),
+            Some("\"PAYMENT_SUCCEEDED\"")
+        );
+    }
+}

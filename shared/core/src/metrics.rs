@@ -1,0 +1,118 @@
+//! Business metrics in CloudWatch's embedded metric format (EMF): one JSON line per data point on
+//! standard output, which Lambda ships to CloudWatch Logs and CloudWatch turns into metrics, with no API
+//! call on the request path. On by default under Lambda; `METRICS=emf` turns them on elsewhere,
+//! `METRICS=off` off.
+
+use serde_json::{json, Value};
+
+use crate::domain::{Clock, SystemClock};
+use std::sync::OnceLock;
+
+/// The namespace the metrics appear under in CloudWatch.
+pub const NAMESPACE: &str = "Ticketing";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Metric {
+    BookingsCreated,
+    SeatsUnavailable,
+    PaymentsSucceeded,
+    PaymentsFailed,
+    PaymentsProcessing,
+    HoldsExpired,
+    EventsProcessed,
+    /// How old an event is when the worker applies it: the stream's and the worker's delay.
+    WorkerLag,
+}
+
+impl Metric {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::BookingsCreated => "BookingsCreated",
+            Self::SeatsUnavailable => "SeatsUnavailable",
+            Self::PaymentsSucceeded => "PaymentsSucceeded",
+            Self::PaymentsFailed => "PaymentsFailed",
+            Self::PaymentsProcessing => "PaymentsProcessing",
+            Self::HoldsExpired => "HoldsExpired",
+            Self::EventsProcessed => "EventsProcessed",
+            Self::WorkerLag => "WorkerLag",
+        }
+    }
+
+    pub fn unit(self) -> &'static str {
+        match self {
+            Self::WorkerLag => "Milliseconds",
+            _ => "Count",
+        }
+    }
+}
+
+struct Emitter {
+    enabled: bool,
+    function: String,
+}
+
+fn emitter() -> &'static Emitter {
+    static EMITTER: OnceLock<Emitter> = OnceLock::new();
+    EMITTER.get_or_init(|| {
+        let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok();
+        let enabled = match std::env::var("METRICS").as_deref() {
+            Ok("emf") => true,
+            Ok("off") => false,
+            _ => function.is_some(),
+        };
+        Emitter {
+            enabled,
+            function: function.unwrap_or_else(|| "local".to_owned()),
+        }
+    })
+}
+
+/// The EMF document of one data point.
+pub fn document(metric: Metric, value: f64, function: &str, timestamp_millis: i64) -> Value {
+    let mut doc = json!({
+        "_aws": {
+            "Timestamp": timestamp_millis,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [["Function"]],
+                "Metrics": [{"Name": metric.name(), "Unit": metric.unit()}],
+            }],
+        },
+        "Function": function,
+    });
+    doc[metric.name()] = json!(value);
+    doc
+}
+
+/// Records one data point.
+pub fn record(metric: Metric, value: f64) {
+    let emitter = emitter();
+    if emitter.enabled {
+        let now = SystemClock.now().as_millis();
+        println!("{}", document(metric, value, &emitter.function, now));
+    }
+}
+
+pub fn count(metric: Metric) {
+    record(metric, 1.0);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_data_point_is_an_emf_document() {
+        let doc = document(Metric::WorkerLag, 42.0, "process-events", 1_700_000_000_000);
+        assert_eq!(doc["_aws"]["Timestamp"], 1_700_000_000_000i64);
+        let directive = &doc["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], NAMESPACE);
+        assert_eq!(directive["Dimensions"], json!([["Function"]]));
+        assert_eq!(
+            directive["Metrics"],
+            json!([{"Name": "WorkerLag", "Unit": "Milliseconds"}])
+        );
+        assert_eq!(doc["Function"], "process-events");
+        assert_eq!(doc["WorkerLag"], 42.0);
+    }
+}

@@ -1,0 +1,327 @@
+//! The ports: what the use cases need of the outside world, each named for what it stores or does.
+//!
+//! Storage has two implementations that keep one contract: the DynamoDB store (`ticketing-aws`), where
+//! every rule below is a condition expression, and the in-memory store (`ticketing-testkit`), where the
+//! same rule is written again in Rust. Changing a rule means changing both; the storage contract suite
+//! (`ticketing-testkit::contract`), run against both stores, says whether they still agree.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::ledger::LedgerEntry;
+use crate::domain::payment::{PaymentEvent, PaymentIntent, PgResult};
+use crate::domain::seats::SeatLock;
+use crate::domain::{
+    Booking, BookingId, BookingStatus, EventId, IntentStatus, Money, PaymentIntentId, PaymentMethod, PerformanceId,
+    Quantity, SeatId, SeatState, Timestamp, UserId,
+};
+use crate::idempotency::{Claimed, Completion, KeyRecord};
+use crate::webhook::Notification;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The storage service failed or could not be reached; the operation may be retried.
+    #[error("storage request failed: {0}")]
+    Unavailable(String),
+    /// An item in storage does not have the shape this code writes.
+    #[error("stored item is malformed: {0}")]
+    Malformed(String),
+}
+
+/// How fresh a read must be: a strongly consistent read costs twice an eventually consistent one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Consistency {
+    Eventual,
+    Strong,
+}
+
+/// The seat locks of a performance, as bookings and the seat map read them.
+#[async_trait]
+pub trait SeatLocks: Send + Sync {
+    /// Every lock of `performance`. An eventually consistent read may show a write of a moment ago a
+    /// moment late.
+    async fn seat_locks(
+        &self,
+        performance: &PerformanceId,
+        consistency: Consistency,
+    ) -> Result<Vec<SeatLock>, StoreError>;
+    /// The locks of `performance` whose seat ids sort from `first` to `last`, both included (a row of
+    /// the hall, as a booking reads it), strongly consistent.
+    async fn seat_locks_between(
+        &self,
+        performance: &PerformanceId,
+        first: &SeatId,
+        last: &SeatId,
+    ) -> Result<Vec<SeatLock>, StoreError>;
+}
+
+/// A new booking with everything written with it, in one transaction.
+#[derive(Clone, Debug)]
+pub struct NewHold {
+    pub booking: Booking,
+    pub intent: PaymentIntent,
+    /// One `locked` lock per seat, all until the booking's `hold_expires_at`.
+    pub locks: Vec<SeatLock>,
+    /// Lapsed locks, as last read, that the new locks take over; a seat not listed here must be unlocked.
+    pub replaces: Vec<SeatLock>,
+    /// The request's idempotency key, completed in the same transaction.
+    pub idempotency: Option<Completion>,
+}
+
+/// What a new booking is for, before its seats are chosen: the parts of a hold that do not change
+/// between attempts.
+#[derive(Clone, Debug)]
+pub struct HoldRequest {
+    pub booking_id: BookingId,
+    pub user_id: UserId,
+    pub performance_id: PerformanceId,
+    pub quantity: Quantity,
+    pub payment_method: PaymentMethod,
+    pub total: Money,
+}
+
+impl NewHold {
+    /// The pending booking, its pending intent and one lock per seat of `seat_ids`, all held for
+    /// `hold_seconds` from `now`; the locks of `read` on those seats (lapsed ones) are taken over.
+    pub fn pending(
+        request: &HoldRequest,
+        seat_ids: Vec<SeatId>,
+        read: &[SeatLock],
+        now: Timestamp,
+        hold_seconds: u64,
+    ) -> Self {
+        let hold_expires_at = now.plus_seconds(hold_seconds);
+        let replaces = read.iter().filter(|l| seat_ids.contains(&l.seat_id)).cloned().collect();
+        let locks = seat_ids
+            .iter()
+            .map(|seat| SeatLock {
+                performance_id: request.performance_id.clone(),
+                seat_id: seat.clone(),
+                booking_id: request.booking_id.clone(),
+                status: SeatState::Locked,
+                locked_until: Some(hold_expires_at),
+            })
+            .collect();
+        let booking = Booking {
+            booking_id: request.booking_id.clone(),
+            user_id: request.user_id.clone(),
+            performance_id: request.performance_id.clone(),
+            quantity: request.quantity,
+            seat_ids,
+            status: BookingStatus::Pending,
+            total: request.total.clone(),
+            payment_method: request.payment_method,
+            payment_intent_id: request.booking_id.payment_intent_id(),
+            created_at: now,
+            hold_expires_at,
+            updated_at: now,
+        };
+        let intent = PaymentIntent {
+            payment_intent_id: booking.payment_intent_id.clone(),
+            booking_id: request.booking_id.clone(),
+            user_id: request.user_id.clone(),
+            amount: request.total.clone(),
+            payment_method: request.payment_method,
+            status: IntentStatus::Pending,
+            hold_expires_at,
+            seats_released_at: None,
+            pg_mock_data: None,
+            created_at: now,
+            updated_at: now,
+        };
+        Self {
+            booking,
+            intent,
+            locks,
+            replaces,
+            idempotency: None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HoldError {
+    /// A seat was taken (or a lapsed lock changed, or its old booking was paid) since it was read:
+    /// read again and retry. Names the seats known to have been refused, if any.
+    #[error("a seat was taken by another booking")]
+    SeatsTaken(Vec<SeatId>),
+    /// The request's idempotency key was taken over by a retry after its lease lapsed; nothing written.
+    #[error("the idempotency key was taken over by another request")]
+    KeyTaken,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Holding seats for a new booking.
+#[async_trait]
+pub trait Holds: Send + Sync {
+    /// Writes the booking, its payment intent and its seat locks at once, or nothing. It MUST refuse
+    /// with [`HoldError::SeatsTaken`] when a seat of `hold.locks` has a lock not listed in
+    /// `hold.replaces`, or a listed lock changed, has not lapsed by `now`, or belongs to a booking whose
+    /// intent may still be paid; it then names the refused seats it knows. Taking a lapsed lock over
+    /// MUST mark its old intent so that the old booking can never be paid. With `hold.idempotency` it
+    /// MUST complete the key in the same transaction, and refuse with [`HoldError::KeyTaken`] when the
+    /// claim no longer holds the key.
+    async fn hold(&self, hold: &NewHold, now: Timestamp) -> Result<(), HoldError>;
+}
+
+/// Bookings, by id and by user.
+#[async_trait]
+pub trait Bookings: Send + Sync {
+    /// The booking, read as cheaply as `consistency` allows: an eventually consistent read may miss the
+    /// latest write (a final status is final for good; a `pending` one may have moved on a moment ago).
+    async fn booking(&self, id: &BookingId, consistency: Consistency) -> Result<Option<Booking>, StoreError>;
+    /// A user's bookings, newest first, at most `limit`.
+    async fn bookings_of(&self, user: &UserId, limit: usize) -> Result<Vec<Booking>, StoreError>;
+}
+
+/// The gateway's answer for one intent, and the event that publishes it: written together.
+#[derive(Clone, Debug)]
+pub struct PaymentOutcome {
+    pub payment_intent_id: PaymentIntentId,
+    pub status: IntentStatus,
+    pub pg: PgResult,
+    /// The event that publishes the outcome; none while the gateway is still processing.
+    pub event: Option<PaymentEvent>,
+    /// The request's idempotency key, completed in the same transaction.
+    pub idempotency: Option<Completion>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// The intent is no longer payable (already paid, failed, or its hold lapsed); here is how it stands.
+    #[error("payment intent is not payable")]
+    NotPayable(Box<PaymentIntent>),
+    #[error("payment intent not found")]
+    NotFound,
+    /// The request's idempotency key was taken over by a retry after its lease lapsed; nothing written.
+    #[error("the idempotency key was taken over by another request")]
+    KeyTaken,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Payment intents, as a charge moves them.
+#[async_trait]
+pub trait Payments: Send + Sync {
+    /// Moves the intent to `outcome.status` and writes `outcome.event`, at once. It MUST refuse with
+    /// [`RecordError::NotPayable`] (and the intent as it stands) unless the intent is in a state
+    /// `outcome.status` is reachable from and is payable at `now` (pending, its hold not lapsed, its
+    /// seats not given away). Idempotency keys as for [`Holds::hold`].
+    async fn record_payment(&self, outcome: &PaymentOutcome, now: Timestamp) -> Result<(), RecordError>;
+}
+
+/// Settling a paid booking: confirm it, sell its seats and write its ledger transaction, at once.
+#[derive(Clone, Debug)]
+pub struct Settlement {
+    pub booking_id: BookingId,
+    pub performance_id: PerformanceId,
+    pub seat_ids: Vec<SeatId>,
+    pub entries: [LedgerEntry; 2],
+    pub at: Timestamp,
+    /// For a gateway notification: the booking's payment intent moves to `succeeded` in the same
+    /// transaction (from `pending`, if its seats were not given away, or `processing`).
+    pub intent: Option<PaymentIntentId>,
+}
+
+/// Ending an unpaid booking (`to` is `failed`, `expired` or `cancelled`) and freeing its seats, at once.
+#[derive(Clone, Debug)]
+pub struct Release {
+    pub booking_id: BookingId,
+    pub performance_id: PerformanceId,
+    pub seat_ids: Vec<SeatId>,
+    pub to: BookingStatus,
+    pub at: Timestamp,
+    /// The booking's payment intent moves to this state in the same transaction: `cancelled` for an
+    /// expiry (which also requires the hold to have lapsed by `at`), so that an expiry and a payment
+    /// never both happen; `failed` for a gateway's failure notification.
+    pub intent: Option<(PaymentIntentId, IntentStatus)>,
+}
+
+/// What a settlement or release did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Applied {
+    /// The booking moved, with everything that goes with it.
+    Done,
+    /// The booking had already left `pending`; nothing was written.
+    AlreadyFinal(BookingStatus),
+    /// There is no such booking; nothing was written.
+    NoSuchBooking,
+    /// An expiry came before the booking's hold lapsed; nothing was written.
+    NotDue,
+    /// The payment intent had already left the states this change may move it from (an expiry found the
+    /// payment recorded; a notification found the intent settled otherwise); nothing was written.
+    IntentSettledOtherwise,
+}
+
+/// The two ways a booking leaves `pending` after its hold: settled, or released.
+#[async_trait]
+pub trait Settlements: Send + Sync {
+    /// Confirms the booking, sells its seats (each MUST still be locked for it) and writes its ledger
+    /// entries (which MUST NOT exist yet), at once; only from `pending`.
+    async fn settle(&self, settlement: &Settlement) -> Result<Applied, StoreError>;
+    /// Ends the booking and frees those of its seats still locked for it (a lapsed lock may have gone to
+    /// another booking), at once; only from `pending`, and for an expiry only once the hold lapsed.
+    async fn release(&self, release: &Release) -> Result<Applied, StoreError>;
+    /// Leaves a note on an inbox event that was recorded but could not be applied.
+    async fn annotate_event(&self, event: &EventId, note: &str, at: Timestamp) -> Result<(), StoreError>;
+}
+
+/// Idempotency keys: claimed before the work, completed with it (see [`crate::idempotency`]).
+#[async_trait]
+pub trait IdempotencyKeys: Send + Sync {
+    /// Writes `record` (a fresh claim) unless another record holds its key (see
+    /// [`KeyRecord::is_free_at`]); returns the holder if so.
+    async fn claim_key(&self, record: &KeyRecord, now: Timestamp) -> Result<Claimed, StoreError>;
+    /// Completes a claim whose request had no effect to write (an error answer). `false` if the claim
+    /// was lost.
+    async fn complete_key(&self, completion: &Completion) -> Result<bool, StoreError>;
+    /// Gives a claim up, so that a retry can do the work (the request failed in a way worth retrying).
+    async fn release_key(&self, key: &str, claim_token: &str) -> Result<(), StoreError>;
+    async fn key_record(&self, key: &str) -> Result<Option<KeyRecord>, StoreError>;
+}
+
+/// The inbox: payment events from outside (the gateway's notifications), stored under their own id.
+#[async_trait]
+pub trait Inbox: Send + Sync {
+    /// Stores the event under `id` unless one is there already; `false` when it was.
+    async fn put_event<T: Serialize + Sync>(&self, id: &EventId, event: &T) -> Result<bool, StoreError>;
+}
+
+/// The expiry message: names the booking only; the expirer reads the rest (seats, intent, the hold's
+/// end) from the booking.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HoldExpiry {
+    pub booking_id: BookingId,
+}
+
+impl HoldExpiry {
+    pub fn for_booking(booking_id: &BookingId) -> Self {
+        Self {
+            booking_id: booking_id.clone(),
+        }
+    }
+}
+
+/// SQS delays a message by at most 15 minutes; a longer hold is re-enqueued for the rest.
+pub const MAX_DELAY: Duration = Duration::from_secs(900);
+
+#[derive(Debug, thiserror::Error)]
+#[error("could not schedule the hold's expiry: {0}")]
+pub struct QueueError(pub String);
+
+/// Where expiries wait until they are due.
+#[async_trait]
+pub trait ExpiryQueue: Send + Sync {
+    /// Delivers `expiry` to the expirer after `delay` (at most [`MAX_DELAY`]), never before it.
+    async fn schedule(&self, expiry: &HoldExpiry, delay: Duration) -> Result<(), QueueError>;
+}
+
+/// The simulated gateway's side of an asynchronous payment: it answered "processing", and delivers the
+/// outcome later as a signed notification to the webhook endpoint, like a real gateway would.
+pub trait GatewayCallback: Send + Sync {
+    fn deliver_later(&self, notification: Notification);
+}

@@ -1,0 +1,154 @@
+//! Holds that lapse: the expiry ends an unpaid booking and frees its seats, by itself, and never
+//! together with a payment.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lambda_http::http::StatusCode;
+use ticketing_aws::events::process_expiries;
+use ticketing_aws::sqs::SqsExpiryQueue;
+use ticketing_core::app::ExpireHolds;
+use ticketing_core::domain::{BookingStatus, IntentStatus, ManualClock, Timestamp};
+use ticketing_core::ports::{Consistency, ExpiryQueue, HoldExpiry};
+use ticketing_testkit::in_process::run_expiries;
+use ticketing_testkit::queues;
+use ticketing_testkit::test_app::{booking_id, dynamodb, memory, moto, Fixture, Setup, TestStore, USER};
+
+use crate::helpers::{on_both_stores, with_worker};
+
+#[tokio::test]
+async fn a_lapsed_hold_expires_by_itself_and_a_late_payment_is_refused() {
+    let app = Setup::seats(4).hold_seconds(2).build(memory());
+    let expirer = run_expiries(app.due_expiries(), &app.api.expire_holds, app.api.expiries.as_ref());
+    let scenario = with_worker(&app, async {
+        let (_, created) = app.book(USER, 2).await;
+        let id = created["bookingId"].as_str().expect("id").to_owned();
+        assert_eq!(app.seat_states().await[0].1, "held");
+        // Nothing touches the performance: the expiry alone does it.
+        app.wait_for_status(USER, &id, "expired").await;
+        assert!(app.locks().await.is_empty(), "the seats are released");
+        assert!(app.seat_states().await.iter().all(|(_, state)| state == "available"));
+        let (code, late) = app.pay(USER, &id, "120").await;
+        assert_eq!(
+            (code, late["error"]["code"].as_str()),
+            (StatusCode::CONFLICT, Some("HOLD_EXPIRED"))
+        );
+        assert_eq!(
+            app.intent_of(&booking_id(&created)).await.status,
+            IntentStatus::Cancelled
+        );
+    });
+    tokio::select! {
+        () = expirer => panic!("the expiry consumer never stops by itself"),
+        () = scenario => {}
+    }
+}
+
+#[tokio::test]
+async fn a_lapsed_hold_expires_through_the_sqs_delay_queue() {
+    let moto = moto();
+    let sqs = aws_sdk_sqs::Client::new(&moto.sdk_config());
+    let name = format!("expiries-{}", uuid::Uuid::new_v4().simple());
+    let url = queues::create_with_dead_letters(&sqs, &name, Duration::from_secs(5))
+        .await
+        .expect("queue created");
+    let queue: Arc<dyn ExpiryQueue> = Arc::new(SqsExpiryQueue::new(sqs.clone(), url.clone()));
+    let app = Setup::seats(4).hold_seconds(2).expiries(queue).build(dynamodb().await);
+    let deliver = |event| async { Ok(process_expiries(&app.api.expire_holds, event).await) };
+    let consumer = queues::run_mapping(&sqs, &url, "us-east-1", 10, deliver);
+    // The booking sends the delayed message itself, before its hold is written: no worker runs here.
+    let scenario = async {
+        let (_, created) = app.book(USER, 2).await;
+        let id = created["bookingId"].as_str().expect("id").to_owned();
+        // Nothing touches the performance: the delayed message alone expires the booking.
+        app.wait_for_status(USER, &id, "expired").await;
+        assert!(app.locks().await.is_empty(), "the seats are released");
+        let (code, late) = app.pay(USER, &id, "120").await;
+        assert_eq!(
+            (code, late["error"]["code"].as_str()),
+            (StatusCode::CONFLICT, Some("HOLD_EXPIRED"))
+        );
+    };
+    tokio::select! {
+        () = consumer => panic!("the consumer never stops by itself"),
+        () = scenario => {}
+    }
+}
+
+on_both_stores!(a_payment_and_an_expiry_raced_200_times_never_both_win);
+
+/// A payment a millisecond before the hold lapses against the expiry at the instant it does, both
+/// valid by their own clocks, 200 times: exactly one wins each time.
+async fn a_payment_and_an_expiry_raced_200_times_never_both_win<S: TestStore>(fixture: Fixture<S>) {
+    const ROUNDS: usize = 200;
+    const T0: i64 = 1_900_000_000_000;
+    let clock = Arc::new(ManualClock::at(Timestamp::from_millis(T0)));
+    // A seat per round: a paid booking keeps its seat, and either side may win every round.
+    let app = Arc::new(
+        Setup::seats(ROUNDS)
+            .hold_seconds(60)
+            .clock(clock.clone())
+            .build(fixture),
+    );
+    let (mut payment_won, mut expiry_won) = (0, 0);
+    for round in 0..ROUNDS {
+        clock.set(Timestamp::from_millis(
+            T0 + i64::try_from(round).expect("small") * 120_000,
+        ));
+        let user = format!("racer_{round}");
+        let (code, created) = app.book(&user, 1).await;
+        assert_eq!(code, StatusCode::CREATED, "round {round}: {created}");
+        let id = booking_id(&created);
+        let booking = app
+            .store
+            .booking(&id, Consistency::Strong)
+            .await
+            .expect("read")
+            .expect("exists");
+        let lapses = booking.hold_expires_at;
+        clock.set(Timestamp::from_millis(lapses.as_millis() - 1));
+        let paying = {
+            let app = Arc::clone(&app);
+            let (user, id) = (user.clone(), id.to_string());
+            tokio::spawn(async move { app.pay(&user, &id, "120").await })
+        };
+        let expiring = {
+            let expire = ExpireHolds::new(
+                app.store.clone(),
+                Arc::new(ManualClock::at(lapses)),
+                app.api.expiries.clone(),
+            );
+            let expiry = HoldExpiry::for_booking(&id);
+            tokio::spawn(async move { expire.expire_when_due(&expiry).await.is_ok() })
+        };
+        let (paid, expired_ok) = (paying.await.expect("ran"), expiring.await.expect("ran"));
+        assert!(expired_ok, "the expiry itself never fails");
+        let booking = app
+            .store
+            .booking(&id, Consistency::Strong)
+            .await
+            .expect("read")
+            .expect("exists");
+        let intent = app.intent_of(&id).await;
+        match paid.0 {
+            StatusCode::OK => {
+                assert_eq!(
+                    (booking.status, intent.status),
+                    (BookingStatus::Pending, IntentStatus::Succeeded)
+                );
+                payment_won += 1;
+            }
+            StatusCode::CONFLICT => {
+                assert_eq!(paid.1["error"]["code"], "HOLD_EXPIRED", "{}", paid.1);
+                assert_eq!(
+                    (booking.status, intent.status),
+                    (BookingStatus::Expired, IntentStatus::Cancelled)
+                );
+                expiry_won += 1;
+            }
+            other => panic!("round {round}: unexpected {other}: {}", paid.1),
+        }
+    }
+    println!("the payment won {payment_won} times, the expiry {expiry_won} times");
+    assert_eq!(payment_won + expiry_won, ROUNDS);
+}

@@ -1,0 +1,137 @@
+//! How a booking finds its seats: one short read of the row where seats were last found, not the
+//! whole hall; and the expiry each hold schedules.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use ticketing_core::app::{BookingRequest, CreateBooking, FlowError, HoldPolicy};
+use ticketing_core::catalog::Catalog;
+use ticketing_core::domain::seats::SeatLock;
+use ticketing_core::domain::{
+    Clock, ManualClock, PaymentMethod, PerformanceId, Quantity, SeatId, SystemClock, Timestamp, UserId,
+};
+use ticketing_core::ports::{
+    Consistency, ExpiryQueue, HoldError, HoldExpiry, Holds, NewHold, QueueError, SeatLocks, StoreError,
+};
+use ticketing_testkit::memory::MemoryStore;
+
+/// The in-memory store, counting how the flow reads seat locks.
+#[derive(Default)]
+struct CountingReads {
+    store: MemoryStore,
+    rows: AtomicUsize,
+    halls: AtomicUsize,
+}
+
+impl CountingReads {
+    /// (row reads, whole-hall reads) since the last call.
+    fn reads(&self) -> (usize, usize) {
+        (
+            self.rows.swap(0, Ordering::SeqCst),
+            self.halls.swap(0, Ordering::SeqCst),
+        )
+    }
+}
+
+#[async_trait]
+impl SeatLocks for CountingReads {
+    async fn seat_locks(
+        &self,
+        performance: &PerformanceId,
+        consistency: Consistency,
+    ) -> Result<Vec<SeatLock>, StoreError> {
+        self.halls.fetch_add(1, Ordering::SeqCst);
+        self.store.seat_locks(performance, consistency).await
+    }
+
+    async fn seat_locks_between(
+        &self,
+        performance: &PerformanceId,
+        first: &SeatId,
+        last: &SeatId,
+    ) -> Result<Vec<SeatLock>, StoreError> {
+        self.rows.fetch_add(1, Ordering::SeqCst);
+        self.store.seat_locks_between(performance, first, last).await
+    }
+}
+
+#[async_trait]
+impl Holds for CountingReads {
+    async fn hold(&self, hold: &NewHold, now: Timestamp) -> Result<(), HoldError> {
+        self.store.hold(hold, now).await
+    }
+}
+
+/// Counts the expiries scheduled.
+#[derive(Default)]
+struct CountingQueue(AtomicUsize);
+
+#[async_trait]
+impl ExpiryQueue for CountingQueue {
+    async fn schedule(&self, _: &HoldExpiry, _: Duration) -> Result<(), QueueError> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+fn two_rows_of_four() -> Arc<Catalog> {
+    let json = r#"{"performances": [{"performanceId": "small", "title": "t", "price": 100,
+        "currency": "KRW", "seats": ["A1", "A2", "A3", "A4", "B1", "B2", "B3", "B4"]}]}"#;
+    Arc::new(Catalog::from_json(json).expect("catalog"))
+}
+
+fn service(clock: Arc<dyn Clock>, queue: Arc<CountingQueue>) -> (Arc<CountingReads>, CreateBooking<CountingReads>) {
+    let store = Arc::new(CountingReads::default());
+    let service = CreateBooking::new(store.clone(), two_rows_of_four(), clock, HoldPolicy::default(), queue);
+    (store, service)
+}
+
+async fn book_two(service: &CreateBooking<CountingReads>) -> Result<Vec<String>, FlowError> {
+    let request = BookingRequest {
+        performance_id: PerformanceId::try_from("small").expect("valid"),
+        quantity: Quantity::try_from(2).expect("valid"),
+        payment_method: PaymentMethod::CreditCard,
+    };
+    let booking = service
+        .create(UserId::try_from("u").expect("valid"), request, None)
+        .await?;
+    Ok(booking.seat_ids.iter().map(|s| s.as_str().to_owned()).collect())
+}
+
+#[tokio::test]
+async fn each_hold_schedules_its_expiry_once_and_a_turned_away_request_none() {
+    let queue = Arc::new(CountingQueue::default());
+    let (_, service) = service(Arc::new(SystemClock), queue.clone());
+    for _ in 0..4 {
+        book_two(&service).await.expect("booked");
+    }
+    assert_eq!(queue.0.load(Ordering::SeqCst), 4);
+    assert!(matches!(book_two(&service).await, Err(FlowError::SeatsUnavailable(_))));
+    assert_eq!(queue.0.load(Ordering::SeqCst), 4, "sold out: nothing to expire");
+}
+
+#[tokio::test]
+async fn a_booking_reads_the_row_where_seats_were_last_found_not_the_hall() {
+    let clock = Arc::new(ManualClock::at(Timestamp::from_millis(1_000_000)));
+    let (store, service) = service(clock.clone(), Arc::default());
+    assert_eq!(book_two(&service).await.expect("booked"), ["A1", "A2"]);
+    assert_eq!(store.reads(), (1, 0));
+    assert_eq!(book_two(&service).await.expect("booked"), ["A3", "A4"]);
+    assert_eq!(store.reads(), (1, 0));
+    // Row A is full: read, then row B.
+    assert_eq!(book_two(&service).await.expect("booked"), ["B1", "B2"]);
+    assert_eq!(store.reads(), (2, 0));
+    assert_eq!(book_two(&service).await.expect("booked"), ["B3", "B4"]);
+    assert_eq!(store.reads(), (1, 0));
+    // Sold out: every row read once, then judged as a whole.
+    assert!(matches!(book_two(&service).await, Err(FlowError::SeatsUnavailable(_))));
+    assert_eq!(store.reads(), (2, 0));
+    // Every hold lapses: the walk finds no seat without a lock, and the whole hall (row A first)
+    // offers the lapsed ones.
+    let hold = i64::try_from(HoldPolicy::default().hold_seconds).expect("small");
+    clock.set(Timestamp::from_millis(1_000_000 + 1000 * hold + 1));
+    assert_eq!(book_two(&service).await.expect("booked"), ["A1", "A2"]);
+    assert_eq!(store.reads(), (2, 0));
+}

@@ -1,0 +1,163 @@
+//! `POST /webhooks/pg`, on both stores: signed notifications stored once and applied once; forged,
+//! stale and unsigned ones refused with nothing stored.
+
+use lambda_http::http::{Method, StatusCode};
+use serde_dynamo::{AttributeValue, Item};
+use ticketing_aws::events::process_stream;
+use ticketing_core::domain::{EventId, IntentStatus};
+use ticketing_testkit::mapping::{batch, record, Insert, StreamSource};
+use ticketing_testkit::test_app::{
+    booking_id, notification, request, webhook, Fixture, Setup, TestApp, TestStore, SECRET, USER,
+};
+
+use crate::helpers::on_both_stores;
+
+const SUCCEEDED: &str = "payment_intent.succeeded";
+const FAILED: &str = "payment_intent.payment_failed";
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0))
+}
+
+async fn stored<S: TestStore>(app: &TestApp<S>, id: &str) -> Option<Item> {
+    app.store
+        .event(&EventId::try_from(id).expect("valid"))
+        .await
+        .expect("read")
+}
+
+/// Hands the stored notification `id` to the worker as its stream record would (twice with `again`).
+async fn apply_stored<S: TestStore>(app: &TestApp<S>, id: &str, times: usize) {
+    let item = stored(app, id).await.expect("stored");
+    let records = (0..times)
+        .map(|n| {
+            record(
+                &StreamSource::local("events"),
+                Insert {
+                    event_id: format!("{id}-{n}"),
+                    sequence_number: format!("{n}"),
+                    keys: Item::default(),
+                    new_image: item.clone(),
+                    created_at_millis: 0,
+                    size_bytes: 0,
+                },
+            )
+        })
+        .collect();
+    let applied = process_stream(&app.api.settle_events, batch(records)).await;
+    assert!(
+        applied.batch_item_failures.is_empty(),
+        "{:?}",
+        applied.batch_item_failures
+    );
+}
+
+/// A booking of 2 seats, and a signed notification about it accepted.
+async fn notified<S: TestStore>(app: &TestApp<S>, event: &str, kind: &str, failure: Option<&str>) -> String {
+    let (_, created) = app.book(USER, 2).await;
+    let booking = created["bookingId"].as_str().expect("id").to_owned();
+    let body = notification(event, kind, &booking, failure);
+    assert_eq!(app.call(webhook(&body, SECRET, now())).await.0, StatusCode::OK);
+    booking
+}
+
+on_both_stores!(
+    forged_stale_unsigned_and_tampered_notifications_are_refused_with_nothing_stored,
+    notifications_of_other_kinds_are_acknowledged_and_not_stored,
+    a_valid_notification_is_stored_once_however_often_delivered,
+    a_success_confirms_the_booking_and_its_intent_once,
+    a_failure_after_a_success_changes_nothing_and_leaves_a_note,
+    a_failure_fails_a_pending_booking_and_its_intent,
+);
+
+async fn forged_stale_unsigned_and_tampered_notifications_are_refused_with_nothing_stored<S: TestStore>(
+    fixture: Fixture<S>,
+) {
+    let app = Setup::seats(20).build(fixture);
+    let (_, created) = app.book(USER, 2).await;
+    let body = notification("evt_ok_1", SUCCEEDED, created["bookingId"].as_str().expect("id"), None);
+    let (code, answer) = app.call(webhook(&body, "whsec_not_the_secret", now())).await;
+    assert_eq!(
+        (code, answer["error"]["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("INVALID_SIGNATURE"))
+    );
+    assert_eq!(
+        app.call(webhook(&body, SECRET, now() - 301)).await.0,
+        StatusCode::UNAUTHORIZED,
+        "stale"
+    );
+    let unsigned = request(Method::POST, "/webhooks/pg", None, Some(&body));
+    assert_eq!(app.call(unsigned).await.0, StatusCode::BAD_REQUEST, "unsigned");
+    let mut tampered = webhook(&body, SECRET, now());
+    *tampered.body_mut() = lambda_http::Body::Text(body.replace("succeeded", "payment_failed"));
+    assert_eq!(
+        app.call(tampered).await.0,
+        StatusCode::UNAUTHORIZED,
+        "body changed after signing"
+    );
+    let (code, _) = app.call(webhook("{not json", SECRET, now())).await;
+    assert_eq!(code, StatusCode::BAD_REQUEST, "signed garbage is still garbage");
+    assert!(
+        stored(&app, "evt_ok_1").await.is_none(),
+        "nothing stored for refused notifications"
+    );
+}
+
+async fn notifications_of_other_kinds_are_acknowledged_and_not_stored<S: TestStore>(fixture: Fixture<S>) {
+    let app = Setup::seats(20).build(fixture);
+    let refund = r#"{"id": "evt_other", "type": "charge.refunded", "created": 0, "data": {}}"#;
+    let (code, ignored) = app.call(webhook(refund, SECRET, now())).await;
+    assert_eq!((code, ignored["ignored"].as_bool()), (StatusCode::OK, Some(true)));
+    assert!(stored(&app, "evt_other").await.is_none());
+}
+
+async fn a_valid_notification_is_stored_once_however_often_delivered<S: TestStore>(fixture: Fixture<S>) {
+    let app = Setup::seats(20).build(fixture);
+    let (_, created) = app.book(USER, 2).await;
+    let body = notification("evt_ok_1", SUCCEEDED, created["bookingId"].as_str().expect("id"), None);
+    let (code, first) = app.call(webhook(&body, SECRET, now())).await;
+    assert_eq!((code, first["duplicate"].as_bool()), (StatusCode::OK, Some(false)));
+    let (code, again) = app.call(webhook(&body, SECRET, now() + 1)).await;
+    assert_eq!((code, again["duplicate"].as_bool()), (StatusCode::OK, Some(true)));
+    assert!(stored(&app, "evt_ok_1").await.is_some());
+}
+
+async fn a_success_confirms_the_booking_and_its_intent_once<S: TestStore>(fixture: Fixture<S>) {
+    let app = Setup::seats(20).build(fixture);
+    let booking = notified(&app, "evt_ok_1", SUCCEEDED, None).await;
+    apply_stored(&app, "evt_ok_1", 2).await;
+    app.wait_for_status(USER, &booking, "confirmed").await;
+    let id = booking_id(&serde_json::json!({ "bookingId": booking }));
+    assert_eq!(app.intent_of(&id).await.status, IntentStatus::Succeeded);
+    assert_eq!(app.store.ledger_of(&id).await.expect("ledger").len(), 2, "settled once");
+}
+
+async fn a_failure_after_a_success_changes_nothing_and_leaves_a_note<S: TestStore>(fixture: Fixture<S>) {
+    let app = Setup::seats(20).build(fixture);
+    let booking = notified(&app, "evt_ok_1", SUCCEEDED, None).await;
+    apply_stored(&app, "evt_ok_1", 1).await;
+    let failed = notification("evt_late_fail", FAILED, &booking, Some("DECLINE_2"));
+    assert_eq!(app.call(webhook(&failed, SECRET, now())).await.0, StatusCode::OK);
+    apply_stored(&app, "evt_late_fail", 1).await;
+    app.wait_for_status(USER, &booking, "confirmed").await;
+    let noted = stored(&app, "evt_late_fail").await.expect("stored");
+    assert!(
+        matches!(noted.get("note"), Some(AttributeValue::S(note)) if note.starts_with("IGNORED")),
+        "{noted:?}"
+    );
+}
+
+async fn a_failure_fails_a_pending_booking_and_its_intent<S: TestStore>(fixture: Fixture<S>) {
+    let app = Setup::seats(20).build(fixture);
+    let booking = notified(&app, "evt_fail_2", FAILED, Some("DECLINE_2")).await;
+    apply_stored(&app, "evt_fail_2", 1).await;
+    app.wait_for_status(USER, &booking, "failed").await;
+    let id = booking_id(&serde_json::json!({ "bookingId": booking }));
+    assert_eq!(app.intent_of(&id).await.status, IntentStatus::Failed);
+    assert!(
+        app.locks().await.iter().all(|l| l.booking_id != id),
+        "its seats are free"
+    );
+}

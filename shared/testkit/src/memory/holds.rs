@@ -1,0 +1,92 @@
+//! [`SeatLocks`] and [`Holds`]; the DynamoDB store's `holds.rs` writes the same rules as conditions.
+
+use async_trait::async_trait;
+use ticketing_core::domain::seats::SeatLock;
+use ticketing_core::domain::{PerformanceId, SeatId, Timestamp};
+use ticketing_core::ports::{Consistency, HoldError, Holds, NewHold, SeatLocks, StoreError};
+
+use super::{intent_for, MemoryStore};
+
+#[async_trait]
+impl SeatLocks for MemoryStore {
+    async fn seat_locks(&self, performance: &PerformanceId, _: Consistency) -> Result<Vec<SeatLock>, StoreError> {
+        let state = self.state();
+        Ok(state
+            .seats
+            .get(performance)
+            .map(|seats| seats.values().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    async fn seat_locks_between(
+        &self,
+        performance: &PerformanceId,
+        first: &SeatId,
+        last: &SeatId,
+    ) -> Result<Vec<SeatLock>, StoreError> {
+        let state = self.state();
+        Ok(state
+            .seats
+            .get(performance)
+            .map(|seats| {
+                seats
+                    .values()
+                    .filter(|lock| (first..=last).contains(&&lock.seat_id))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+}
+
+#[async_trait]
+impl Holds for MemoryStore {
+    async fn hold(&self, hold: &NewHold, now: Timestamp) -> Result<(), HoldError> {
+        let mut state = self.state();
+        if !state.holds_claim(&hold.idempotency) {
+            return Err(HoldError::KeyTaken);
+        }
+        if state.bookings.contains_key(&hold.booking.booking_id)
+            || state.intents.contains_key(&hold.intent.payment_intent_id)
+        {
+            return Err(HoldError::SeatsTaken(Vec::new()));
+        }
+        let mut refused = Vec::new();
+        for lock in &hold.locks {
+            let expected = hold.replaces.iter().find(|r| r.seat_id == lock.seat_id);
+            let free = match (state.seat(&lock.performance_id, &lock.seat_id), expected) {
+                (None, None) => true,
+                (Some(current), Some(seen)) if current == seen && current.is_lapsed(now) => {
+                    intent_for(&state, &current.booking_id).is_some_and(|i| i.lets_lapsed_seats_go_at(now))
+                }
+                _ => false,
+            };
+            if !free {
+                refused.push(lock.seat_id.clone());
+            }
+        }
+        if !refused.is_empty() {
+            return Err(HoldError::SeatsTaken(refused));
+        }
+        for old in &hold.replaces {
+            if let Some(intent) = state.intents.get_mut(&old.booking_id.payment_intent_id()) {
+                intent.seats_released_at = Some(now);
+            }
+        }
+        for lock in &hold.locks {
+            state
+                .seats
+                .entry(lock.performance_id.clone())
+                .or_default()
+                .insert(lock.seat_id.clone(), lock.clone());
+        }
+        state.complete(&hold.idempotency);
+        state
+            .bookings
+            .insert(hold.booking.booking_id.clone(), hold.booking.clone());
+        state
+            .intents
+            .insert(hold.intent.payment_intent_id.clone(), hold.intent.clone());
+        Ok(())
+    }
+}

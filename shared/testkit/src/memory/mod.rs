@@ -1,0 +1,120 @@
+//! The in-memory store: the contract of `ticketing_core::ports` kept with one lock for the whole state,
+//! and a change stream of the events table for the in-process worker. One file per port, named as the
+//! DynamoDB store's: each rule written here as Rust is a condition expression there, and the storage
+//! contract suite keeps the two in step.
+
+mod bookings;
+mod holds;
+mod inbox;
+mod keys;
+mod payments;
+mod scan;
+mod settlements;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+use serde_dynamo::Item;
+use ticketing_core::domain::ledger::LedgerEntry;
+use ticketing_core::domain::payment::PaymentIntent;
+use ticketing_core::domain::seats::SeatLock;
+use ticketing_core::domain::{Booking, BookingId, PaymentIntentId, PerformanceId, SeatId};
+use ticketing_core::idempotency::{Completion, KeyRecord, KeyState};
+use tokio::sync::Notify;
+
+/// One record of the events table's change stream: an inserted item and its sequence number.
+#[derive(Clone, Debug)]
+pub struct StreamedItem {
+    pub sequence_number: u64,
+    pub new_image: Item,
+}
+
+#[derive(Default)]
+pub(super) struct State {
+    pub(super) bookings: HashMap<BookingId, Booking>,
+    pub(super) intents: HashMap<PaymentIntentId, PaymentIntent>,
+    pub(super) seats: HashMap<PerformanceId, BTreeMap<SeatId, SeatLock>>,
+    pub(super) events: HashMap<String, Item>,
+    pub(super) stream: Vec<StreamedItem>,
+    pub(super) ledger: BTreeMap<(String, String), LedgerEntry>,
+    pub(super) keys: HashMap<String, KeyRecord>,
+}
+
+#[derive(Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+    pub(super) appended: Notify,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub(super) fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves no half-applied write (every write checks all its
+        // conditions before it changes anything), so a poisoned lock is safe to keep using.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Stream records after `sequence_number`, oldest first, at most `max`.
+    pub fn stream_after(&self, sequence_number: u64, max: usize) -> Vec<StreamedItem> {
+        let state = self.state();
+        let start = state.stream.partition_point(|r| r.sequence_number <= sequence_number);
+        state.stream[start..].iter().take(max).cloned().collect()
+    }
+
+    /// Waits until a record is appended to the stream after this call began.
+    pub fn appended(&self) -> tokio::sync::futures::Notified<'_> {
+        self.appended.notified()
+    }
+
+    /// Every ledger entry, for audits in tests.
+    pub fn ledger(&self) -> Vec<LedgerEntry> {
+        self.state().ledger.values().cloned().collect()
+    }
+}
+
+impl State {
+    pub(super) fn seat(&self, performance: &PerformanceId, seat: &SeatId) -> Option<&SeatLock> {
+        self.seats.get(performance)?.get(seat)
+    }
+
+    pub(super) fn seat_mut(&mut self, performance: &PerformanceId, seat: &SeatId) -> Option<&mut SeatLock> {
+        self.seats.get_mut(performance)?.get_mut(seat)
+    }
+}
+
+impl State {
+    /// Whether `completion` may complete its key: the claim it names still holds it.
+    pub(super) fn holds_claim(&self, completion: &Option<Completion>) -> bool {
+        completion.as_ref().is_none_or(|c| {
+            self.keys
+                .get(&c.key)
+                .is_some_and(|r| r.state == KeyState::InFlight && r.claim_token == c.claim_token)
+        })
+    }
+
+    /// Stores an event and appends it to the change stream.
+    pub(super) fn append_event(&mut self, id: String, item: Item) {
+        let sequence_number = self.stream.last().map_or(1, |r| r.sequence_number + 1);
+        self.events.insert(id, item.clone());
+        self.stream.push(StreamedItem {
+            sequence_number,
+            new_image: item,
+        });
+    }
+
+    pub(super) fn complete(&mut self, completion: &Option<Completion>) {
+        if let Some(c) = completion {
+            if let Some(record) = self.keys.get_mut(&c.key) {
+                record.state = KeyState::Completed;
+                record.response = Some(c.response.clone());
+            }
+        }
+    }
+}
+
+pub(super) fn intent_for<'a>(state: &'a State, booking: &BookingId) -> Option<&'a PaymentIntent> {
+    state.intents.get(&booking.payment_intent_id())
+}

@@ -1,0 +1,118 @@
+//! The ledger audit over DynamoDB Local, in the library and as `make audit`'s binary: clean after real
+//! flows through the events stream, and every breach written behind the application's back reported.
+
+use lambda_http::http::StatusCode;
+use ticketing_aws::events::process_stream;
+use ticketing_core::audit::{self, AuditSource};
+use ticketing_core::domain::BookingStatus;
+use ticketing_testkit::mapping::{run_mapping, Mapping};
+use ticketing_testkit::test_app::{dynamodb, dynamodb_local, EventStream, Setup, USER};
+
+#[tokio::test]
+async fn the_audit_is_clean_after_real_flows_and_reports_every_breach() {
+    let app = Setup::seats(20).build(dynamodb().await);
+    let mut shard = app.store.events_stream().await;
+    let worker = run_mapping(
+        &mut *shard,
+        |event| async { Ok(process_stream(&app.api.settle_events, event).await) },
+        Mapping::default(),
+    );
+    let flows = async {
+        for (i, cvv) in ["120", "442", "120", "443", "120"].iter().enumerate() {
+            let (_, created) = app.book(USER, 2).await;
+            let id = created["bookingId"].as_str().expect("id").to_owned();
+            assert_eq!(app.pay(USER, &id, cvv).await.0, StatusCode::OK);
+            app.wait_for_status(USER, &id, if i % 2 == 0 { "confirmed" } else { "failed" })
+                .await;
+        }
+        app.book(USER, 1).await;
+    };
+    tokio::select! {
+        () = worker => panic!("the worker never stops by itself"),
+        () = flows => {}
+    }
+    let report = audit::run(app.store.as_ref()).await.expect("audit ran");
+    assert!(report.is_clean(), "{report}");
+    assert_eq!(
+        (
+            report.bookings,
+            report.confirmed,
+            report.ledger_transactions,
+            report.sold_seats
+        ),
+        (6, 3, 3, 6)
+    );
+
+    // The binary agrees, and exits 0.
+    let tables = app.store.tables();
+    let binary = |expect: i32| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_audit"))
+            .env("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_local().endpoint())
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "local")
+            .env("AWS_SECRET_ACCESS_KEY", "local")
+            .env("BOOKINGS_TABLE", &tables.bookings)
+            .env("LEDGER_ENTRIES_TABLE", &tables.ledger_entries)
+            .env("OCCUPIED_SEATS_TABLE", &tables.occupied_seats)
+            .output()
+            .expect("audit runs");
+        assert_eq!(
+            output.status.code(),
+            Some(expect),
+            "{}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    assert!(binary(0).contains("audit clean"));
+
+    // Breaches written behind the application's back are all reported.
+    let client = app.store.client();
+    let s = |v: &str| aws_sdk_dynamodb::types::AttributeValue::S(v.to_owned());
+    let n = |v: i64| aws_sdk_dynamodb::types::AttributeValue::N(v.to_string());
+    let any_booking = app.store.all_bookings().await.expect("read");
+    let pending = any_booking
+        .iter()
+        .find(|b| b.status == BookingStatus::Pending)
+        .expect("a pending booking");
+    let amount = aws_sdk_dynamodb::types::AttributeValue::M(std::collections::HashMap::from([
+        ("amount".to_owned(), n(999)),
+        ("currency".to_owned(), s("KRW")),
+    ]));
+    client
+        .put_item()
+        .table_name(&tables.ledger_entries)
+        .item("transactionId", s("txn_forged"))
+        .item("entryId", s("1"))
+        .item("account", s("CUSTOMER_PAYABLE"))
+        .item("direction", s("DEBIT"))
+        .item("amount", amount)
+        .item("bookingId", s(pending.booking_id.as_str()))
+        .item("eventId", s("evt_forged"))
+        .item("createdAt", s("2026-01-01T00:00:00.000Z"))
+        .send()
+        .await
+        .expect("forged entry");
+    client
+        .put_item()
+        .table_name(&tables.occupied_seats)
+        .item("performanceId", s("perf_001"))
+        .item("seatId", s("Z9"))
+        .item("bookingId", s(pending.booking_id.as_str()))
+        .item("status", s("sold"))
+        .send()
+        .await
+        .expect("forged seat");
+    let report = audit::run(app.store.as_ref()).await.expect("audit ran");
+    let text = report.to_string();
+    assert!(!report.is_clean());
+    assert!(text.contains("transaction txn_forged does not balance: 999"), "{text}");
+    assert!(text.contains("the ledger sums to 999"), "{text}");
+    assert!(text.contains("has 1 entries"), "{text}");
+    assert!(
+        text.contains("pending booking") && text.contains("is settled 1 times"),
+        "{text}"
+    );
+    assert!(text.contains("seat Z9 of perf_001 is sold to booking"), "{text}");
+    assert!(binary(1).contains("audit FAILED: 5 breaches"));
+}
