@@ -3,19 +3,22 @@
 #   make dev           the Lambda functions under cargo lambda watch, over DynamoDB Local, fed by its stream
 #   make test          everything: tools, lint, test-rust and smoke
 #   make test-rust     every Rust test: unit, behaviour on both stores, emulators
-#   make lint          cfn-lint of template.yaml, rustfmt, clippy with warnings as errors
+#   make lint          cfn-lint and sam validate --lint of template.yaml, rustfmt, clippy with warnings as errors
 #   make smoke         both local servers started for real and driven end to end, then schemathesis
 #   make audit         the ledger audit over the DynamoDB tables the environment names (make dev prints how)
 #   make redrive       the events stream's dead letters applied again (make dev prints how)
 #   make bench         cost, throughput, latency, cold start and memory on DynamoDB Local -> BENCHMARKS.md
 #   make build-lambda  the functions' release binaries for Lambda (arm64), as sam build makes them
-#   make tools         DynamoDB Local, cargo-lambda, cfn-lint, moto and schemathesis into .tools/
+#   make tools         DynamoDB Local, cargo-lambda, cfn-lint, moto, schemathesis and the SAM CLI into .tools/
 #   make clean         cargo clean, and .tools/ removed
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 
 export PORT ?= 3000
+## On one machine the caller names itself in x-user-id; a deployment decides it from a verified token
+## (template.yaml sets AUTH_MODE=jwt). A function without AUTH_MODE refuses to start.
+export AUTH_MODE ?= header
 VENV := $(CURDIR)/.tools/venv
 WITH_TOOLS := PATH="$(VENV)/bin:$$PATH"
 
@@ -43,6 +46,7 @@ test-rust:
 
 lint:
 	$(WITH_TOOLS) cfn-lint template.yaml
+	SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 .tools/sam/bin/sam validate --lint --template template.yaml
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --quiet -- -D warnings
 

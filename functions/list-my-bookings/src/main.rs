@@ -6,9 +6,10 @@ use ticketing_aws::{config, http};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     config::init_tracing();
+    let auth = &config::auth_mode()?;
     let service = &config::list_bookings().await?;
     run(service_fn(move |req: Request| async move {
-        Ok::<_, Error>(http::list_my_bookings(service, req).await)
+        Ok::<_, Error>(http::list_my_bookings(service, auth, req).await)
     }))
     .await
 }

@@ -8,6 +8,8 @@
 //! | `HOLD_EXPIRY_QUEUE_URL` | create-booking, expire-holds | the SQS delay queue of expiries |
 //! | `PG_WEBHOOK_SECRET` | receive-webhook (and the simulated gateway) | the notifications' signing secret |
 //! | `PG_WEBHOOK_URL`, `PG_WEBHOOK_DELAY_MS` | execute-payment | where the simulated gateway notifies, after how long |
+//! | `AUTH_MODE` | the routes with a caller | `jwt` (the caller from the verified token's claims) or `header` (from `x-user-id`; one machine only); required |
+//! | `JWT_USER_CLAIM`, `JWT_GROUPS_CLAIM`, `OPERATOR_GROUP` | the routes with a caller, under `jwt` | the claims naming the user (`sub`) and their groups (`cognito:groups`), and the operators' group (`operators`) |
 //! | `*_TABLE` | every function | the table names ([`Tables::from_env`]) |
 
 use std::path::PathBuf;
@@ -24,6 +26,7 @@ use ticketing_core::ports::{ExpiryQueue, GatewayCallback};
 
 use crate::dynamodb::{DynamoStore, Tables};
 use crate::gateway::HttpCallback;
+use crate::http::AuthMode;
 use crate::sqs::SqsExpiryQueue;
 
 #[derive(Debug, thiserror::Error)]
@@ -112,6 +115,31 @@ pub fn gateway() -> Result<Gateway, ConfigError> {
     match std::env::var("PG_WEBHOOK_URL").ok().filter(|u| !u.is_empty()) {
         Some(url) => Ok(Gateway::Simulated(simulated_gateway(&url)?)),
         None => Ok(Gateway::Notifies),
+    }
+}
+
+/// How the caller is decided, from `AUTH_MODE` (required: `jwt` or `header`).
+pub fn auth_mode() -> Result<AuthMode, ConfigError> {
+    let mode = required("AUTH_MODE")?;
+    match mode.trim() {
+        "jwt" => {
+            let var = |name: &str, default: &str| {
+                std::env::var(name)
+                    .ok()
+                    .filter(|v| !v.trim().is_empty())
+                    .unwrap_or_else(|| default.to_owned())
+            };
+            Ok(AuthMode::Jwt {
+                user_claim: var("JWT_USER_CLAIM", "sub"),
+                groups_claim: var("JWT_GROUPS_CLAIM", "cognito:groups"),
+                operator_group: var("OPERATOR_GROUP", "operators"),
+            })
+        }
+        "header" => Ok(AuthMode::Header),
+        _ => Err(ConfigError::Invalid {
+            name: "AUTH_MODE (jwt or header)",
+            value: mode,
+        }),
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use lambda_http::{Body, Request, Response};
 use ticketing_aws::config::{self, ConfigError, LOCAL_WEBHOOK_SECRET};
-use ticketing_aws::http::{self, ApiError};
+use ticketing_aws::http::{self, ApiError, AuthMode};
 use ticketing_core::app::{
     CreateBooking, ExecutePayment, ExpireHolds, Gateway, HoldPolicy, ListBookings, ReceiveWebhook, SeatMap,
     SettleEvents, WebhookSecret,
@@ -34,6 +34,7 @@ pub struct Parts<S> {
     pub expiries: Arc<dyn ExpiryQueue>,
     pub secret: WebhookSecret,
     pub gateway: Gateway,
+    pub auth: AuthMode,
 }
 
 /// Every use case over one store.
@@ -47,6 +48,8 @@ pub struct LocalApi<S> {
     pub expire_holds: ExpireHolds<S>,
     /// The expiry queue the services share (the in-process expirer re-enqueues through it).
     pub expiries: Arc<dyn ExpiryQueue>,
+    /// How the routes decide the caller.
+    pub auth: AuthMode,
 }
 
 impl<S: ApiStore> LocalApi<S> {
@@ -59,6 +62,7 @@ impl<S: ApiStore> LocalApi<S> {
             expiries,
             secret,
             gateway,
+            auth,
         } = parts;
         Self {
             create_booking: CreateBooking::new(store.clone(), catalog.clone(), clock.clone(), policy, expiries.clone()),
@@ -69,6 +73,7 @@ impl<S: ApiStore> LocalApi<S> {
             settle_events: SettleEvents::new(store.clone(), clock.clone()),
             expire_holds: ExpireHolds::new(store, clock, expiries.clone()),
             expiries,
+            auth,
         }
     }
 }
@@ -76,12 +81,12 @@ impl<S: ApiStore> LocalApi<S> {
 /// Every route of the API in one process.
 pub async fn route<S: ApiStore>(api: &LocalApi<S>, req: Request) -> Response<Body> {
     match req.uri().path().trim_end_matches('/') {
-        "/bookings" => http::create_booking(&api.create_booking, req).await,
-        "/payments/execute" => http::execute_payment(&api.execute_payment, req).await,
-        "/bookings/my" => http::list_my_bookings(&api.list_bookings, req).await,
+        "/bookings" => http::create_booking(&api.create_booking, &api.auth, req).await,
+        "/payments/execute" => http::execute_payment(&api.execute_payment, &api.auth, req).await,
+        "/bookings/my" => http::list_my_bookings(&api.list_bookings, &api.auth, req).await,
         "/webhooks/pg" => http::receive_webhook(&api.receive_webhook, req).await,
         path if path.starts_with("/performances/") && path.ends_with("/seats") => {
-            http::seat_map(&api.seat_map, req).await
+            http::seat_map(&api.seat_map, &api.auth, req).await
         }
         _ => ApiError::not_found().into_response(),
     }
@@ -94,8 +99,8 @@ pub struct MemoryApi {
     pub due: mpsc::UnboundedReceiver<HoldExpiry>,
 }
 
-/// `make run`'s API as the environment configures it (`HOLD_SECONDS`, `PERFORMANCES_FILE`,
-/// `PG_WEBHOOK_SECRET`), with the in-process expiry queue and the simulated gateway calling
+/// `make run`'s API as the environment configures it (`AUTH_MODE`, `HOLD_SECONDS`,
+/// `PERFORMANCES_FILE`, `PG_WEBHOOK_SECRET`), with the in-process expiry queue and the simulated gateway calling
 /// `webhook_url` back.
 pub fn memory_api(webhook_url: &str) -> Result<MemoryApi, ConfigError> {
     let (queue, due) = InProcessQueue::new();
@@ -109,6 +114,7 @@ pub fn memory_api(webhook_url: &str) -> Result<MemoryApi, ConfigError> {
         expiries: Arc::new(queue),
         secret,
         gateway: Gateway::Simulated(config::simulated_gateway(webhook_url)?),
+        auth: config::auth_mode()?,
     });
     Ok(MemoryApi { store, api, due })
 }

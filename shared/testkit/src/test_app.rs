@@ -6,15 +6,22 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use lambda_http::http::{Method, StatusCode};
-use lambda_http::{Body, Request};
+use std::collections::HashMap;
+
+use lambda_http::aws_lambda_events::apigw::{
+    ApiGatewayRequestAuthorizer, ApiGatewayRequestAuthorizerJwtDescription, ApiGatewayV2httpRequestContext,
+};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt};
 use serde_json::Value;
 use ticketing_aws::dynamodb::{DynamoStore, Tables};
+use ticketing_aws::http::AuthMode;
 use ticketing_core::app::{Gateway, HoldPolicy, WebhookSecret};
 use ticketing_core::audit::AuditSource;
 use ticketing_core::catalog::Catalog;
 use ticketing_core::domain::payment::PaymentIntent;
 use ticketing_core::domain::seats::SeatLock;
-use ticketing_core::domain::{BookingId, Clock, PerformanceId, SystemClock};
+use ticketing_core::domain::{Booking, BookingId, Clock, PerformanceId, SystemClock};
 use ticketing_core::ports::{Consistency, ExpiryQueue, HoldExpiry};
 use tokio::sync::mpsc;
 
@@ -108,6 +115,7 @@ pub struct Setup {
     policy: HoldPolicy,
     expiries: Option<Arc<dyn ExpiryQueue>>,
     secret: String,
+    auth: AuthMode,
 }
 
 impl Setup {
@@ -123,7 +131,14 @@ impl Setup {
             policy: HoldPolicy::default(),
             expiries: None,
             secret: SECRET.to_owned(),
+            auth: AuthMode::Header,
         }
+    }
+
+    /// The caller is decided by `auth` instead of `x-user-id`.
+    pub fn auth(mut self, auth: AuthMode) -> Self {
+        self.auth = auth;
+        self
     }
 
     /// Notifications are verified with `secret` instead of [`SECRET`].
@@ -160,6 +175,7 @@ impl Setup {
             expiries,
             secret: WebhookSecret::new(self.secret),
             gateway: Gateway::Notifies,
+            auth: self.auth,
         });
         TestApp {
             store: fixture.store,
@@ -192,6 +208,21 @@ pub fn request(method: Method, path: &str, user: Option<&str>, body: Option<&str
     }
     let body = body.map_or(Body::Empty, |b| Body::Text(b.to_owned()));
     builder.body(body).expect("valid request")
+}
+
+/// `req` as API Gateway's JWT authorizer passes it on: with the verified claims of a token of `sub`,
+/// a member of `groups`.
+pub fn with_token(req: Request, sub: &str, groups: &[&str]) -> Request {
+    let mut jwt = ApiGatewayRequestAuthorizerJwtDescription::default();
+    jwt.claims = HashMap::from([
+        ("sub".to_owned(), sub.to_owned()),
+        ("cognito:groups".to_owned(), format!("[{}]", groups.join(" "))),
+    ]);
+    let mut authorizer = ApiGatewayRequestAuthorizer::default();
+    authorizer.jwt = Some(jwt);
+    let mut context = ApiGatewayV2httpRequestContext::default();
+    context.authorizer = Some(authorizer);
+    req.with_request_context(RequestContext::ApiGatewayV2(context))
 }
 
 /// A request with an `Idempotency-Key`.
@@ -264,6 +295,25 @@ impl<S: ApiStore> TestApp<S> {
             format!(r#"{{"bookingId": "{booking}", "paymentMethodToken": "tok_visa_creditCard", "cvv": "{cvv}"}}"#);
         self.call(request(Method::POST, "/payments/execute", Some(user), Some(&body)))
             .await
+    }
+
+    /// Books `quantity` seats and pays with `cvv`, both answered (the worker need not run); the id.
+    pub async fn book_and_pay(&self, user: &str, quantity: u32, cvv: &str) -> String {
+        let (code, created) = self.book(user, quantity).await;
+        assert_eq!(code, StatusCode::CREATED, "{created}");
+        let id = created["bookingId"].as_str().expect("a bookingId").to_owned();
+        let (code, paid) = self.pay(user, &id, cvv).await;
+        assert_eq!(code, StatusCode::OK, "{paid}");
+        id
+    }
+
+    /// The booking as stored, which must exist.
+    pub async fn booking(&self, id: &BookingId) -> Booking {
+        self.store
+            .booking(id, Consistency::Strong)
+            .await
+            .expect("read")
+            .expect("exists")
     }
 
     /// `GET /bookings/my`.

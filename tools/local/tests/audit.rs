@@ -1,7 +1,6 @@
 //! The ledger audit over DynamoDB Local, in the library and as `make audit`'s binary: clean after real
 //! flows through the events stream, and every breach written behind the application's back reported.
 
-use lambda_http::http::StatusCode;
 use ticketing_aws::events::process_stream;
 use ticketing_core::audit::{self, AuditSource};
 use ticketing_core::domain::BookingStatus;
@@ -19,9 +18,7 @@ async fn the_audit_is_clean_after_real_flows_and_reports_every_breach() {
     );
     let flows = async {
         for (i, cvv) in ["120", "442", "120", "443", "120"].iter().enumerate() {
-            let (_, created) = app.book(USER, 2).await;
-            let id = created["bookingId"].as_str().expect("id").to_owned();
-            assert_eq!(app.pay(USER, &id, cvv).await.0, StatusCode::OK);
+            let id = app.book_and_pay(USER, 2, cvv).await;
             app.wait_for_status(USER, &id, if i % 2 == 0 { "confirmed" } else { "failed" })
                 .await;
         }

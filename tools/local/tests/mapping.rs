@@ -1,7 +1,6 @@
 //! The in-process stream mapping: the same batching, retries and giving up as the event source mapping
 //! `template.yaml` configures.
 
-use lambda_http::http::StatusCode;
 use serde_json::json;
 use ticketing_aws::events::process_stream;
 use ticketing_testkit::mapping::{run_mapping, Mapping, MemoryShard};
@@ -10,13 +9,10 @@ use ticketing_testkit::test_app::{memory, Setup, USER};
 #[tokio::test]
 async fn the_in_process_mapping_retries_then_moves_past_a_poisoned_record() {
     let app = Setup::seats(20).build(memory());
-    let mut ids = Vec::new();
-    for _ in 0..2 {
-        let (_, created) = app.book(USER, 2).await;
-        let id = created["bookingId"].as_str().expect("id").to_owned();
-        assert_eq!(app.pay(USER, &id, "120").await.0, StatusCode::OK);
-        ids.push(id);
-    }
+    let ids = [
+        app.book_and_pay(USER, 2, "120").await,
+        app.book_and_pay(USER, 2, "120").await,
+    ];
     let deliveries = std::sync::atomic::AtomicU32::new(0);
     let mapping = Mapping {
         batch_size: 1,

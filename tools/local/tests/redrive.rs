@@ -3,7 +3,6 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use lambda_http::http::StatusCode;
 use ticketing_aws::events::process_stream;
 use ticketing_core::audit;
 use ticketing_core::domain::{BookingId, EventId, Timestamp};
@@ -32,13 +31,10 @@ async fn given_up_records_go_to_the_dead_letter_queue_and_redrive_applies_them()
     let app = Setup::seats(10).build(dynamodb().await);
 
     // Two paid bookings while the worker is down, and a notification for a booking that never existed.
-    let mut ids = Vec::new();
-    for _ in 0..2 {
-        let (_, created) = app.book(USER, 1).await;
-        let id = created["bookingId"].as_str().expect("id").to_owned();
-        assert_eq!(app.pay(USER, &id, "120").await.0, StatusCode::OK);
-        ids.push(id);
-    }
+    let ids = [
+        app.book_and_pay(USER, 1, "120").await,
+        app.book_and_pay(USER, 1, "120").await,
+    ];
     let ghost = Notification {
         id: EventId::try_from("evt_ghost").expect("valid"),
         kind: NotificationType::PaymentSucceeded,

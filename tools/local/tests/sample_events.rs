@@ -5,7 +5,7 @@ use std::path::Path;
 
 use lambda_http::http::StatusCode;
 use ticketing_aws::events::{process_expiries, process_stream};
-use ticketing_aws::http;
+use ticketing_aws::http::{self, AuthMode};
 use ticketing_core::catalog::Catalog;
 use ticketing_testkit::test_app::{memory, Setup};
 
@@ -23,19 +23,22 @@ async fn every_sample_event_drives_its_function() {
     let app = Setup::with_catalog(Catalog::builtin()).build(memory());
 
     let req = lambda_http::request::from_str(&sample("create-booking.json")).expect("API Gateway v2 event");
-    let created = http::create_booking(&app.api.create_booking, req).await;
+    let created = http::create_booking(&app.api.create_booking, &app.api.auth, req).await;
     assert_eq!(created.status(), StatusCode::CREATED);
     let booking = body(&created)["bookingId"].as_str().expect("id").to_owned();
 
     let req = lambda_http::request::from_str(&sample("execute-payment.json")).expect("API Gateway v2 event");
     assert_eq!(
-        http::execute_payment(&app.api.execute_payment, req).await.status(),
+        http::execute_payment(&app.api.execute_payment, &app.api.auth, req)
+            .await
+            .status(),
         StatusCode::NOT_FOUND,
         "placeholder id"
     );
     let with_id = sample("execute-payment.json").replace("REPLACE-WITH-A-BOOKING-ID", &booking);
     let paid = http::execute_payment(
         &app.api.execute_payment,
+        &app.api.auth,
         lambda_http::request::from_str(&with_id).expect("event"),
     )
     .await;
@@ -56,7 +59,7 @@ async fn every_sample_event_drives_its_function() {
     assert!(applied.batch_item_failures.is_empty());
 
     let req = lambda_http::request::from_str(&sample("list-my-bookings.json")).expect("API Gateway v2 event");
-    let listed = body(&http::list_my_bookings(&app.api.list_bookings, req).await);
+    let listed = body(&http::list_my_bookings(&app.api.list_bookings, &app.api.auth, req).await);
     assert_eq!(listed[0]["bookingId"], booking.as_str());
     assert_eq!(listed[0]["status"], "confirmed");
 }
@@ -65,12 +68,12 @@ async fn every_sample_event_drives_its_function() {
 async fn the_seat_map_and_expiry_samples_drive_their_functions() {
     let app = Setup::with_catalog(Catalog::builtin()).build(memory());
     let req = lambda_http::request::from_str(&sample("get-seat-map.json")).expect("API Gateway v2 event");
-    let map = http::seat_map(&app.api.seat_map, req).await;
+    let map = http::seat_map(&app.api.seat_map, &app.api.auth, req).await;
     assert_eq!(map.status(), StatusCode::OK);
     assert_eq!(body(&map)["seats"].as_array().map(Vec::len), Some(200));
 
     let req = lambda_http::request::from_str(&sample("create-booking.json")).expect("API Gateway v2 event");
-    let booking = body(&http::create_booking(&app.api.create_booking, req).await)["bookingId"]
+    let booking = body(&http::create_booking(&app.api.create_booking, &app.api.auth, req).await)["bookingId"]
         .as_str()
         .expect("id")
         .to_owned();
@@ -113,4 +116,40 @@ async fn the_webhook_sample_is_refused_until_signed_afresh() {
     let stored = http::receive_webhook(&app.api.receive_webhook, req).await;
     assert_eq!(stored.status(), StatusCode::OK);
     assert_eq!(body(&stored)["duplicate"], false);
+}
+
+#[tokio::test]
+async fn the_samples_carry_the_authorizers_claims_and_answer_the_same_under_jwt() {
+    let app = Setup::with_catalog(Catalog::builtin())
+        .auth(AuthMode::cognito())
+        .build(memory());
+    let req = lambda_http::request::from_str(&sample("create-booking.json")).expect("API Gateway v2 event");
+    let created = http::create_booking(&app.api.create_booking, &app.api.auth, req).await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let booking = body(&created)["bookingId"].as_str().expect("id").to_owned();
+    // The header names somebody else: the token's subject decides.
+    let spoofed =
+        sample("list-my-bookings.json").replace(r#""x-user-id": "user_test_001""#, r#""x-user-id": "mallory""#);
+    let req = lambda_http::request::from_str(&spoofed).expect("API Gateway v2 event");
+    let listed = body(&http::list_my_bookings(&app.api.list_bookings, &app.api.auth, req).await);
+    assert_eq!(listed[0]["bookingId"], booking.as_str());
+    assert_eq!(listed[0]["userId"], "user_test_001");
+    let req = lambda_http::request::from_str(&sample("get-seat-map.json")).expect("API Gateway v2 event");
+    assert_eq!(
+        http::seat_map(&app.api.seat_map, &app.api.auth, req).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn the_missing_token_sample_is_unauthenticated_in_both_modes() {
+    for auth in [AuthMode::Header, AuthMode::cognito()] {
+        let app = Setup::with_catalog(Catalog::builtin())
+            .auth(auth.clone())
+            .build(memory());
+        let req = lambda_http::request::from_str(&sample("missing-token.json")).expect("API Gateway v2 event");
+        let answer = http::list_my_bookings(&app.api.list_bookings, &app.api.auth, req).await;
+        assert_eq!(answer.status(), StatusCode::UNAUTHORIZED, "{auth:?}");
+        assert_eq!(body(&answer)["error"]["code"], "UNAUTHENTICATED");
+    }
 }

@@ -10,7 +10,7 @@ use ticketing_core::idempotency::{Remember, StoredResponse};
 use ticketing_core::ports::{Holds, IdempotencyKeys, SeatLocks};
 
 use super::idempotent::idempotently;
-use super::{post_request, stored, ApiError, ParseBody};
+use super::{post_request, stored, ApiError, AuthMode, ParseBody};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -74,9 +74,10 @@ fn remembered(booking: &Booking) -> StoredResponse {
 /// `POST /bookings`
 pub async fn create_booking<S: SeatLocks + Holds + IdempotencyKeys>(
     service: &CreateBooking<S>,
+    auth: &AuthMode,
     req: Request,
 ) -> Response<Body> {
-    let (user, request) = match post_request::<CreateBookingBody>(&req) {
+    let (user, request) = match post_request::<CreateBookingBody>(auth, &req) {
         Ok(parsed) => parsed,
         Err(e) => return e.into_response(),
     };

@@ -11,7 +11,7 @@ use ticketing_core::idempotency::{Remember, StoredResponse};
 use ticketing_core::ports::{Bookings, IdempotencyKeys, Payments};
 
 use super::idempotent::idempotently;
-use super::{post_request, stored, ApiError, ParseBody};
+use super::{post_request, stored, ApiError, AuthMode, ParseBody};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -53,9 +53,10 @@ fn remembered(done: &(Booking, PgResult)) -> StoredResponse {
 /// `POST /payments/execute`
 pub async fn execute_payment<S: Bookings + Payments + IdempotencyKeys>(
     service: &ExecutePayment<S>,
+    auth: &AuthMode,
     req: Request,
 ) -> Response<Body> {
-    let (user, request) = match post_request::<ExecutePaymentBody>(&req) {
+    let (user, request) = match post_request::<ExecutePaymentBody>(auth, &req) {
         Ok(parsed) => parsed,
         Err(e) => return e.into_response(),
     };

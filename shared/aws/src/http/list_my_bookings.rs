@@ -7,7 +7,7 @@ use ticketing_core::app::ListBookings;
 use ticketing_core::domain::Booking;
 use ticketing_core::ports::Bookings;
 
-use super::{allow, respond, user_id};
+use super::{allow, respond, AuthMode};
 
 fn booking_view(b: &Booking) -> Value {
     json!({
@@ -24,12 +24,12 @@ fn booking_view(b: &Booking) -> Value {
 }
 
 /// `GET /bookings/my`
-pub async fn list_my_bookings<S: Bookings>(service: &ListBookings<S>, req: Request) -> Response<Body> {
+pub async fn list_my_bookings<S: Bookings>(service: &ListBookings<S>, auth: &AuthMode, req: Request) -> Response<Body> {
     respond(
         async {
             allow(&req, Method::GET)?;
-            let user = user_id(&req)?;
-            let bookings = service.of(&user).await?;
+            let caller = auth.caller(&req)?;
+            let bookings = service.of(&caller.user).await?;
             Ok((
                 StatusCode::OK,
                 Value::Array(bookings.iter().map(booking_view).collect()),

@@ -2,6 +2,7 @@
 //! into typed values at the edge, and every outcome is mapped to a status and a JSON body here and
 //! nowhere else. Internals are never echoed to clients.
 
+mod caller;
 mod create_booking;
 mod execute_payment;
 mod idempotent;
@@ -9,6 +10,7 @@ mod list_my_bookings;
 mod receive_webhook;
 mod seat_map;
 
+pub use caller::{AuthMode, Caller, Role};
 pub use create_booking::create_booking;
 pub use execute_payment::execute_payment;
 pub use list_my_bookings::list_my_bookings;
@@ -130,25 +132,6 @@ pub(crate) fn respond(result: Result<(StatusCode, Value), ApiError>) -> Response
     }
 }
 
-/// The caller, from `x-user-id` (put there by API Gateway): missing or empty is 401.
-pub(crate) fn user_id(req: &Request) -> Result<UserId, ApiError> {
-    let raw = req
-        .headers()
-        .get("x-user-id")
-        .map(|v| v.to_str().map(str::trim))
-        .transpose()
-        .map_err(|_| ApiError::bad_request("INVALID_USER_ID", "x-user-id must be printable text"))?
-        .unwrap_or("");
-    if raw.is_empty() {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "UNAUTHENTICATED",
-            "the x-user-id header is required",
-        ));
-    }
-    UserId::try_from(raw).map_err(|e| ApiError::bad_request("INVALID_USER_ID", e.to_string()))
-}
-
 pub(crate) fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
     let bytes: &[u8] = req.body().as_ref();
     if bytes.len() > MAX_BODY_BYTES {
@@ -168,10 +151,10 @@ pub(crate) trait ParseBody: DeserializeOwned {
 }
 
 /// The caller and the typed request of a POST route, or the error to answer.
-pub(crate) fn post_request<B: ParseBody>(req: &Request) -> Result<(UserId, B::Request), ApiError> {
+pub(crate) fn post_request<B: ParseBody>(auth: &AuthMode, req: &Request) -> Result<(UserId, B::Request), ApiError> {
     allow(req, Method::POST)?;
-    let user = user_id(req)?;
-    Ok((user, json_body::<B>(req)?.parse()?))
+    let caller = auth.caller(req)?;
+    Ok((caller.user, json_body::<B>(req)?.parse()?))
 }
 
 /// Only `method` is served on a route: API Gateway sends every method of it to one function.

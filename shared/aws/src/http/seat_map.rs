@@ -7,14 +7,14 @@ use ticketing_core::app::SeatMap;
 use ticketing_core::domain::PerformanceId;
 use ticketing_core::ports::SeatLocks;
 
-use super::{allow, respond, user_id, ApiError};
+use super::{allow, respond, ApiError, AuthMode};
 
 /// `GET /performances/{performanceId}/seats`
-pub async fn seat_map<S: SeatLocks>(service: &SeatMap<S>, req: Request) -> Response<Body> {
+pub async fn seat_map<S: SeatLocks>(service: &SeatMap<S>, auth: &AuthMode, req: Request) -> Response<Body> {
     respond(
         async {
             allow(&req, Method::GET)?;
-            user_id(&req)?;
+            auth.caller(&req)?;
             let raw = performance_in_path(&req).ok_or_else(ApiError::not_found)?;
             let id = PerformanceId::try_from(raw)
                 .map_err(|e| ApiError::bad_request("INVALID_PERFORMANCE_ID", e.to_string()))?;

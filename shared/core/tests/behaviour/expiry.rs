@@ -9,7 +9,7 @@ use ticketing_aws::events::process_expiries;
 use ticketing_aws::sqs::SqsExpiryQueue;
 use ticketing_core::app::ExpireHolds;
 use ticketing_core::domain::{BookingStatus, IntentStatus, ManualClock, Timestamp};
-use ticketing_core::ports::{Consistency, ExpiryQueue, HoldExpiry};
+use ticketing_core::ports::{ExpiryQueue, HoldExpiry};
 use ticketing_testkit::in_process::run_expiries;
 use ticketing_testkit::queues;
 use ticketing_testkit::test_app::{booking_id, dynamodb, memory, moto, Fixture, Setup, TestStore, USER};
@@ -99,12 +99,7 @@ async fn a_payment_and_an_expiry_raced_200_times_never_both_win<S: TestStore>(fi
         let (code, created) = app.book(&user, 1).await;
         assert_eq!(code, StatusCode::CREATED, "round {round}: {created}");
         let id = booking_id(&created);
-        let booking = app
-            .store
-            .booking(&id, Consistency::Strong)
-            .await
-            .expect("read")
-            .expect("exists");
+        let booking = app.booking(&id).await;
         let lapses = booking.hold_expires_at;
         clock.set(Timestamp::from_millis(lapses.as_millis() - 1));
         let paying = {
@@ -123,12 +118,7 @@ async fn a_payment_and_an_expiry_raced_200_times_never_both_win<S: TestStore>(fi
         };
         let (paid, expired_ok) = (paying.await.expect("ran"), expiring.await.expect("ran"));
         assert!(expired_ok, "the expiry itself never fails");
-        let booking = app
-            .store
-            .booking(&id, Consistency::Strong)
-            .await
-            .expect("read")
-            .expect("exists");
+        let booking = app.booking(&id).await;
         let intent = app.intent_of(&id).await;
         match paid.0 {
             StatusCode::OK => {

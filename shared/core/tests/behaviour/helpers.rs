@@ -4,10 +4,8 @@
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::dynamodb::EventRecord;
-use lambda_http::http::StatusCode;
 use ticketing_aws::events::process_stream;
 use ticketing_core::audit;
-use ticketing_core::ports::Consistency;
 use ticketing_testkit::mapping::{run_mapping, Mapping, ShardReader};
 use ticketing_testkit::test_app::{booking_id, TestApp, TestStore};
 
@@ -50,11 +48,7 @@ pub(crate) async fn paid_mix<S: TestStore>(
     for i in 0..count {
         let (cvv, status) = OUTCOMES[i % OUTCOMES.len()];
         let user = format!("mix_{}", i % 7);
-        let (code, created) = app.book(&user, 1).await;
-        assert_eq!(code, StatusCode::CREATED, "{created}");
-        let id = created["bookingId"].as_str().expect("id").to_owned();
-        assert_eq!(app.pay(&user, &id, cvv).await.0, StatusCode::OK);
-        expected.push((id, status));
+        expected.push((app.book_and_pay(&user, 1, cvv).await, status));
     }
     let mut records = Vec::new();
     let started = Instant::now();
@@ -78,12 +72,7 @@ pub(crate) async fn paid_mix<S: TestStore>(
 pub(crate) async fn assert_settled_once<S: TestStore>(app: &TestApp<S>, expected: &[(String, &'static str)]) {
     for (id, status) in expected {
         let booking_id = booking_id(&serde_json::json!({ "bookingId": id }));
-        let booking = app
-            .store
-            .booking(&booking_id, Consistency::Strong)
-            .await
-            .expect("read")
-            .expect("exists");
+        let booking = app.booking(&booking_id).await;
         assert_eq!(booking.status.as_str(), *status, "booking {id}");
         let ledger = app.store.ledger_of(&booking_id).await.expect("ledger");
         let captures = if *status == "confirmed" { 2 } else { 0 };

@@ -10,6 +10,7 @@ mod contention;
 mod contract;
 mod expiry;
 mod idempotency;
+mod identity;
 mod payment;
 mod seat_map;
 mod seat_search;

@@ -5,7 +5,6 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use lambda_http::http::StatusCode;
 use rand::seq::SliceRandom;
 use rand::Rng;
 use serde_dynamo::{AttributeValue, Item};
@@ -13,7 +12,7 @@ use ticketing_aws::events::process_stream;
 use ticketing_core::app::InboxEvent;
 use ticketing_core::domain::payment::{PaymentEvent, PaymentEventType};
 use ticketing_core::domain::{Clock, ManualClock};
-use ticketing_core::ports::{Bookings, Consistency, HoldExpiry, Inbox};
+use ticketing_core::ports::{HoldExpiry, Inbox};
 use ticketing_testkit::inspect::Inspect;
 use ticketing_testkit::mapping::batch;
 use ticketing_testkit::test_app::{booking_id, memory, Fixture, Setup, TestApp, TestStore, USER};
@@ -27,10 +26,7 @@ async fn paid_bookings<S: TestStore>(
 ) -> (Vec<String>, Vec<aws_lambda_events::event::dynamodb::EventRecord>) {
     let mut ids = Vec::new();
     for cvv in cvvs {
-        let (_, created) = app.book(USER, 2).await;
-        let id = created["bookingId"].as_str().expect("id").to_owned();
-        assert_eq!(app.pay(USER, &id, cvv).await.0, StatusCode::OK);
-        ids.push(id);
+        ids.push(app.book_and_pay(USER, 2, cvv).await);
     }
     let mut shard = app.store.events_stream().await;
     let mut records = Vec::new();
@@ -156,12 +152,7 @@ async fn a_late_success_for_an_expired_booking_is_recorded_not_applied() {
     let app = Setup::seats(4).hold_seconds(1).clock(clock.clone()).build(memory());
     let (_, created) = app.book(USER, 2).await;
     let id = booking_id(&created);
-    let booking = app
-        .store
-        .booking(&id, Consistency::Strong)
-        .await
-        .expect("read")
-        .expect("exists");
+    let booking = app.booking(&id).await;
     clock.set(booking.hold_expires_at);
     app.api
         .expire_holds

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use ticketing_aws::dynamodb::{CapacityLog, DynamoStore, Tables};
 use ticketing_aws::events::process_stream;
+use ticketing_aws::http::AuthMode;
 use ticketing_core::app::{BookingRequest, ExpireHolds, Gateway, HoldPolicy, PaymentRequest, WebhookSecret};
 use ticketing_core::catalog::Catalog;
 use ticketing_core::domain::payment::{Cvv, PaymentMethodToken};
@@ -120,6 +121,7 @@ fn function_env(
         ("AWS_ENDPOINT_URL_SQS", sqs),
         ("HOLD_EXPIRY_QUEUE_URL", queue_url),
         ("PG_WEBHOOK_SECRET", ticketing_aws::config::LOCAL_WEBHOOK_SECRET),
+        ("AUTH_MODE", "header"),
         ("RUST_LOG", "info"),
         ("BOOKINGS_TABLE", &tables.bookings),
         ("PAYMENT_INTENTS_TABLE", &tables.payment_intents),
@@ -246,6 +248,7 @@ async fn main() -> Result<(), Error> {
         expiries: queue.clone(),
         secret: WebhookSecret::new(ticketing_aws::config::LOCAL_WEBHOOK_SECRET.to_owned()),
         gateway: Gateway::Notifies,
+        auth: AuthMode::Header,
     }));
     let mut report = String::new();
 

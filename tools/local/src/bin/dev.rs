@@ -40,13 +40,15 @@ fn emulator(
 
 fn main() -> ExitCode {
     ticketing_aws::config::init_tracing();
-    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
+    let port = ticketing_aws::config::port();
     // Set before any thread exists: the functions under watch and the SDK clients here read these.
     let defaults = [
         ("AWS_REGION", "us-east-1"),
         ("AWS_ACCESS_KEY_ID", "local"),
         ("AWS_SECRET_ACCESS_KEY", "local"),
         ("PG_WEBHOOK_SECRET", ticketing_aws::config::LOCAL_WEBHOOK_SECRET),
+        // The caller names itself in x-user-id: one machine only.
+        ("AUTH_MODE", "header"),
     ];
     for (name, value) in defaults {
         if std::env::var_os(name).is_none() {
@@ -128,29 +130,13 @@ async fn run(port: u16) -> ExitCode {
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
     let sqs = aws_sdk_sqs::Client::new(&config);
     let tables = Tables::from_env();
-    if let Err(e) =
-        ticketing_testkit::tables::create_all(&dynamodb, &ticketing_testkit::tables::template_path(), &tables).await
-    {
-        eprintln!("dev: {e}");
-        return ExitCode::FAILURE;
-    }
-    let queue_url = match queues::create_with_dead_letters(&sqs, EXPIRY_QUEUE, Duration::from_secs(10)).await {
-        Ok(url) => url,
+    let Resources {
+        queue_url,
+        dead_letters,
+    } = match create_resources(&dynamodb, &sqs, &tables).await {
+        Ok(resources) => resources,
         Err(e) => {
-            eprintln!("dev: cannot create the expiry queue: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let dead_letters = match sqs
-        .create_queue()
-        .queue_name(EVENTS_DLQ)
-        .send()
-        .await
-        .map(|q| q.queue_url)
-    {
-        Ok(Some(url)) => url,
-        other => {
-            eprintln!("dev: cannot create the events dead-letter queue: {other:?}");
+            eprintln!("dev: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -241,6 +227,40 @@ async fn run(port: u16) -> ExitCode {
     };
     stop_watch(&mut watch).await;
     code
+}
+
+/// What `template.yaml` would create besides the functions: the queues' URLs (the tables are named by
+/// the environment).
+struct Resources {
+    queue_url: String,
+    dead_letters: String,
+}
+
+/// The tables of `template.yaml`, the hold-expiry queue with its dead-letter queue, and the events
+/// stream's dead-letter queue.
+async fn create_resources(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    sqs: &aws_sdk_sqs::Client,
+    tables: &Tables,
+) -> Result<Resources, String> {
+    ticketing_testkit::tables::create_all(dynamodb, &ticketing_testkit::tables::template_path(), tables)
+        .await
+        .map_err(|e| e.to_string())?;
+    let queue_url = queues::create_with_dead_letters(sqs, EXPIRY_QUEUE, Duration::from_secs(10))
+        .await
+        .map_err(|e| format!("cannot create the expiry queue: {e}"))?;
+    let dead_letters = sqs
+        .create_queue()
+        .queue_name(EVENTS_DLQ)
+        .send()
+        .await
+        .map_err(|e| format!("cannot create the events dead-letter queue: {}", queues::err(e)))?
+        .queue_url
+        .ok_or("the events dead-letter queue has no URL")?;
+    Ok(Resources {
+        queue_url,
+        dead_letters,
+    })
 }
 
 /// Builds every function, as `cargo lambda watch` would on its first invocation: a client's first
