@@ -9,6 +9,8 @@
 #   make redrive       the events stream's dead letters applied again (make dev prints how)
 #   make bench         cost, throughput, latency, cold start and memory on DynamoDB Local -> BENCHMARKS.md
 #   make build-lambda  the functions' release binaries for Lambda (arm64), as sam build makes them
+#   make sam-local     the API served by sam local start-api on PORT, the functions in Docker (installs Docker)
+#   make sam-test      every sample event through sam local invoke, the seed's scenarios through start-api
 #   make tools         DynamoDB Local, cargo-lambda, cfn-lint, moto, schemathesis and the SAM CLI into .tools/
 #   make clean         cargo clean, and .tools/ removed
 SHELL := bash
@@ -22,7 +24,7 @@ export AUTH_MODE ?= header
 VENV := $(CURDIR)/.tools/venv
 WITH_TOOLS := PATH="$(VENV)/bin:$$PATH"
 
-.PHONY: help tools run dev test test-rust lint smoke audit redrive bench build-lambda clean
+.PHONY: help tools run dev test test-rust lint smoke audit redrive bench build-lambda sam-local sam-test clean
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -73,6 +75,13 @@ bench: tools
 ## Release binaries for Lambda (arm64), as `sam build` makes them.
 build-lambda: tools
 	$(WITH_TOOLS) cargo lambda build --release --arm64
+
+## SAM on this machine: Docker (Debian's docker.io and a stand-in base image), DynamoDB Local and moto.
+sam-local:
+	scripts/sam.sh local
+
+sam-test:
+	scripts/sam.sh test
 
 clean:
 	cargo clean

@@ -20,6 +20,7 @@ pub enum EmulatorError {
 /// A running emulator.
 pub struct Emulator {
     child: Child,
+    host: String,
     port: u16,
 }
 
@@ -38,7 +39,7 @@ fn free_port(what: &'static str) -> Result<u16, EmulatorError> {
 
 impl Emulator {
     /// Spawns `command` (which listens on the port passed to `args`) and waits until the port accepts.
-    fn spawn(what: &'static str, mut command: Command) -> Result<Self, EmulatorError> {
+    fn spawn(what: &'static str, host: &str, mut command: Command) -> Result<Self, EmulatorError> {
         let port = free_port(what)?;
         let child = command
             .arg(port.to_string())
@@ -50,9 +51,13 @@ impl Emulator {
                 what,
                 message: e.to_string(),
             })?;
-        let emulator = Self { child, port };
+        let emulator = Self {
+            child,
+            host: host.to_owned(),
+            port,
+        };
         let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while std::net::TcpStream::connect((host, port)).is_err() {
             if started.elapsed() > Duration::from_secs(60) {
                 return Err(EmulatorError::NotReady { what, port });
             }
@@ -84,11 +89,16 @@ impl Emulator {
             .arg(&jar)
             .args(["-inMemory", "-disableTelemetry", "-port"])
             .current_dir(&dir);
-        Self::spawn(WHAT, command)
+        Self::spawn(WHAT, "127.0.0.1", command)
     }
 
     /// moto's server, for SQS, on 127.0.0.1.
     pub fn moto() -> Result<Self, EmulatorError> {
+        Self::moto_on("127.0.0.1")
+    }
+
+    /// moto's server, for SQS, on `host` (the Docker bridge's address, for functions in containers).
+    pub fn moto_on(host: &str) -> Result<Self, EmulatorError> {
         const WHAT: &str = "moto (SQS)";
         let bin = tools_dir().join("venv/bin/moto_server");
         if !bin.is_file() {
@@ -98,8 +108,8 @@ impl Emulator {
             });
         }
         let mut command = Command::new(bin);
-        command.args(["-H", "127.0.0.1", "-p"]);
-        Self::spawn(WHAT, command)
+        command.args(["-H", host, "-p"]);
+        Self::spawn(WHAT, host, command)
     }
 
     /// An SDK configuration for this emulator: its endpoint, a region and dummy credentials.
@@ -115,7 +125,11 @@ impl Emulator {
     }
 
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("http://{}:{}", self.host, self.port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
     }
 }
 

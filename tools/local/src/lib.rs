@@ -6,6 +6,7 @@
 //! - [`redrive`]: the stream's dead letters, applied again.
 //! - [`runtime_api`]: a stand-in of the Lambda Runtime API, and [`functions`]: the release binaries run
 //!   under it, for the bench.
+//! - [`sam`]: functions run by `sam local invoke`, for `make sam-local` and `make sam-test`.
 //! - [`bench`]: the measurements behind `BENCHMARKS.md`.
 
 pub mod bench;
@@ -13,3 +14,4 @@ pub mod functions;
 pub mod invoke;
 pub mod redrive;
 pub mod runtime_api;
+pub mod sam;
