@@ -1,6 +1,7 @@
 //! The ledger audit: the promises of the ledger and of the seat locks, checked over everything stored.
 //! Every ledger transaction balances, the ledger sums to zero, every confirmed booking is settled
-//! exactly once, no other booking is settled, and every sold seat belongs to a confirmed booking.
+//! exactly once for its own amount and currency, no other booking is settled, every sold seat belongs to
+//! a confirmed booking, and every confirmed booking owns exactly its own seats, sold.
 
 use crate::domain::ledger::{self, LedgerEntry};
 use crate::domain::seats::SeatLock;
@@ -122,6 +123,9 @@ pub fn check(bookings: &[Booking], entries: &[LedgerEntry], locks: &[SeatLock]) 
             )),
         }
     }
+    for booking in bookings.iter().filter(|b| b.status == BookingStatus::Confirmed) {
+        check_confirmed(booking, &transactions, locks, &mut report.breaches);
+    }
     for (booking, _) in settled.iter().filter(|(b, _)| !by_id.contains_key(*b)) {
         report
             .breaches
@@ -138,4 +142,130 @@ pub fn check(bookings: &[Booking], entries: &[LedgerEntry], locks: &[SeatLock]) 
         }
     }
     report
+}
+/// A confirmed booking's settlement is for its own amount, and it owns exactly its own seats, sold.
+fn check_confirmed(
+    booking: &Booking,
+    transactions: &BTreeMap<&str, Vec<&LedgerEntry>>,
+    locks: &[SeatLock],
+    breaches: &mut Vec<String>,
+) {
+    let id = &booking.booking_id;
+    let wrong_amount = transactions
+        .values()
+        .flatten()
+        .filter(|e| &e.booking_id == id)
+        .find(|e| e.amount != booking.total);
+    if let Some(entry) = wrong_amount {
+        breaches.push(format!(
+            "confirmed booking {id} is settled for {} {}, not its {} {}",
+            entry.amount.amount,
+            entry.amount.currency.as_str(),
+            booking.total.amount,
+            booking.total.currency.as_str()
+        ));
+    }
+    let mut sold: Vec<&str> = locks
+        .iter()
+        .filter(|l| &l.booking_id == id && l.status == SeatState::Sold && l.performance_id == booking.performance_id)
+        .map(|l| l.seat_id.as_str())
+        .collect();
+    let mut own: Vec<&str> = booking.seat_ids.iter().map(|s| s.as_str()).collect();
+    sold.sort_unstable();
+    own.sort_unstable();
+    if sold != own {
+        breaches.push(format!(
+            "confirmed booking {id} owns the sold seats [{}], not its seats [{}]",
+            sold.join(", "),
+            own.join(", ")
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{
+        Currency, EventId, Money, PaymentIntentId, PaymentMethod, PerformanceId, Quantity, SeatId, Timestamp, UserId,
+    };
+
+    fn booking(seats: &[&str]) -> Booking {
+        let id = BookingId::try_from("b-1").expect("valid");
+        Booking {
+            booking_id: id.clone(),
+            user_id: UserId::try_from("u").expect("valid"),
+            performance_id: PerformanceId::try_from("p").expect("valid"),
+            quantity: Quantity::try_from(2).expect("valid"),
+            seat_ids: seats.iter().map(|s| SeatId::try_from(*s).expect("valid")).collect(),
+            status: BookingStatus::Confirmed,
+            total: krw(60_000),
+            payment_method: PaymentMethod::CreditCard,
+            payment_intent_id: PaymentIntentId::try_from("pi_b-1").expect("valid"),
+            created_at: Timestamp::from_millis(0),
+            hold_expires_at: Timestamp::from_millis(1),
+            updated_at: Timestamp::from_millis(0),
+        }
+    }
+
+    fn krw(amount: i64) -> Money {
+        Money::new(amount, Currency::try_from("KRW".to_owned()).expect("valid"))
+    }
+
+    fn sold(b: &Booking, seat: &str) -> SeatLock {
+        SeatLock {
+            performance_id: b.performance_id.clone(),
+            seat_id: SeatId::try_from(seat).expect("valid"),
+            booking_id: b.booking_id.clone(),
+            status: SeatState::Sold,
+            locked_until: None,
+        }
+    }
+
+    fn capture(b: &Booking, amount: &Money) -> [LedgerEntry; 2] {
+        ledger::capture(&b.booking_id, amount, &EventId::generate(), Timestamp::from_millis(0))
+    }
+
+    #[test]
+    fn a_confirmed_booking_settled_for_its_amount_with_its_seats_is_clean() {
+        let b = booking(&["A1", "A2"]);
+        let report = check(
+            std::slice::from_ref(&b),
+            &capture(&b, &b.total),
+            &[sold(&b, "A1"), sold(&b, "A2")],
+        );
+        assert!(report.is_clean(), "{report}");
+    }
+
+    #[test]
+    fn a_settlement_for_another_amount_or_currency_is_a_breach() {
+        let b = booking(&["A1", "A2"]);
+        let seats = [sold(&b, "A1"), sold(&b, "A2")];
+        let report = check(std::slice::from_ref(&b), &capture(&b, &krw(59_999)), &seats);
+        assert_eq!(
+            report.breaches,
+            ["confirmed booking b-1 is settled for 59999 KRW, not its 60000 KRW"]
+        );
+        let usd = Money::new(60_000, Currency::try_from("USD".to_owned()).expect("valid"));
+        let report = check(std::slice::from_ref(&b), &capture(&b, &usd), &seats);
+        assert_eq!(
+            report.breaches,
+            ["confirmed booking b-1 is settled for 60000 USD, not its 60000 KRW"]
+        );
+    }
+
+    #[test]
+    fn a_confirmed_booking_missing_a_seat_or_owning_another_is_a_breach() {
+        let b = booking(&["A1", "A2"]);
+        let report = check(std::slice::from_ref(&b), &capture(&b, &b.total), &[sold(&b, "A1")]);
+        assert_eq!(
+            report.breaches,
+            ["confirmed booking b-1 owns the sold seats [A1], not its seats [A1, A2]"]
+        );
+        let extra = [sold(&b, "A1"), sold(&b, "A2"), sold(&b, "A3")];
+        let report = check(std::slice::from_ref(&b), &capture(&b, &b.total), &extra);
+        assert_eq!(
+            report.breaches,
+            ["confirmed booking b-1 owns the sold seats [A1, A2, A3], not its seats [A1, A2]"]
+        );
+    }
 }

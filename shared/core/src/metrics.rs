@@ -20,6 +20,8 @@ pub enum Metric {
     PaymentsProcessing,
     HoldsExpired,
     EventsProcessed,
+    /// Gateway notifications kept aside because nothing they name exists.
+    NotificationsParked,
     /// How old an event is when the worker applies it: the stream's and the worker's delay.
     WorkerLag,
 }
@@ -34,6 +36,7 @@ impl Metric {
             Self::PaymentsProcessing => "PaymentsProcessing",
             Self::HoldsExpired => "HoldsExpired",
             Self::EventsProcessed => "EventsProcessed",
+            Self::NotificationsParked => "NotificationsParked",
             Self::WorkerLag => "WorkerLag",
         }
     }

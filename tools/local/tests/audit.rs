@@ -100,9 +100,55 @@ async fn the_audit_is_clean_after_real_flows_and_reports_every_breach() {
         .send()
         .await
         .expect("forged seat");
+    // A confirmed booking loses one of its sold seats, and another's capture is rewritten in dollars.
+    let confirmed: Vec<_> = any_booking
+        .iter()
+        .filter(|b| b.status == BookingStatus::Confirmed)
+        .collect();
+    let robbed = confirmed[0];
+    client
+        .delete_item()
+        .table_name(&tables.occupied_seats)
+        .key("performanceId", s(robbed.performance_id.as_str()))
+        .key("seatId", s(robbed.seat_ids[0].as_str()))
+        .send()
+        .await
+        .expect("seat deleted");
+    let repriced = confirmed[1];
+    let dollars = |amount: i64| {
+        aws_sdk_dynamodb::types::AttributeValue::M(std::collections::HashMap::from([
+            ("amount".to_owned(), n(amount)),
+            ("currency".to_owned(), s("USD")),
+        ]))
+    };
+    for entry in app.store.all_ledger_entries().await.expect("read") {
+        if entry.booking_id == repriced.booking_id {
+            client
+                .update_item()
+                .table_name(&tables.ledger_entries)
+                .key("transactionId", s(&entry.transaction_id))
+                .key("entryId", s(&entry.entry_id))
+                .update_expression("SET amount = :a")
+                .expression_attribute_values(":a", dollars(entry.amount.amount))
+                .send()
+                .await
+                .expect("entry repriced");
+        }
+    }
     let report = audit::run(app.store.as_ref()).await.expect("audit ran");
     let text = report.to_string();
     assert!(!report.is_clean());
+    assert!(
+        text.contains(&format!("confirmed booking {} owns the sold seats", robbed.booking_id)),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "confirmed booking {} is settled for 60000 USD, not its 60000 KRW",
+            repriced.booking_id
+        )),
+        "{text}"
+    );
     assert!(text.contains("transaction txn_forged does not balance: 999"), "{text}");
     assert!(text.contains("the ledger sums to 999"), "{text}");
     assert!(text.contains("has 1 entries"), "{text}");
@@ -111,5 +157,5 @@ async fn the_audit_is_clean_after_real_flows_and_reports_every_breach() {
         "{text}"
     );
     assert!(text.contains("seat Z9 of perf_001 is sold to booking"), "{text}");
-    assert!(binary(1).contains("audit FAILED: 5 breaches"));
+    assert!(binary(1).contains("audit FAILED: 7 breaches"));
 }

@@ -46,6 +46,10 @@ async fn given_up_records_go_to_the_dead_letter_queue_and_redrive_applies_them()
     };
     let stored = StoredNotification::of(&ghost, Timestamp::from_millis(0));
     app.store.put_event(&ghost.id, &stored).await.expect("stored");
+    // And a record no worker can read: the poison.
+    let poison = EventId::try_from("evt_poison").expect("valid");
+    let unreadable = serde_json::json!({"type": "PAYMENT_SUCCEEDED", "bookingId": "whatever"});
+    app.store.put_event(&poison, &unreadable).await.expect("stored");
 
     let down = AtomicBool::new(true);
     let deliver = |event| {
@@ -70,7 +74,7 @@ async fn given_up_records_go_to_the_dead_letter_queue_and_redrive_applies_them()
     let mut shard = app.store.events_stream().await;
     let outage = run_mapping_with_dead_letters(&mut *shard, deliver, mapping, &dead_letters);
     let given_up = async {
-        // 2 payments and the notification: every one is given up while the function is down.
+        // 2 payments, the notification and the poison: every one is given up while the function is down.
         loop {
             let attributes = sqs
                 .get_queue_attributes()
@@ -87,7 +91,7 @@ async fn given_up_records_go_to_the_dead_letter_queue_and_redrive_applies_them()
                 })
                 .and_then(|n| n.parse::<usize>().ok())
                 .unwrap_or(0);
-            if count >= 3 {
+            if count >= 4 {
                 break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -113,7 +117,8 @@ async fn given_up_records_go_to_the_dead_letter_queue_and_redrive_applies_them()
         app.wait_for_status(USER, id, "pending").await;
     }
 
-    // The worker is back: the redrive applies what was given up, except the poison record.
+    // The worker is back: the redrive applies what was given up (the notification for no booking is
+    // parked, which applies it), except the poison record.
     let streams = aws_sdk_dynamodbstreams::Client::new(&dynamodb_local().sdk_config());
     let stream = StreamShards::open(app.store.client(), streams, &app.store.tables().events, "us-east-1")
         .await
@@ -121,7 +126,7 @@ async fn given_up_records_go_to_the_dead_letter_queue_and_redrive_applies_them()
     let deliver = |event| async { Ok(process_stream(&app.api.settle_events, event).await) };
     let report = redrive(&sqs, &dlq, &stream, deliver).await.expect("redrive ran");
     println!("{report}");
-    assert_eq!((report.moved, report.failed), (2, 1), "{report}");
+    assert_eq!((report.moved, report.failed), (3, 1), "{report}");
     for id in &ids {
         app.wait_for_status(USER, id, "confirmed").await;
     }

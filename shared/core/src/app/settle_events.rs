@@ -12,6 +12,7 @@ use crate::domain::payment::{PaymentEvent, PaymentEventType};
 use crate::domain::{
     BookingId, BookingStatus, Clock, EventId, IntentStatus, Money, PaymentIntentId, PerformanceId, SeatId,
 };
+use crate::metrics::{self, Metric};
 use crate::ports::{Applied, Bookings, Consistency, Release, Settlement, Settlements};
 use crate::webhook::{NotificationType, StoredNotification};
 
@@ -90,13 +91,23 @@ impl<S: Bookings + Settlements> SettleEvents<S> {
 
     /// A gateway notification names only the booking, which is read first; the payment intent moves
     /// in the same transaction as the booking (from `processing`, or from `pending` for a payment the
-    /// gateway took by itself).
+    /// gateway took by itself). A notification for a booking that does not exist is parked on first
+    /// sight (kept in the inbox with a note, and counted), not retried: no retry can make it apply, and
+    /// retrying it would hold up the records behind it.
     async fn apply_notification(&self, notification: &StoredNotification) -> Result<(), ApplyError> {
-        let booking = self
+        let Some(booking) = self
             .store
             .booking(&notification.booking_id, Consistency::Strong)
             .await?
-            .ok_or_else(|| ApplyError::UnknownBooking(notification.booking_id.to_string()))?;
+        else {
+            warn!("notification for a booking that does not exist; parked");
+            metrics::count(Metric::NotificationsParked);
+            let note = format!("PARKED: booking {} does not exist", notification.booking_id);
+            self.store
+                .annotate_event(&notification.event_id, &note, self.clock.now())
+                .await?;
+            return Ok(());
+        };
         let outcome = Outcome {
             event_id: &notification.event_id,
             booking_id: &booking.booking_id,

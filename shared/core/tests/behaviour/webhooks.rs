@@ -70,6 +70,7 @@ on_both_stores!(
     a_success_confirms_the_booking_and_its_intent_once,
     a_failure_after_a_success_changes_nothing_and_leaves_a_note,
     a_failure_fails_a_pending_booking_and_its_intent,
+    a_notification_for_an_unknown_booking_is_parked_and_the_records_behind_it_apply,
 );
 
 async fn forged_stale_unsigned_and_tampered_notifications_are_refused_with_nothing_stored<S: TestStore>(
@@ -159,5 +160,42 @@ async fn a_failure_fails_a_pending_booking_and_its_intent<S: TestStore>(fixture:
     assert!(
         app.locks().await.iter().all(|l| l.booking_id != id),
         "its seats are free"
+    );
+}
+
+/// The notification is kept with a note on first sight, not reported for a retry, and the records
+/// behind it in the same batch are applied at once.
+async fn a_notification_for_an_unknown_booking_is_parked_and_the_records_behind_it_apply<S: TestStore>(
+    fixture: Fixture<S>,
+) {
+    let app = Setup::seats(20).build(fixture);
+    let ghost = notification("evt_ghost", SUCCEEDED, "no-such-booking", None);
+    assert_eq!(app.call(webhook(&ghost, SECRET, now())).await.0, StatusCode::OK);
+    let booking = notified(&app, "evt_ok_1", SUCCEEDED, None).await;
+    let mut records = Vec::new();
+    for (n, id) in ["evt_ghost", "evt_ok_1"].iter().enumerate() {
+        records.push(record(
+            &StreamSource::local("events"),
+            Insert {
+                event_id: format!("rec-{n}"),
+                sequence_number: format!("{n}"),
+                keys: Item::default(),
+                new_image: stored(&app, id).await.expect("stored"),
+                created_at_millis: 0,
+                size_bytes: 0,
+            },
+        ));
+    }
+    let applied = process_stream(&app.api.settle_events, batch(records)).await;
+    assert!(
+        applied.batch_item_failures.is_empty(),
+        "parked, not retried: {:?}",
+        applied.batch_item_failures
+    );
+    app.wait_for_status(USER, &booking, "confirmed").await;
+    let parked = stored(&app, "evt_ghost").await.expect("kept");
+    assert!(
+        matches!(parked.get("note"), Some(AttributeValue::S(note)) if note.starts_with("PARKED")),
+        "{parked:?}"
     );
 }
