@@ -3,7 +3,7 @@
 //! exactly once for its own amount and currency, no other booking is settled, every sold seat belongs to
 //! a confirmed booking, and every confirmed booking owns exactly its own seats, sold.
 
-use crate::domain::ledger::{self, LedgerEntry};
+use crate::domain::ledger::{self, Account, LedgerEntry};
 use crate::domain::seats::SeatLock;
 use crate::domain::{Booking, BookingId, BookingStatus, SeatState};
 use crate::ports::StoreError;
@@ -27,6 +27,8 @@ pub struct AuditReport {
     pub ledger_entries: usize,
     pub ledger_total: i64,
     pub sold_seats: usize,
+    /// Money taken for bookings that did not get their seats, owed back: booking, amount, currency.
+    pub refunds_owed: Vec<(BookingId, i64, String)>,
     pub breaches: Vec<String>,
 }
 
@@ -50,6 +52,10 @@ impl fmt::Display for AuditReport {
         )?;
         writeln!(f, "ledger total:        {} (must be 0)", self.ledger_total)?;
         writeln!(f, "sold seats:          {}", self.sold_seats)?;
+        writeln!(f, "refunds owed:        {}", self.refunds_owed.len())?;
+        for (booking, amount, currency) in &self.refunds_owed {
+            writeln!(f, "  - booking {booking}: {amount} {currency}")?;
+        }
         if self.breaches.is_empty() {
             writeln!(f, "audit clean: 0 breaches")
         } else {
@@ -101,7 +107,23 @@ pub fn check(bookings: &[Booking], entries: &[LedgerEntry], locks: &[SeatLock]) 
                 lines.len()
             ));
         }
-        *settled.entry(&lines[0].booking_id).or_default() += 1;
+        if lines.iter().any(|l| l.account == Account::RefundsPayable) {
+            report.refunds_owed.push((
+                lines[0].booking_id.clone(),
+                lines[0].amount.amount,
+                lines[0].amount.currency.as_str().to_owned(),
+            ));
+        } else {
+            *settled.entry(&lines[0].booking_id).or_default() += 1;
+        }
+    }
+    for (booking, _, _) in &report.refunds_owed {
+        let status = by_id.get(booking).map(|b| b.status);
+        if status == Some(BookingStatus::Confirmed) {
+            report.breaches.push(format!(
+                "confirmed booking {booking} also has a refund owed: it got its seats"
+            ));
+        }
     }
     if report.ledger_total != 0 {
         report
@@ -154,7 +176,7 @@ fn check_confirmed(
     let wrong_amount = transactions
         .values()
         .flatten()
-        .filter(|e| &e.booking_id == id)
+        .filter(|e| &e.booking_id == id && e.account != Account::RefundsPayable)
         .find(|e| e.amount != booking.total);
     if let Some(entry) = wrong_amount {
         breaches.push(format!(
@@ -250,6 +272,38 @@ mod tests {
         assert_eq!(
             report.breaches,
             ["confirmed booking b-1 is settled for 60000 USD, not its 60000 KRW"]
+        );
+    }
+
+    #[test]
+    fn a_refund_owed_for_an_ended_booking_is_listed_and_for_a_confirmed_one_is_a_breach() {
+        let mut expired = booking(&["A1", "A2"]);
+        expired.status = BookingStatus::Expired;
+        let owed = ledger::refund_owed(
+            &expired.booking_id,
+            &expired.total,
+            &EventId::generate(),
+            Timestamp::from_millis(0),
+        );
+        let report = check(std::slice::from_ref(&expired), &owed, &[]);
+        assert!(report.is_clean(), "{report}");
+        assert_eq!(
+            report.refunds_owed,
+            [(expired.booking_id.clone(), 60_000, "KRW".to_owned())]
+        );
+        assert!(
+            report
+                .to_string()
+                .contains("refunds owed:        1\n  - booking b-1: 60000 KRW"),
+            "{report}"
+        );
+        let confirmed = booking(&["A1", "A2"]);
+        let entries = [capture(&confirmed, &confirmed.total), owed].concat();
+        let seats = [sold(&confirmed, "A1"), sold(&confirmed, "A2")];
+        let report = check(std::slice::from_ref(&confirmed), &entries, &seats);
+        assert_eq!(
+            report.breaches,
+            ["confirmed booking b-1 also has a refund owed: it got its seats"]
         );
     }
 

@@ -22,6 +22,8 @@ pub enum Metric {
     EventsProcessed,
     /// Gateway notifications kept aside because nothing they name exists.
     NotificationsParked,
+    /// Payments taken for bookings that did not get their seats, booked as owed back.
+    RefundsOwed,
     /// How old an event is when the worker applies it: the stream's and the worker's delay.
     WorkerLag,
 }
@@ -37,6 +39,7 @@ impl Metric {
             Self::HoldsExpired => "HoldsExpired",
             Self::EventsProcessed => "EventsProcessed",
             Self::NotificationsParked => "NotificationsParked",
+            Self::RefundsOwed => "RefundsOwed",
             Self::WorkerLag => "WorkerLag",
         }
     }

@@ -240,6 +240,17 @@ pub struct Release {
     pub intent: Option<(PaymentIntentId, IntentStatus)>,
 }
 
+/// Money the gateway took for a booking that did not get its seats, booked as owed back, with the note
+/// on the event that reported it.
+#[derive(Clone, Debug)]
+pub struct RefundOwed {
+    /// The balanced transaction, `ledger::refund_owed`.
+    pub entries: [LedgerEntry; 2],
+    pub event_id: EventId,
+    pub note: String,
+    pub at: Timestamp,
+}
+
 /// What a settlement or release did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Applied {
@@ -267,6 +278,9 @@ pub trait Settlements: Send + Sync {
     async fn release(&self, release: &Release) -> Result<Applied, StoreError>;
     /// Leaves a note on an inbox event that was recorded but could not be applied.
     async fn annotate_event(&self, event: &EventId, note: &str, at: Timestamp) -> Result<(), StoreError>;
+    /// Writes the refund owed's entries (which MUST NOT exist yet) and its note on the event, at once;
+    /// `false` when the entries existed already (a redelivery), and nothing was written.
+    async fn owe_refund(&self, owed: &RefundOwed) -> Result<bool, StoreError>;
 }
 
 /// Idempotency keys: claimed before the work, completed with it (see [`crate::idempotency`]).

@@ -16,10 +16,12 @@ use ticketing_core::ports::{
 };
 
 use crate::inspect::Inspect;
+use ticketing_core::audit::AuditSource;
+use ticketing_core::ports::{Inbox, RefundOwed};
 
 /// Everything the contract exercises.
-pub trait Store: SeatLocks + Holds + Payments + Bookings + Settlements + Inspect {}
-impl<T: SeatLocks + Holds + Payments + Bookings + Settlements + Inspect> Store for T {}
+pub trait Store: SeatLocks + Holds + Payments + Bookings + Settlements + Inbox + Inspect + AuditSource {}
+impl<T: SeatLocks + Holds + Payments + Bookings + Settlements + Inbox + Inspect + AuditSource> Store for T {}
 
 /// One test per case of the contract, each on a fresh store: `contract_tests!(fixture)`, where
 /// `fixture` (evaluated in an async test) dereferences to the store and keeps alive what it needs.
@@ -33,7 +35,8 @@ macro_rules! contract_tests {
             settling_is_atomic_and_idempotent,
             releasing_frees_only_own_seats,
             history_is_newest_first_per_user,
-            an_expiry_and_a_payment_exclude_each_other
+            an_expiry_and_a_payment_exclude_each_other,
+            a_refund_owed_is_booked_once_with_its_note
         );
     };
     (@cases $fixture:expr; $($case:ident),*) => {
@@ -411,4 +414,49 @@ pub async fn history_is_newest_first_per_user<S: Store>(store: &S) {
     assert_eq!(store.bookings_of(&user, 2).await.expect("history").len(), 2);
     let nobody = UserId::try_from("nobody").expect("valid");
     assert!(store.bookings_of(&nobody, 10).await.expect("history").is_empty());
+}
+
+/// A clause of the contract.
+pub async fn a_refund_owed_is_booked_once_with_its_note<S: Store>(store: &S) {
+    let h = hold("u1", &["H1"], 0, vec![]);
+    store.hold(&h, at(0)).await.expect("hold");
+    store.release(&expiry(&h, HOLD_MS)).await.expect("expired");
+    let paid = outcome(&h, true, HOLD_MS + 5);
+    let event = paid.event.expect("an event");
+    store.put_event(&event.event_id, &event).await.expect("stored");
+    let owed = RefundOwed {
+        entries: ledger::refund_owed(
+            &h.booking.booking_id,
+            &h.booking.total,
+            &event.event_id,
+            at(HOLD_MS + 5),
+        ),
+        event_id: event.event_id.clone(),
+        note: "REFUND_OWED: late".to_owned(),
+        at: at(HOLD_MS + 5),
+    };
+    assert!(store.owe_refund(&owed).await.expect("booked"));
+    assert!(
+        !store.owe_refund(&owed).await.expect("again"),
+        "a redelivery books nothing"
+    );
+    let entries: Vec<_> = store
+        .all_ledger_entries()
+        .await
+        .expect("ledger")
+        .into_iter()
+        .filter(|e| e.booking_id == h.booking.booking_id)
+        .collect();
+    assert_eq!(entries.len(), 2);
+    assert_eq!(ledger::balance(&entries), 0);
+    let noted = store.event(&event.event_id).await.expect("read").expect("stored");
+    assert!(
+        matches!(noted.get("note"), Some(serde_dynamo::AttributeValue::S(n)) if n == "REFUND_OWED: late"),
+        "{noted:?}"
+    );
+    assert_eq!(
+        status_of(store, &h).await,
+        BookingStatus::Expired,
+        "the booking stays as it ended"
+    );
 }

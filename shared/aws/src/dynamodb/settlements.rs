@@ -8,19 +8,20 @@ use aws_sdk_dynamodb::types::{CancellationReason, Delete, TransactWriteItem, Upd
 use ticketing_core::domain::{
     Booking, BookingId, BookingStatus, EventId, IntentStatus, PaymentIntentId, SeatId, SeatState, Timestamp,
 };
-use ticketing_core::ports::{Applied, Release, Settlement, Settlements, StoreError};
+use ticketing_core::ports::{Applied, RefundOwed, Release, Settlement, Settlements, StoreError};
 
 use super::expr::{built, from_item, key, n, put_new, s, seat_key, to_item, StatusUpdate};
 use super::tx::{Cancelled, Tx};
 use super::{unavailable, DynamoStore};
 
-/// What each item of a settlement or release stands for.
+/// What each item of a settlement, release or refund owed stands for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Part {
     Booking,
     Intent,
     Seat(SeatId),
     Ledger,
+    Event,
 }
 
 #[async_trait]
@@ -126,6 +127,34 @@ impl Settlements for DynamoStore {
                 }
                 Err(Cancelled::Other(e)) => return Err(e),
             }
+        }
+    }
+
+    async fn owe_refund(&self, owed: &RefundOwed) -> Result<bool, StoreError> {
+        let mut tx = Tx::new();
+        for entry in &owed.entries {
+            tx.push(
+                Part::Ledger,
+                put_new(&self.tables.ledger_entries, to_item(entry)?, "transactionId")?,
+            );
+        }
+        let note = built(
+            Update::builder()
+                .table_name(&self.tables.events)
+                .set_key(Some(key("eventId", owed.event_id.as_str())))
+                .update_expression("SET note = :note, notedAt = :at")
+                .condition_expression("attribute_exists(eventId)")
+                .expression_attribute_values(":note", s(&owed.note))
+                .expression_attribute_values(":at", s(owed.at.to_rfc3339()))
+                .build(),
+        )?;
+        tx.push(Part::Event, TransactWriteItem::builder().update(note).build());
+        match self.transact(tx).await {
+            Ok(()) => Ok(true),
+            // Booked by an earlier delivery of the same event.
+            Err(Cancelled::Refused(refusal)) if refusal.failed_on(|p| *p == Part::Ledger).is_some() => Ok(false),
+            Err(Cancelled::Refused(refusal)) => Err(refusal.into_error()),
+            Err(Cancelled::Other(e)) => Err(e),
         }
     }
 

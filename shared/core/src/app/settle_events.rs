@@ -10,10 +10,10 @@ use super::ApplyError;
 use crate::domain::ledger;
 use crate::domain::payment::{PaymentEvent, PaymentEventType};
 use crate::domain::{
-    BookingId, BookingStatus, Clock, EventId, IntentStatus, Money, PaymentIntentId, PerformanceId, SeatId,
+    BookingId, BookingStatus, Clock, EventId, IntentStatus, Money, PaymentIntentId, PerformanceId, SeatId, Timestamp,
 };
 use crate::metrics::{self, Metric};
-use crate::ports::{Applied, Bookings, Consistency, Release, Settlement, Settlements};
+use crate::ports::{Applied, Bookings, Consistency, RefundOwed, Release, Settlement, Settlements};
 use crate::webhook::{NotificationType, StoredNotification};
 
 /// An event of the inbox, as the worker applies it.
@@ -154,17 +154,19 @@ impl<S: Bookings + Settlements> SettleEvents<S> {
             }
             Applied::NoSuchBooking => return Err(ApplyError::UnknownBooking(o.booking_id.to_string())),
             Applied::AlreadyFinal(status) if o.succeeded => {
-                format!(
+                let note = format!(
                     "REFUND_OWED: the payment succeeded after the booking was {}",
                     status.as_str()
-                )
+                );
+                return self.owe_refund(&o, note, at).await;
             }
             Applied::AlreadyFinal(status) => {
                 format!("IGNORED: a payment failure for a booking already {}", status.as_str())
             }
             Applied::IntentSettledOtherwise if o.succeeded => {
-                "REFUND_OWED: the gateway took the payment, but its intent had already been settled otherwise"
-                    .to_owned()
+                let note =
+                    "REFUND_OWED: the gateway took the payment, but its intent had already been settled otherwise";
+                return self.owe_refund(&o, note.to_owned(), at).await;
             }
             Applied::IntentSettledOtherwise => {
                 "NOT_APPLIED: the payment intent had already been settled otherwise".to_owned()
@@ -173,6 +175,24 @@ impl<S: Bookings + Settlements> SettleEvents<S> {
         };
         warn!(note = %note, "event recorded, not applied");
         self.store.annotate_event(o.event_id, &note, at).await?;
+        Ok(())
+    }
+
+    /// Money taken for a booking that did not get its seats: booked as owed back at once (a balanced
+    /// transaction into `REFUNDS_PAYABLE`), with the note on its event; once, however often delivered.
+    async fn owe_refund(&self, o: &Outcome<'_>, note: String, at: Timestamp) -> Result<(), ApplyError> {
+        let owed = RefundOwed {
+            entries: ledger::refund_owed(o.booking_id, o.amount, o.event_id, at),
+            event_id: o.event_id.clone(),
+            note,
+            at,
+        };
+        if self.store.owe_refund(&owed).await? {
+            warn!(note = %owed.note, amount = o.amount.amount, "payment taken for an ended booking; refund owed");
+            metrics::count(Metric::RefundsOwed);
+        } else {
+            info!("refund owed already booked");
+        }
         Ok(())
     }
 }

@@ -11,6 +11,8 @@ pub enum Account {
     CustomerPayable,
     /// What the merchant (the organiser) has earned.
     MerchantBalance,
+    /// Money the gateway took for a booking that did not get its seats: owed back to the customer.
+    RefundsPayable,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -47,7 +49,27 @@ impl LedgerEntry {
 /// The ledger transaction that settles a paid booking. Its id follows from the booking, so a booking
 /// can be settled once only, whatever delivers the event.
 pub fn capture(booking_id: &BookingId, amount: &Money, event_id: &EventId, at: Timestamp) -> [LedgerEntry; 2] {
-    let transaction_id = capture_transaction_id(booking_id);
+    let id = capture_transaction_id(booking_id);
+    transaction(id, Account::MerchantBalance, booking_id, amount, event_id, at)
+}
+
+/// The ledger transaction that books money the gateway took for a booking that ended without its seats
+/// (a payment that succeeded after the hold lapsed or the booking failed) as owed back to the customer.
+/// Its id follows from the event that reported the money, so a redelivery books it once.
+pub fn refund_owed(booking_id: &BookingId, amount: &Money, event_id: &EventId, at: Timestamp) -> [LedgerEntry; 2] {
+    let id = format!("txn_refund_owed_{event_id}");
+    transaction(id, Account::RefundsPayable, booking_id, amount, event_id, at)
+}
+
+/// Money received from the customer (debit `CUSTOMER_PAYABLE`) and credited to `to`.
+fn transaction(
+    transaction_id: String,
+    to: Account,
+    booking_id: &BookingId,
+    amount: &Money,
+    event_id: &EventId,
+    at: Timestamp,
+) -> [LedgerEntry; 2] {
     let entry = |account, direction, n: u8| LedgerEntry {
         entry_id: format!("{n}"),
         transaction_id: transaction_id.clone(),
@@ -60,7 +82,7 @@ pub fn capture(booking_id: &BookingId, amount: &Money, event_id: &EventId, at: T
     };
     [
         entry(Account::CustomerPayable, Direction::Debit, 1),
-        entry(Account::MerchantBalance, Direction::Credit, 2),
+        entry(to, Direction::Credit, 2),
     ]
 }
 
@@ -97,5 +119,19 @@ mod tests {
             (Account::MerchantBalance, Direction::Credit)
         );
         assert_eq!(entries[0].signed_amount(), 60_000);
+    }
+
+    #[test]
+    fn a_refund_owed_is_balanced_and_named_after_its_event() {
+        let booking = BookingId::try_from("b1").expect("valid");
+        let event = EventId::try_from("evt_late").expect("valid");
+        let money = Money::new(60_000, Currency::try_from("KRW".to_owned()).expect("valid"));
+        let entries = refund_owed(&booking, &money, &event, Timestamp::from_millis(0));
+        assert_eq!(balance(&entries), 0);
+        assert_eq!(entries[0].transaction_id, "txn_refund_owed_evt_late");
+        assert_eq!(
+            (entries[1].account, entries[1].direction),
+            (Account::RefundsPayable, Direction::Credit)
+        );
     }
 }

@@ -10,6 +10,7 @@ use rand::Rng;
 use serde_dynamo::{AttributeValue, Item};
 use ticketing_aws::events::process_stream;
 use ticketing_core::app::InboxEvent;
+use ticketing_core::audit;
 use ticketing_core::domain::payment::{PaymentEvent, PaymentEventType};
 use ticketing_core::domain::{Clock, ManualClock};
 use ticketing_core::ports::{HoldExpiry, Inbox};
@@ -147,7 +148,7 @@ async fn a_poisoned_record_is_the_only_one_reported() {
 }
 
 #[tokio::test]
-async fn a_late_success_for_an_expired_booking_is_recorded_not_applied() {
+async fn a_late_success_for_an_expired_booking_is_booked_as_a_refund_owed_not_applied() {
     let clock = Arc::new(ManualClock::at(ticketing_core::domain::SystemClock.now()));
     let app = Setup::seats(4).hold_seconds(1).clock(clock.clone()).build(memory());
     let (_, created) = app.book(USER, 2).await;
@@ -168,15 +169,17 @@ async fn a_late_success_for_an_expired_booking_is_recorded_not_applied() {
         "pg-webhook",
     );
     assert!(app.store.put_event(&event.event_id, &event).await.expect("stored"));
-    app.api
-        .settle_events
-        .apply(&InboxEvent::Payment(event.clone()))
-        .await
-        .expect("recorded");
+    for _ in 0..2 {
+        app.api
+            .settle_events
+            .apply(&InboxEvent::Payment(event.clone()))
+            .await
+            .expect("recorded");
+    }
     app.wait_for_status(USER, id.as_str(), "expired").await;
     assert!(
         app.store.ledger_of(&id).await.expect("ledger").is_empty(),
-        "not applied"
+        "no capture: not applied"
     );
     let stored = app.store.event(&event.event_id).await.expect("read").expect("exists");
     let note = match stored.get("note") {
@@ -184,4 +187,9 @@ async fn a_late_success_for_an_expired_booking_is_recorded_not_applied() {
         other => panic!("no note: {other:?}"),
     };
     assert!(note.starts_with("REFUND_OWED"), "{note}");
+    // The money is in the books at once, once, however often the event came.
+    let report = audit::run(app.store.as_ref()).await.expect("audit");
+    assert!(report.is_clean(), "{report}");
+    assert_eq!(report.refunds_owed, [(id.clone(), 60_000, "KRW".to_owned())]);
+    assert_eq!((report.ledger_transactions, report.ledger_total), (1, 0));
 }

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use serde_dynamo::Item;
 use ticketing_core::audit::AuditSource;
-use ticketing_core::domain::ledger::LedgerEntry;
+use ticketing_core::domain::ledger::{self, LedgerEntry};
 use ticketing_core::domain::payment::PaymentIntent;
 use ticketing_core::domain::seats::SeatLock;
 use ticketing_core::domain::{Booking, BookingId, EventId, PaymentIntentId};
@@ -23,11 +23,12 @@ impl Inspect for MemoryStore {
     }
 
     async fn ledger_of(&self, booking: &BookingId) -> Result<Vec<LedgerEntry>, StoreError> {
+        let capture = ledger::capture_transaction_id(booking);
         Ok(self
             .state()
             .ledger
             .values()
-            .filter(|e| &e.booking_id == booking)
+            .filter(|e| e.transaction_id == capture)
             .cloned()
             .collect())
     }

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use ticketing_core::domain::{BookingId, BookingStatus, EventId, IntentStatus, PaymentIntentId, SeatState, Timestamp};
-use ticketing_core::ports::{Applied, Release, Settlement, Settlements, StoreError};
+use ticketing_core::ports::{Applied, RefundOwed, Release, Settlement, Settlements, StoreError};
 
 use super::{MemoryStore, State};
 
@@ -122,6 +122,33 @@ impl Settlements for MemoryStore {
             }
         }
         Ok(Applied::Done)
+    }
+
+    async fn owe_refund(&self, owed: &RefundOwed) -> Result<bool, StoreError> {
+        let mut state = self.state();
+        let booked = owed.entries.iter().any(|e| {
+            state
+                .ledger
+                .contains_key(&(e.transaction_id.clone(), e.entry_id.clone()))
+        });
+        if booked {
+            return Ok(false);
+        }
+        let item = state
+            .events
+            .get_mut(owed.event_id.as_str())
+            .ok_or_else(|| StoreError::Malformed(format!("no event {} to note", owed.event_id)))?;
+        item.insert("note".to_owned(), serde_dynamo::AttributeValue::S(owed.note.clone()));
+        item.insert(
+            "notedAt".to_owned(),
+            serde_dynamo::AttributeValue::S(owed.at.to_rfc3339()),
+        );
+        for e in &owed.entries {
+            state
+                .ledger
+                .insert((e.transaction_id.clone(), e.entry_id.clone()), e.clone());
+        }
+        Ok(true)
     }
 
     async fn annotate_event(&self, event: &EventId, note: &str, at: Timestamp) -> Result<(), StoreError> {
