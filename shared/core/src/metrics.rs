@@ -24,6 +24,8 @@ pub enum Metric {
     NotificationsParked,
     /// Payments taken for bookings that did not get their seats, booked as owed back.
     RefundsOwed,
+    /// Gateway notifications whose charge, amount or currency is not the booking's: not applied.
+    NotificationMismatches,
     /// How old an event is when the worker applies it: the stream's and the worker's delay.
     WorkerLag,
 }
@@ -40,6 +42,7 @@ impl Metric {
             Self::EventsProcessed => "EventsProcessed",
             Self::NotificationsParked => "NotificationsParked",
             Self::RefundsOwed => "RefundsOwed",
+            Self::NotificationMismatches => "NotificationMismatches",
             Self::WorkerLag => "WorkerLag",
         }
     }

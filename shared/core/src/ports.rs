@@ -206,6 +206,8 @@ pub enum RecordError {
 /// Payment intents, as a charge moves them.
 #[async_trait]
 pub trait Payments: Send + Sync {
+    /// The intent, read strongly consistent.
+    async fn payment_intent(&self, id: &PaymentIntentId) -> Result<Option<PaymentIntent>, StoreError>;
     /// Moves the intent to `outcome.status` and writes `outcome.event`, at once. It MUST refuse with
     /// [`RecordError::NotPayable`] (and the intent as it stands) unless the intent is in a state
     /// `outcome.status` is reachable from and is payable at `now` (pending, its hold not lapsed, its

@@ -2,7 +2,7 @@
 //! `PG-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">` with a shared secret. A valid
 //! notification is stored in the events inbox under its own id and applied later by the worker.
 
-use crate::domain::{BookingId, EventId, Timestamp};
+use crate::domain::{BookingId, ChargeId, Currency, EventId, Money, Timestamp};
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
@@ -103,6 +103,11 @@ pub struct Notification {
 #[serde(rename_all = "camelCase")]
 pub struct NotificationData {
     pub booking_id: BookingId,
+    /// The charge the notification is about, and what it was for: applied only when they are the
+    /// booking's payment intent's.
+    pub charge_id: ChargeId,
+    pub amount: i64,
+    pub currency: Currency,
     #[serde(default)]
     pub failure_code: Option<String>,
 }
@@ -117,6 +122,8 @@ pub struct StoredNotification {
     pub record_type: String,
     pub notification_type: NotificationType,
     pub booking_id: BookingId,
+    pub charge_id: ChargeId,
+    pub amount: Money,
     pub failure_code: Option<String>,
     pub created: i64,
     pub received_at: Timestamp,
@@ -131,6 +138,8 @@ impl StoredNotification {
             record_type: Self::TYPE.to_owned(),
             notification_type: notification.kind,
             booking_id: notification.data.booking_id.clone(),
+            charge_id: notification.data.charge_id.clone(),
+            amount: Money::new(notification.data.amount, notification.data.currency.clone()),
             failure_code: notification.data.failure_code.clone(),
             created: notification.created,
             received_at,
@@ -202,7 +211,8 @@ mod tests {
     #[test]
     fn notifications_parse_as_documented() {
         let body = r#"{"id": "evt_42", "type": "payment_intent.payment_failed", "created": 1900000000,
-            "data": {"bookingId": "b-1", "failureCode": "DECLINE_2"}}"#;
+            "data": {"bookingId": "b-1", "chargeId": "ch_1", "amount": 60000, "currency": "KRW",
+            "failureCode": "DECLINE_2"}}"#;
         let n: Notification = serde_json::from_str(body).expect("valid");
         assert_eq!(n.kind, NotificationType::PaymentFailed);
         assert_eq!(n.data.failure_code.as_deref(), Some("DECLINE_2"));

@@ -7,8 +7,8 @@ use ticketing_core::domain::ledger;
 use ticketing_core::domain::payment::{PaymentEvent, PaymentEventType, PgResult};
 use ticketing_core::domain::seats::SeatLock;
 use ticketing_core::domain::{
-    BookingId, BookingStatus, Currency, IntentStatus, Money, PaymentMethod, PerformanceId, Quantity, SeatId, SeatState,
-    Timestamp, UserId,
+    BookingId, BookingStatus, ChargeId, Currency, IntentStatus, Money, PaymentMethod, PerformanceId, Quantity, SeatId,
+    SeatState, Timestamp, UserId,
 };
 use ticketing_core::ports::{
     Applied, Bookings, Consistency, HoldError, HoldRequest, Holds, NewHold, PaymentOutcome, Payments, RecordError,
@@ -91,6 +91,7 @@ fn outcome(h: &NewHold, success: bool, now: i64) -> PaymentOutcome {
             IntentStatus::Failed
         },
         pg: PgResult {
+            charge_id: Some(ChargeId::generate()),
             is_success: Some(success),
             failure_code: (!success).then(|| "DECLINE_2".to_owned()),
             processed_at: at(now),

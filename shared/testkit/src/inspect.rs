@@ -4,15 +4,13 @@ use async_trait::async_trait;
 use serde_dynamo::Item;
 use ticketing_aws::dynamodb::DynamoStore;
 use ticketing_core::domain::ledger::{self, LedgerEntry};
-use ticketing_core::domain::payment::PaymentIntent;
-use ticketing_core::domain::{BookingId, EventId, PaymentIntentId};
+use ticketing_core::domain::{BookingId, EventId};
 use ticketing_core::ports::StoreError;
 
 #[async_trait]
 pub trait Inspect: Send + Sync {
     /// An inbox event as stored (with the worker's note, if any).
     async fn event(&self, id: &EventId) -> Result<Option<Item>, StoreError>;
-    async fn payment_intent(&self, id: &PaymentIntentId) -> Result<Option<PaymentIntent>, StoreError>;
     /// The ledger entries of a booking's capture.
     async fn ledger_of(&self, booking: &BookingId) -> Result<Vec<LedgerEntry>, StoreError>;
 }
@@ -34,24 +32,6 @@ impl Inspect for DynamoStore {
             .await
             .map_err(failed)?;
         Ok(out.item.map(Item::from))
-    }
-
-    async fn payment_intent(&self, id: &PaymentIntentId) -> Result<Option<PaymentIntent>, StoreError> {
-        let out = self
-            .client()
-            .get_item()
-            .table_name(&self.tables().payment_intents)
-            .key(
-                "paymentIntentId",
-                aws_sdk_dynamodb::types::AttributeValue::S(id.to_string()),
-            )
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(failed)?;
-        out.item
-            .map(|item| serde_dynamo::from_item(item).map_err(|e| StoreError::Malformed(e.to_string())))
-            .transpose()
     }
 
     async fn ledger_of(&self, booking: &BookingId) -> Result<Vec<LedgerEntry>, StoreError> {

@@ -242,10 +242,11 @@ pub fn webhook(body: &str, secret: &str, signed_at: i64) -> Request {
     req
 }
 
-/// A gateway notification's body.
-pub fn notification(id: &str, kind: &str, booking: &str, failure: Option<&str>) -> String {
+/// A gateway notification's body about `charge` of `amount` KRW for `booking`.
+pub fn notification(id: &str, kind: &str, booking: &str, charge: &str, amount: i64, failure: Option<&str>) -> String {
     serde_json::json!({"id": id, "type": kind, "created": 1_900_000_000,
-        "data": {"bookingId": booking, "failureCode": failure}})
+        "data": {"bookingId": booking, "chargeId": charge, "amount": amount, "currency": "KRW",
+            "failureCode": failure}})
     .to_string()
 }
 
@@ -374,7 +375,7 @@ impl<S: ApiStore> TestApp<S> {
     }
 }
 
-impl<S: ApiStore + Inspect> TestApp<S> {
+impl<S: ApiStore> TestApp<S> {
     /// The payment intent of a booking, which must exist.
     pub async fn intent_of(&self, booking: &BookingId) -> PaymentIntent {
         self.store

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use ticketing_aws::events::process_stream;
 use ticketing_core::audit;
-use ticketing_core::domain::{BookingId, EventId, Timestamp};
+use ticketing_core::domain::{BookingId, ChargeId, Currency, EventId, Timestamp};
 use ticketing_core::ports::Inbox;
 use ticketing_core::webhook::{Notification, NotificationData, NotificationType, StoredNotification};
 use ticketing_local::redrive::{redrive, SqsDeadLetters};
@@ -41,6 +41,9 @@ async fn given_up_records_go_to_the_dead_letter_queue_and_redrive_applies_them()
         created: 0,
         data: NotificationData {
             booking_id: BookingId::try_from("no-such-booking").expect("valid"),
+            charge_id: ChargeId::generate(),
+            amount: 30_000,
+            currency: Currency::try_from("KRW".to_owned()).expect("valid"),
             failure_code: None,
         },
     };

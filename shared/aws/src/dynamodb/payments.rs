@@ -4,8 +4,9 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
-use ticketing_core::domain::Timestamp;
-use ticketing_core::ports::{PaymentOutcome, Payments, RecordError};
+use ticketing_core::domain::payment::PaymentIntent;
+use ticketing_core::domain::{PaymentIntentId, Timestamp};
+use ticketing_core::ports::{Consistency, PaymentOutcome, Payments, RecordError, StoreError};
 
 use super::expr::{built, from_item, key, n, put_new, s, status_in, to_item};
 use super::keys::complete_key_item;
@@ -22,6 +23,15 @@ enum Part {
 
 #[async_trait]
 impl Payments for DynamoStore {
+    async fn payment_intent(&self, id: &PaymentIntentId) -> Result<Option<PaymentIntent>, StoreError> {
+        self.get(
+            &self.tables.payment_intents,
+            key("paymentIntentId", id.as_str()),
+            Consistency::Strong,
+        )
+        .await
+    }
+
     async fn record_payment(&self, outcome: &PaymentOutcome, now: Timestamp) -> Result<(), RecordError> {
         let payable: Vec<&str> = outcome
             .status
@@ -110,6 +120,7 @@ mod tests {
             payment_intent_id: booking.payment_intent_id(),
             status: IntentStatus::Succeeded,
             pg: PgResult {
+                charge_id: None,
                 is_success: Some(true),
                 failure_code: None,
                 processed_at: at,

@@ -5,14 +5,14 @@ use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventR
 use serde_dynamo::AttributeValue;
 use ticketing_core::app::{ApplyError, InboxEvent, SettleEvents};
 use ticketing_core::metrics::{self, Metric};
-use ticketing_core::ports::{Bookings, Settlements};
+use ticketing_core::ports::{Bookings, Payments, Settlements};
 use ticketing_core::webhook::StoredNotification;
 use tracing::field::Empty;
 
 use super::partial_batch;
 
 /// Applies every record of a stream batch on its own and reports only the failed ones.
-pub async fn process_stream<S: Bookings + Settlements>(
+pub async fn process_stream<S: Bookings + Payments + Settlements>(
     settle: &SettleEvents<S>,
     batch: Event,
 ) -> DynamoDbEventResponse {
@@ -35,7 +35,7 @@ pub async fn process_stream<S: Bookings + Settlements>(
     response
 }
 
-async fn apply_record<S: Bookings + Settlements>(
+async fn apply_record<S: Bookings + Payments + Settlements>(
     settle: &SettleEvents<S>,
     record: &EventRecord,
 ) -> Result<(), ApplyError> {

@@ -115,7 +115,7 @@ impl<S: Bookings + Payments> ExecutePayment<S> {
                     _ => Metric::PaymentsFailed,
                 });
                 if status == IntentStatus::Processing {
-                    self.call_back_later(&booking);
+                    self.call_back_later(&booking, &outcome.pg);
                 }
                 Ok((booking, outcome.pg))
             }
@@ -132,9 +132,12 @@ impl<S: Bookings + Payments> ExecutePayment<S> {
     }
 
     /// Has the simulated gateway notify the outcome of a payment it is still processing.
-    fn call_back_later(&self, booking: &Booking) {
+    fn call_back_later(&self, booking: &Booking, pg: &PgResult) {
         let Gateway::Simulated(callback) = &self.gateway else {
             info!("payment processing: the gateway will notify its outcome");
+            return;
+        };
+        let Some(charge_id) = pg.charge_id.clone() else {
             return;
         };
         callback.deliver_later(Notification {
@@ -143,6 +146,9 @@ impl<S: Bookings + Payments> ExecutePayment<S> {
             created: self.clock.now().as_millis() / 1000,
             data: NotificationData {
                 booking_id: booking.booking_id.clone(),
+                charge_id,
+                amount: booking.total.amount,
+                currency: booking.total.currency.clone(),
                 failure_code: None,
             },
         });

@@ -13,7 +13,7 @@ use crate::domain::{
     BookingId, BookingStatus, Clock, EventId, IntentStatus, Money, PaymentIntentId, PerformanceId, SeatId, Timestamp,
 };
 use crate::metrics::{self, Metric};
-use crate::ports::{Applied, Bookings, Consistency, RefundOwed, Release, Settlement, Settlements};
+use crate::ports::{Applied, Bookings, Consistency, Payments, RefundOwed, Release, Settlement, Settlements};
 use crate::webhook::{NotificationType, StoredNotification};
 
 /// An event of the inbox, as the worker applies it.
@@ -59,7 +59,7 @@ pub struct SettleEvents<S> {
     clock: Arc<dyn Clock>,
 }
 
-impl<S: Bookings + Settlements> SettleEvents<S> {
+impl<S: Bookings + Payments + Settlements> SettleEvents<S> {
     pub fn new(store: Arc<S>, clock: Arc<dyn Clock>) -> Self {
         Self { store, clock }
     }
@@ -108,6 +108,22 @@ impl<S: Bookings + Settlements> SettleEvents<S> {
                 .await?;
             return Ok(());
         };
+        // A notification confirms or fails only the charge the booking's intent recorded, for what it
+        // asked: a signed notification about another charge, or none, changes nothing.
+        let intent = self.store.payment_intent(&booking.payment_intent_id).await?;
+        let mismatch = match &intent {
+            Some(intent) => intent.mismatch(&notification.charge_id, &notification.amount),
+            None => Some("the booking has no payment intent".to_owned()),
+        };
+        if let Some(why) = mismatch {
+            warn!(why = %why, "notification does not match the booking's charge; not applied");
+            metrics::count(Metric::NotificationMismatches);
+            let note = format!("NOTIFICATION_MISMATCH: {why}");
+            self.store
+                .annotate_event(&notification.event_id, &note, self.clock.now())
+                .await?;
+            return Ok(());
+        }
         let outcome = Outcome {
             event_id: &notification.event_id,
             booking_id: &booking.booking_id,

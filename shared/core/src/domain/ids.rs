@@ -71,6 +71,10 @@ id_type!(
 id_type!(BookingId, "bookingId", 64);
 id_type!(PaymentIntentId, "paymentIntentId", 80);
 id_type!(EventId, "eventId", 128);
+id_type!(
+    /// The payment gateway's id for one charge.
+    ChargeId, "chargeId", 128
+);
 
 impl BookingId {
     pub fn generate() -> Self {
@@ -91,6 +95,12 @@ impl EventId {
     /// A new id of a notification from the (simulated) payment gateway.
     pub fn for_gateway() -> Self {
         Self(format!("evt_pg_{}", uuid::Uuid::new_v4().simple()))
+    }
+}
+
+impl ChargeId {
+    pub fn generate() -> Self {
+        Self(format!("ch_{}", uuid::Uuid::new_v4().simple()))
     }
 }
 

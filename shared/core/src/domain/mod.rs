@@ -9,7 +9,7 @@ pub mod seats;
 mod status;
 mod time;
 
-pub use ids::{BookingId, EventId, InvalidId, PaymentIntentId, PerformanceId, SeatId, UserId};
+pub use ids::{BookingId, ChargeId, EventId, InvalidId, PaymentIntentId, PerformanceId, SeatId, UserId};
 pub use money::{Currency, InvalidCurrency, Money};
 pub use status::{BookingStatus, IntentStatus, SeatState};
 pub use time::{millis, optional_millis, Clock, ManualClock, SystemClock, Timestamp};

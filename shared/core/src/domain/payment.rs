@@ -1,8 +1,8 @@
 //! Payment intents, the simulated payment gateway (PG) and the events a payment outcome publishes.
 
 use super::{
-    Booking, BookingId, EventId, IntentStatus, Money, PaymentIntentId, PaymentMethod, PerformanceId, SeatId, Timestamp,
-    UserId,
+    Booking, BookingId, ChargeId, EventId, IntentStatus, Money, PaymentIntentId, PaymentMethod, PerformanceId, SeatId,
+    Timestamp, UserId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -33,6 +33,24 @@ impl PaymentIntent {
     /// not given to anyone else.
     pub fn is_payable_at(&self, now: Timestamp) -> bool {
         self.status.is_payable() && now < self.hold_expires_at && self.seats_released_at.is_none()
+    }
+
+    /// Why a gateway's report of charge `charge` for `amount` is not about this intent's charge, if it
+    /// is not: no charge was made, another charge, or another amount or currency than asked.
+    pub fn mismatch(&self, charge: &ChargeId, amount: &Money) -> Option<String> {
+        let ours = self.pg_mock_data.as_ref().and_then(|pg| pg.charge_id.as_ref());
+        match ours {
+            None => Some(format!("no charge was made for this booking, yet {charge} is reported")),
+            Some(ours) if ours != charge => Some(format!("charge {charge} is not this booking's ({ours})")),
+            Some(_) if amount != &self.amount => Some(format!(
+                "{} {} reported, {} {} asked",
+                amount.amount,
+                amount.currency.as_str(),
+                self.amount.amount,
+                self.amount.currency.as_str()
+            )),
+            Some(_) => None,
+        }
     }
 
     /// Another booking may take the seats of this intent's lapsed hold.
@@ -90,6 +108,9 @@ impl TryFrom<&str> for PaymentMethodToken {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PgResult {
+    /// The gateway's id for the charge; its notifications about it name it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charge_id: Option<ChargeId>,
     /// `None` while the gateway is still processing: its answer comes later, as a notification.
     pub is_success: Option<bool>,
     pub failure_code: Option<String>,
@@ -115,6 +136,7 @@ pub fn charge(_token: &PaymentMethodToken, cvv: &Cvv, at: Timestamp) -> PgResult
         _ => (Some(true), None),
     };
     PgResult {
+        charge_id: Some(ChargeId::generate()),
         is_success,
         failure_code: failure.map(str::to_owned),
         processed_at: at,

@@ -54,13 +54,30 @@ async fn apply_stored<S: TestStore>(app: &TestApp<S>, id: &str, times: usize) {
     );
 }
 
-/// A booking of 2 seats, and a signed notification about it accepted.
-async fn notified<S: TestStore>(app: &TestApp<S>, event: &str, kind: &str, failure: Option<&str>) -> String {
+/// A booking of 2 seats paid with CVV 777 (the gateway processes it): the booking and the charge.
+async fn processing<S: TestStore>(app: &TestApp<S>) -> (String, String) {
     let (_, created) = app.book(USER, 2).await;
     let booking = created["bookingId"].as_str().expect("id").to_owned();
-    let body = notification(event, kind, &booking, failure);
+    let (code, paid) = app.pay(USER, &booking, "777").await;
+    assert_eq!(code, StatusCode::OK, "{paid}");
+    let charge = paid["pgMockData"]["chargeId"].as_str().expect("a chargeId").to_owned();
+    (booking, charge)
+}
+
+/// A booking whose payment is processing, and a signed notification about its charge accepted.
+async fn notified<S: TestStore>(app: &TestApp<S>, event: &str, kind: &str, failure: Option<&str>) -> (String, String) {
+    let (booking, charge) = processing(app).await;
+    let body = notification(event, kind, &booking, &charge, 60_000, failure);
     assert_eq!(app.call(webhook(&body, SECRET, now())).await.0, StatusCode::OK);
-    booking
+    (booking, charge)
+}
+
+/// The note the worker left on stored event `id`.
+async fn note_of<S: TestStore>(app: &TestApp<S>, id: &str) -> String {
+    match stored(app, id).await.expect("stored").get("note") {
+        Some(AttributeValue::S(note)) => note.clone(),
+        other => panic!("no note on {id}: {other:?}"),
+    }
 }
 
 on_both_stores!(
@@ -71,14 +88,16 @@ on_both_stores!(
     a_failure_after_a_success_changes_nothing_and_leaves_a_note,
     a_failure_fails_a_pending_booking_and_its_intent,
     a_notification_for_an_unknown_booking_is_parked_and_the_records_behind_it_apply,
+    a_notification_for_another_charge_amount_or_currency_is_recorded_not_applied,
+    a_signed_success_for_a_booking_nobody_paid_confirms_nothing,
 );
 
 async fn forged_stale_unsigned_and_tampered_notifications_are_refused_with_nothing_stored<S: TestStore>(
     fixture: Fixture<S>,
 ) {
     let app = Setup::seats(20).build(fixture);
-    let (_, created) = app.book(USER, 2).await;
-    let body = notification("evt_ok_1", SUCCEEDED, created["bookingId"].as_str().expect("id"), None);
+    let (booking, charge) = processing(&app).await;
+    let body = notification("evt_ok_1", SUCCEEDED, &booking, &charge, 60_000, None);
     let (code, answer) = app.call(webhook(&body, "whsec_not_the_secret", now())).await;
     assert_eq!(
         (code, answer["error"]["code"].as_str()),
@@ -116,8 +135,8 @@ async fn notifications_of_other_kinds_are_acknowledged_and_not_stored<S: TestSto
 
 async fn a_valid_notification_is_stored_once_however_often_delivered<S: TestStore>(fixture: Fixture<S>) {
     let app = Setup::seats(20).build(fixture);
-    let (_, created) = app.book(USER, 2).await;
-    let body = notification("evt_ok_1", SUCCEEDED, created["bookingId"].as_str().expect("id"), None);
+    let (booking, charge) = processing(&app).await;
+    let body = notification("evt_ok_1", SUCCEEDED, &booking, &charge, 60_000, None);
     let (code, first) = app.call(webhook(&body, SECRET, now())).await;
     assert_eq!((code, first["duplicate"].as_bool()), (StatusCode::OK, Some(false)));
     let (code, again) = app.call(webhook(&body, SECRET, now() + 1)).await;
@@ -127,7 +146,7 @@ async fn a_valid_notification_is_stored_once_however_often_delivered<S: TestStor
 
 async fn a_success_confirms_the_booking_and_its_intent_once<S: TestStore>(fixture: Fixture<S>) {
     let app = Setup::seats(20).build(fixture);
-    let booking = notified(&app, "evt_ok_1", SUCCEEDED, None).await;
+    let (booking, _) = notified(&app, "evt_ok_1", SUCCEEDED, None).await;
     apply_stored(&app, "evt_ok_1", 2).await;
     app.wait_for_status(USER, &booking, "confirmed").await;
     let id = booking_id(&serde_json::json!({ "bookingId": booking }));
@@ -137,9 +156,9 @@ async fn a_success_confirms_the_booking_and_its_intent_once<S: TestStore>(fixtur
 
 async fn a_failure_after_a_success_changes_nothing_and_leaves_a_note<S: TestStore>(fixture: Fixture<S>) {
     let app = Setup::seats(20).build(fixture);
-    let booking = notified(&app, "evt_ok_1", SUCCEEDED, None).await;
+    let (booking, charge) = notified(&app, "evt_ok_1", SUCCEEDED, None).await;
     apply_stored(&app, "evt_ok_1", 1).await;
-    let failed = notification("evt_late_fail", FAILED, &booking, Some("DECLINE_2"));
+    let failed = notification("evt_late_fail", FAILED, &booking, &charge, 60_000, Some("DECLINE_2"));
     assert_eq!(app.call(webhook(&failed, SECRET, now())).await.0, StatusCode::OK);
     apply_stored(&app, "evt_late_fail", 1).await;
     app.wait_for_status(USER, &booking, "confirmed").await;
@@ -152,7 +171,7 @@ async fn a_failure_after_a_success_changes_nothing_and_leaves_a_note<S: TestStor
 
 async fn a_failure_fails_a_pending_booking_and_its_intent<S: TestStore>(fixture: Fixture<S>) {
     let app = Setup::seats(20).build(fixture);
-    let booking = notified(&app, "evt_fail_2", FAILED, Some("DECLINE_2")).await;
+    let (booking, _) = notified(&app, "evt_fail_2", FAILED, Some("DECLINE_2")).await;
     apply_stored(&app, "evt_fail_2", 1).await;
     app.wait_for_status(USER, &booking, "failed").await;
     let id = booking_id(&serde_json::json!({ "bookingId": booking }));
@@ -169,9 +188,9 @@ async fn a_notification_for_an_unknown_booking_is_parked_and_the_records_behind_
     fixture: Fixture<S>,
 ) {
     let app = Setup::seats(20).build(fixture);
-    let ghost = notification("evt_ghost", SUCCEEDED, "no-such-booking", None);
+    let ghost = notification("evt_ghost", SUCCEEDED, "no-such-booking", "ch_ghost", 60_000, None);
     assert_eq!(app.call(webhook(&ghost, SECRET, now())).await.0, StatusCode::OK);
-    let booking = notified(&app, "evt_ok_1", SUCCEEDED, None).await;
+    let (booking, _) = notified(&app, "evt_ok_1", SUCCEEDED, None).await;
     let mut records = Vec::new();
     for (n, id) in ["evt_ghost", "evt_ok_1"].iter().enumerate() {
         records.push(record(
@@ -198,4 +217,54 @@ async fn a_notification_for_an_unknown_booking_is_parked_and_the_records_behind_
         matches!(parked.get("note"), Some(AttributeValue::S(note)) if note.starts_with("PARKED")),
         "{parked:?}"
     );
+}
+
+/// Whatever is signed, a notification applies only to the charge the booking's intent recorded, for
+/// what it asked: another charge, amount or currency is noted and counted, never applied.
+async fn a_notification_for_another_charge_amount_or_currency_is_recorded_not_applied<S: TestStore>(
+    fixture: Fixture<S>,
+) {
+    let app = Setup::seats(20).build(fixture);
+    let (booking, charge) = processing(&app).await;
+    let wrong = [
+        (
+            "evt_other_charge",
+            notification("evt_other_charge", SUCCEEDED, &booking, "ch_other", 60_000, None),
+        ),
+        (
+            "evt_other_amount",
+            notification("evt_other_amount", SUCCEEDED, &booking, &charge, 1, None),
+        ),
+        (
+            "evt_other_currency",
+            notification("evt_other_currency", SUCCEEDED, &booking, &charge, 60_000, None).replace("KRW", "USD"),
+        ),
+    ];
+    for (id, body) in &wrong {
+        assert_eq!(app.call(webhook(body, SECRET, now())).await.0, StatusCode::OK);
+        apply_stored(&app, id, 1).await;
+        assert!(note_of(&app, id).await.starts_with("NOTIFICATION_MISMATCH"), "{id}");
+    }
+    app.wait_for_status(USER, &booking, "pending").await;
+    let id = booking_id(&serde_json::json!({ "bookingId": booking }));
+    assert_eq!(app.intent_of(&id).await.status, IntentStatus::Processing);
+    assert!(app.store.ledger_of(&id).await.expect("ledger").is_empty());
+    // The right one still applies.
+    let right = notification("evt_right", SUCCEEDED, &booking, &charge, 60_000, None);
+    assert_eq!(app.call(webhook(&right, SECRET, now())).await.0, StatusCode::OK);
+    apply_stored(&app, "evt_right", 1).await;
+    app.wait_for_status(USER, &booking, "confirmed").await;
+}
+
+async fn a_signed_success_for_a_booking_nobody_paid_confirms_nothing<S: TestStore>(fixture: Fixture<S>) {
+    let app = Setup::seats(20).build(fixture);
+    let (_, created) = app.book(USER, 2).await;
+    let booking = created["bookingId"].as_str().expect("id").to_owned();
+    let body = notification("evt_unpaid", SUCCEEDED, &booking, "ch_invented", 60_000, None);
+    assert_eq!(app.call(webhook(&body, SECRET, now())).await.0, StatusCode::OK);
+    apply_stored(&app, "evt_unpaid", 1).await;
+    assert!(note_of(&app, "evt_unpaid")
+        .await
+        .starts_with("NOTIFICATION_MISMATCH: no charge was made"));
+    app.wait_for_status(USER, &booking, "pending").await;
 }

@@ -2,13 +2,18 @@
 
 use async_trait::async_trait;
 use serde_dynamo::Item;
-use ticketing_core::domain::Timestamp;
+use ticketing_core::domain::payment::PaymentIntent;
+use ticketing_core::domain::{PaymentIntentId, Timestamp};
 use ticketing_core::ports::{PaymentOutcome, Payments, RecordError, StoreError};
 
 use super::MemoryStore;
 
 #[async_trait]
 impl Payments for MemoryStore {
+    async fn payment_intent(&self, id: &PaymentIntentId) -> Result<Option<PaymentIntent>, StoreError> {
+        Ok(self.state().intents.get(id).cloned())
+    }
+
     async fn record_payment(&self, outcome: &PaymentOutcome, now: Timestamp) -> Result<(), RecordError> {
         let event = match &outcome.event {
             Some(event) => {

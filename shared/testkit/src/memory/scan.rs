@@ -4,9 +4,9 @@ use async_trait::async_trait;
 use serde_dynamo::Item;
 use ticketing_core::audit::AuditSource;
 use ticketing_core::domain::ledger::{self, LedgerEntry};
-use ticketing_core::domain::payment::PaymentIntent;
+
 use ticketing_core::domain::seats::SeatLock;
-use ticketing_core::domain::{Booking, BookingId, EventId, PaymentIntentId};
+use ticketing_core::domain::{Booking, BookingId, EventId};
 use ticketing_core::ports::StoreError;
 
 use super::MemoryStore;
@@ -16,10 +16,6 @@ use crate::inspect::Inspect;
 impl Inspect for MemoryStore {
     async fn event(&self, id: &EventId) -> Result<Option<Item>, StoreError> {
         Ok(self.state().events.get(id.as_str()).cloned())
-    }
-
-    async fn payment_intent(&self, id: &PaymentIntentId) -> Result<Option<PaymentIntent>, StoreError> {
-        Ok(self.state().intents.get(id).cloned())
     }
 
     async fn ledger_of(&self, booking: &BookingId) -> Result<Vec<LedgerEntry>, StoreError> {
