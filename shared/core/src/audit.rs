@@ -283,6 +283,7 @@ mod tests {
             &expired.booking_id,
             &expired.total,
             &EventId::generate(),
+            "ch_1",
             Timestamp::from_millis(0),
         );
         let report = check(std::slice::from_ref(&expired), &owed, &[]);

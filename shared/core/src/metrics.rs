@@ -26,6 +26,8 @@ pub enum Metric {
     RefundsOwed,
     /// Gateway notifications whose charge, amount or currency is not the booking's: not applied.
     NotificationMismatches,
+    /// Reports of a charge that contradict the outcome already applied (which stands).
+    NotificationContradictions,
     /// How old an event is when the worker applies it: the stream's and the worker's delay.
     WorkerLag,
 }
@@ -43,6 +45,7 @@ impl Metric {
             Self::NotificationsParked => "NotificationsParked",
             Self::RefundsOwed => "RefundsOwed",
             Self::NotificationMismatches => "NotificationMismatches",
+            Self::NotificationContradictions => "NotificationContradictions",
             Self::WorkerLag => "WorkerLag",
         }
     }

@@ -430,6 +430,7 @@ pub async fn a_refund_owed_is_booked_once_with_its_note<S: Store>(store: &S) {
             &h.booking.booking_id,
             &h.booking.total,
             &event.event_id,
+            event.event_id.as_str(),
             at(HOLD_MS + 5),
         ),
         event_id: event.event_id.clone(),

@@ -10,7 +10,8 @@ use super::ApplyError;
 use crate::domain::ledger;
 use crate::domain::payment::{PaymentEvent, PaymentEventType};
 use crate::domain::{
-    BookingId, BookingStatus, Clock, EventId, IntentStatus, Money, PaymentIntentId, PerformanceId, SeatId, Timestamp,
+    BookingId, BookingStatus, ChargeId, Clock, EventId, IntentStatus, Money, PaymentIntentId, PerformanceId, SeatId,
+    Timestamp,
 };
 use crate::metrics::{self, Metric};
 use crate::ports::{Applied, Bookings, Consistency, Payments, RefundOwed, Release, Settlement, Settlements};
@@ -51,6 +52,8 @@ struct Outcome<'a> {
     succeeded: bool,
     /// For a gateway notification: the payment intent moves with the booking.
     intent: Option<&'a PaymentIntentId>,
+    /// The charge reported, when the event names it.
+    charge: Option<&'a ChargeId>,
 }
 
 /// The settle-events use case.
@@ -82,6 +85,7 @@ impl<S: Bookings + Payments + Settlements> SettleEvents<S> {
                     amount: &event.amount,
                     succeeded: event.event_type == PaymentEventType::PaymentSucceeded,
                     intent: None,
+                    charge: None,
                 };
                 self.settle_or_release(outcome).await
             }
@@ -89,11 +93,18 @@ impl<S: Bookings + Payments + Settlements> SettleEvents<S> {
         }
     }
 
-    /// A gateway notification names only the booking, which is read first; the payment intent moves
-    /// in the same transaction as the booking (from `processing`, or from `pending` for a payment the
-    /// gateway took by itself). A notification for a booking that does not exist is parked on first
-    /// sight (kept in the inbox with a note, and counted), not retried: no retry can make it apply, and
-    /// retrying it would hold up the records behind it.
+    /// A gateway notification names the booking and the charge; both are read first. A notification
+    /// for a booking that does not exist is parked on first sight (kept in the inbox with a note, and
+    /// counted), not retried: no retry can make it apply, and retrying it would hold up the records
+    /// behind it. One about another charge, amount or currency than the intent's is noted and counted,
+    /// never applied.
+    ///
+    /// Order cannot make the books wrong: the first outcome of a charge that is applied stands. The
+    /// intent records it (at once, for a charge the gateway answered at once; with the first
+    /// notification applied, for one it was processing). A notification that agrees with it settles
+    /// the booking if that has not happened yet; one that contradicts it is noted and counted; a
+    /// success reported for a charge that failed means money taken for a booking that will not get its
+    /// seats, which is booked as owed back.
     async fn apply_notification(&self, notification: &StoredNotification) -> Result<(), ApplyError> {
         let Some(booking) = self
             .store
@@ -103,37 +114,75 @@ impl<S: Bookings + Payments + Settlements> SettleEvents<S> {
             warn!("notification for a booking that does not exist; parked");
             metrics::count(Metric::NotificationsParked);
             let note = format!("PARKED: booking {} does not exist", notification.booking_id);
-            self.store
-                .annotate_event(&notification.event_id, &note, self.clock.now())
-                .await?;
-            return Ok(());
+            return self.note(&notification.event_id, &note).await;
         };
-        // A notification confirms or fails only the charge the booking's intent recorded, for what it
-        // asked: a signed notification about another charge, or none, changes nothing.
-        let intent = self.store.payment_intent(&booking.payment_intent_id).await?;
-        let mismatch = match &intent {
-            Some(intent) => intent.mismatch(&notification.charge_id, &notification.amount),
-            None => Some("the booking has no payment intent".to_owned()),
+        let Some(intent) = self.store.payment_intent(&booking.payment_intent_id).await? else {
+            return Err(ApplyError::Malformed(format!(
+                "booking {} has no payment intent",
+                booking.booking_id
+            )));
         };
-        if let Some(why) = mismatch {
+        if let Some(why) = intent.mismatch(&notification.charge_id, &notification.amount) {
             warn!(why = %why, "notification does not match the booking's charge; not applied");
             metrics::count(Metric::NotificationMismatches);
-            let note = format!("NOTIFICATION_MISMATCH: {why}");
-            self.store
-                .annotate_event(&notification.event_id, &note, self.clock.now())
-                .await?;
-            return Ok(());
+            return self
+                .note(&notification.event_id, &format!("NOTIFICATION_MISMATCH: {why}"))
+                .await;
         }
+        let succeeded = notification.notification_type == NotificationType::PaymentSucceeded;
         let outcome = Outcome {
             event_id: &notification.event_id,
             booking_id: &booking.booking_id,
             performance_id: &booking.performance_id,
             seat_ids: &booking.seat_ids,
             amount: &booking.total,
-            succeeded: notification.notification_type == NotificationType::PaymentSucceeded,
+            succeeded,
             intent: Some(&booking.payment_intent_id),
+            charge: Some(&notification.charge_id),
         };
-        self.settle_or_release(outcome).await
+        match (intent.status, succeeded) {
+            // Still open: this notification is the charge's first outcome.
+            (IntentStatus::Pending | IntentStatus::Processing, _) => self.settle_or_release(outcome).await,
+            // Agrees with the outcome the intent records: the booking follows, if it has not yet.
+            (IntentStatus::Succeeded, true) | (IntentStatus::Failed, false) => {
+                self.settle_or_release(Outcome {
+                    intent: None,
+                    ..outcome
+                })
+                .await
+            }
+            (IntentStatus::Succeeded, false) => {
+                warn!("a failure reported for a charge that succeeded; the success stands");
+                metrics::count(Metric::NotificationContradictions);
+                self.note(
+                    &notification.event_id,
+                    "CONTRADICTED: a failure reported for a charge that had succeeded; the success stands",
+                )
+                .await
+            }
+            // Money taken for a booking whose charge failed (or whose hold was cancelled): it does not
+            // get its seats, so the money is owed back.
+            (IntentStatus::Failed | IntentStatus::Cancelled, true) => {
+                metrics::count(Metric::NotificationContradictions);
+                let note = format!(
+                    "REFUND_OWED: a success reported for a charge that was {}",
+                    intent.status.as_str()
+                );
+                self.owe_refund(&outcome, note, self.clock.now()).await
+            }
+            (IntentStatus::Cancelled, false) => {
+                self.note(
+                    &notification.event_id,
+                    "IGNORED: a failure reported for a cancelled charge",
+                )
+                .await
+            }
+        }
+    }
+
+    async fn note(&self, event: &EventId, note: &str) -> Result<(), ApplyError> {
+        self.store.annotate_event(event, note, self.clock.now()).await?;
+        Ok(())
     }
 
     async fn settle_or_release(&self, o: Outcome<'_>) -> Result<(), ApplyError> {
@@ -198,7 +247,14 @@ impl<S: Bookings + Payments + Settlements> SettleEvents<S> {
     /// transaction into `REFUNDS_PAYABLE`), with the note on its event; once, however often delivered.
     async fn owe_refund(&self, o: &Outcome<'_>, note: String, at: Timestamp) -> Result<(), ApplyError> {
         let owed = RefundOwed {
-            entries: ledger::refund_owed(o.booking_id, o.amount, o.event_id, at),
+            // Once per charge, however many events report it; an event that names no charge, once.
+            entries: ledger::refund_owed(
+                o.booking_id,
+                o.amount,
+                o.event_id,
+                o.charge.map_or(o.event_id.as_str(), ChargeId::as_str),
+                at,
+            ),
             event_id: o.event_id.clone(),
             note,
             at,

@@ -55,9 +55,16 @@ pub fn capture(booking_id: &BookingId, amount: &Money, event_id: &EventId, at: T
 
 /// The ledger transaction that books money the gateway took for a booking that ended without its seats
 /// (a payment that succeeded after the hold lapsed or the booking failed) as owed back to the customer.
-/// Its id follows from the event that reported the money, so a redelivery books it once.
-pub fn refund_owed(booking_id: &BookingId, amount: &Money, event_id: &EventId, at: Timestamp) -> [LedgerEntry; 2] {
-    let id = format!("txn_refund_owed_{event_id}");
+/// Its id follows from `reference`, what took the money (the charge, or the event that reported it), so
+/// the money is owed once however often it is reported.
+pub fn refund_owed(
+    booking_id: &BookingId,
+    amount: &Money,
+    event_id: &EventId,
+    reference: &str,
+    at: Timestamp,
+) -> [LedgerEntry; 2] {
+    let id = format!("txn_refund_owed_{reference}");
     transaction(id, Account::RefundsPayable, booking_id, amount, event_id, at)
 }
 
@@ -122,13 +129,13 @@ mod tests {
     }
 
     #[test]
-    fn a_refund_owed_is_balanced_and_named_after_its_event() {
+    fn a_refund_owed_is_balanced_and_named_after_what_took_the_money() {
         let booking = BookingId::try_from("b1").expect("valid");
         let event = EventId::try_from("evt_late").expect("valid");
         let money = Money::new(60_000, Currency::try_from("KRW".to_owned()).expect("valid"));
-        let entries = refund_owed(&booking, &money, &event, Timestamp::from_millis(0));
+        let entries = refund_owed(&booking, &money, &event, "ch_1", Timestamp::from_millis(0));
         assert_eq!(balance(&entries), 0);
-        assert_eq!(entries[0].transaction_id, "txn_refund_owed_evt_late");
+        assert_eq!(entries[0].transaction_id, "txn_refund_owed_ch_1");
         assert_eq!(
             (entries[1].account, entries[1].direction),
             (Account::RefundsPayable, Direction::Credit)

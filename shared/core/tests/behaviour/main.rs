@@ -11,6 +11,7 @@ mod contract;
 mod expiry;
 mod idempotency;
 mod identity;
+mod ordering;
 mod payment;
 mod seat_map;
 mod seat_search;

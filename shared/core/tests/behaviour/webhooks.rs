@@ -85,7 +85,7 @@ on_both_stores!(
     notifications_of_other_kinds_are_acknowledged_and_not_stored,
     a_valid_notification_is_stored_once_however_often_delivered,
     a_success_confirms_the_booking_and_its_intent_once,
-    a_failure_after_a_success_changes_nothing_and_leaves_a_note,
+    a_failure_after_a_success_changes_nothing_and_is_noted_as_a_contradiction,
     a_failure_fails_a_pending_booking_and_its_intent,
     a_notification_for_an_unknown_booking_is_parked_and_the_records_behind_it_apply,
     a_notification_for_another_charge_amount_or_currency_is_recorded_not_applied,
@@ -154,7 +154,7 @@ async fn a_success_confirms_the_booking_and_its_intent_once<S: TestStore>(fixtur
     assert_eq!(app.store.ledger_of(&id).await.expect("ledger").len(), 2, "settled once");
 }
 
-async fn a_failure_after_a_success_changes_nothing_and_leaves_a_note<S: TestStore>(fixture: Fixture<S>) {
+async fn a_failure_after_a_success_changes_nothing_and_is_noted_as_a_contradiction<S: TestStore>(fixture: Fixture<S>) {
     let app = Setup::seats(20).build(fixture);
     let (booking, charge) = notified(&app, "evt_ok_1", SUCCEEDED, None).await;
     apply_stored(&app, "evt_ok_1", 1).await;
@@ -164,7 +164,7 @@ async fn a_failure_after_a_success_changes_nothing_and_leaves_a_note<S: TestStor
     app.wait_for_status(USER, &booking, "confirmed").await;
     let noted = stored(&app, "evt_late_fail").await.expect("stored");
     assert!(
-        matches!(noted.get("note"), Some(AttributeValue::S(note)) if note.starts_with("IGNORED")),
+        matches!(noted.get("note"), Some(AttributeValue::S(note)) if note.starts_with("CONTRADICTED")),
         "{noted:?}"
     );
 }
