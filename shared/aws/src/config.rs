@@ -7,7 +7,8 @@
 //! | `PERFORMANCES_FILE` | create-booking, get-seat-map | the catalog file (default: built in) |
 //! | `HOLD_EXPIRY_QUEUE_URL` | create-booking, expire-holds | the SQS delay queue of expiries |
 //! | `PG_WEBHOOK_SECRET` | receive-webhook (and the simulated gateway) | the notifications' signing secret |
-//! | `PG_WEBHOOK_URL`, `PG_WEBHOOK_DELAY_MS` | execute-payment | where the simulated gateway notifies, after how long |
+//! | `PG_WEBHOOK_URL`, `PG_WEBHOOK_DELAY_MS` | execute-payment | where the simulated gateway notifies, after how long (also how long it processes a CVV 777 charge) |
+//! | `PG_PROCESSING_TIMEOUT_SECONDS`, `PG_PROCESSING_DEADLINE_SECONDS` | execute-payment, expire-holds | when a processing charge is reconciled (900), and voided (3600), from the payment |
 //! | `AUTH_MODE` | the routes with a caller | `jwt` (the caller from the verified token's claims) or `header` (from `x-user-id`; one machine only); required |
 //! | `JWT_USER_CLAIM`, `JWT_GROUPS_CLAIM`, `OPERATOR_GROUP` | the routes with a caller, under `jwt` | the claims naming the user (`sub`) and their groups (`cognito:groups`), and the operators' group (`operators`) |
 //! | `*_TABLE` | every function | the table names ([`Tables::from_env`]) |
@@ -17,8 +18,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ticketing_core::app::{
-    CreateBooking, ExecutePayment, ExpireHolds, Gateway, HoldPolicy, ListBookings, ReceiveWebhook, SeatMap,
-    SettleEvents, WebhookSecret,
+    CreateBooking, ExecutePayment, ExpireHolds, Gateway, HoldPolicy, ListBookings, ProcessingPolicy, ReceiveWebhook,
+    SeatMap, SettleEvents, WebhookSecret,
 };
 use ticketing_core::catalog::{Catalog, CatalogError};
 use ticketing_core::domain::SystemClock;
@@ -91,6 +92,48 @@ pub fn webhook_secret() -> Result<WebhookSecret, ConfigError> {
     required("PG_WEBHOOK_SECRET").map(WebhookSecret::new)
 }
 
+fn seconds(name: &'static str, default: u64) -> Result<Duration, ConfigError> {
+    match std::env::var(name) {
+        Err(_) => Ok(Duration::from_secs(default)),
+        Ok(value) => match value.trim().parse::<u64>() {
+            Ok(secs) if secs > 0 => Ok(Duration::from_secs(secs)),
+            _ => Err(ConfigError::Invalid { name, value }),
+        },
+    }
+}
+
+fn webhook_delay() -> Result<Duration, ConfigError> {
+    match std::env::var("PG_WEBHOOK_DELAY_MS") {
+        Err(_) => Ok(Duration::from_millis(1000)),
+        Ok(value) => value
+            .trim()
+            .parse::<u64>()
+            .map(Duration::from_millis)
+            .map_err(|_| ConfigError::Invalid {
+                name: "PG_WEBHOOK_DELAY_MS",
+                value: value.clone(),
+            }),
+    }
+}
+
+/// How long a charge the gateway processes may take: `PG_PROCESSING_TIMEOUT_SECONDS` (900),
+/// `PG_PROCESSING_DEADLINE_SECONDS` (3600, after the timeout), `PG_WEBHOOK_DELAY_MS` (1000).
+pub fn processing_policy() -> Result<ProcessingPolicy, ConfigError> {
+    let timeout = seconds("PG_PROCESSING_TIMEOUT_SECONDS", 900)?;
+    let deadline = seconds("PG_PROCESSING_DEADLINE_SECONDS", 3600)?;
+    if deadline < timeout {
+        return Err(ConfigError::Invalid {
+            name: "PG_PROCESSING_DEADLINE_SECONDS (not before the timeout)",
+            value: deadline.as_secs().to_string(),
+        });
+    }
+    Ok(ProcessingPolicy {
+        timeout,
+        deadline,
+        simulated_delay: webhook_delay()?,
+    })
+}
+
 /// The simulated gateway delivering to `url`, signed with `PG_WEBHOOK_SECRET` (or the local secret),
 /// after `PG_WEBHOOK_DELAY_MS` (default 1000).
 pub fn simulated_gateway(url: &str) -> Result<Arc<dyn GatewayCallback>, ConfigError> {
@@ -98,15 +141,8 @@ pub fn simulated_gateway(url: &str) -> Result<Arc<dyn GatewayCallback>, ConfigEr
         name: "PG_WEBHOOK_URL",
         value: url.to_owned(),
     })?;
-    let delay = match std::env::var("PG_WEBHOOK_DELAY_MS") {
-        Err(_) => 1000,
-        Ok(value) => value.trim().parse::<u64>().map_err(|_| ConfigError::Invalid {
-            name: "PG_WEBHOOK_DELAY_MS",
-            value: value.clone(),
-        })?,
-    };
     let secret = required("PG_WEBHOOK_SECRET").unwrap_or_else(|_| LOCAL_WEBHOOK_SECRET.to_owned());
-    Ok(Arc::new(HttpCallback::new(uri, secret, Duration::from_millis(delay))))
+    Ok(Arc::new(HttpCallback::new(uri, secret, webhook_delay()?)))
 }
 
 /// The gateway as the environment names it: the simulated one when `PG_WEBHOOK_URL` says where to
@@ -196,7 +232,12 @@ pub async fn create_booking() -> Result<CreateBooking<DynamoStore>, ConfigError>
 /// `execute-payment`'s service.
 pub async fn execute_payment() -> Result<ExecutePayment<DynamoStore>, ConfigError> {
     let aws = Aws::from_env().await;
-    Ok(ExecutePayment::new(aws.store(), Arc::new(SystemClock), gateway()?))
+    Ok(ExecutePayment::new(
+        aws.store(),
+        Arc::new(SystemClock),
+        gateway()?,
+        processing_policy()?,
+    ))
 }
 
 /// `list-my-bookings`' service.
@@ -228,5 +269,10 @@ pub async fn settle_events() -> Result<SettleEvents<DynamoStore>, ConfigError> {
 /// `expire-holds`' service.
 pub async fn expire_holds() -> Result<ExpireHolds<DynamoStore>, ConfigError> {
     let aws = Aws::from_env().await;
-    Ok(ExpireHolds::new(aws.store(), Arc::new(SystemClock), aws.expiries()?))
+    Ok(ExpireHolds::new(
+        aws.store(),
+        Arc::new(SystemClock),
+        aws.expiries()?,
+        processing_policy()?,
+    ))
 }

@@ -28,6 +28,10 @@ pub enum Metric {
     NotificationMismatches,
     /// Reports of a charge that contradict the outcome already applied (which stands).
     NotificationContradictions,
+    /// Charges the gateway processed too long, settled by asking it where they stand.
+    PaymentsReconciled,
+    /// Charges still unresolved at the processing deadline, voided (their bookings failed).
+    PaymentsVoided,
     /// How old an event is when the worker applies it: the stream's and the worker's delay.
     WorkerLag,
 }
@@ -46,6 +50,8 @@ impl Metric {
             Self::RefundsOwed => "RefundsOwed",
             Self::NotificationMismatches => "NotificationMismatches",
             Self::NotificationContradictions => "NotificationContradictions",
+            Self::PaymentsReconciled => "PaymentsReconciled",
+            Self::PaymentsVoided => "PaymentsVoided",
             Self::WorkerLag => "WorkerLag",
         }
     }

@@ -185,8 +185,20 @@ pub struct PaymentOutcome {
     pub pg: PgResult,
     /// The event that publishes the outcome; none while the gateway is still processing.
     pub event: Option<PaymentEvent>,
+    /// While the gateway processes the charge, its booking's seats stay locked for it until then (the
+    /// processing deadline): nobody can take them, and the seat map shows them held.
+    pub locks_held_until: Option<HeldLocks>,
     /// The request's idempotency key, completed in the same transaction.
     pub idempotency: Option<Completion>,
+}
+
+/// A booking's seat locks, kept until `until`.
+#[derive(Clone, Debug)]
+pub struct HeldLocks {
+    pub booking_id: BookingId,
+    pub performance_id: PerformanceId,
+    pub seat_ids: Vec<SeatId>,
+    pub until: Timestamp,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -211,7 +223,8 @@ pub trait Payments: Send + Sync {
     /// Moves the intent to `outcome.status` and writes `outcome.event`, at once. It MUST refuse with
     /// [`RecordError::NotPayable`] (and the intent as it stands) unless the intent is in a state
     /// `outcome.status` is reachable from and is payable at `now` (pending, its hold not lapsed, its
-    /// seats not given away). Idempotency keys as for [`Holds::hold`].
+    /// seats not given away). With `locks_held_until`, it MUST move each of those seat locks' end to
+    /// that instant in the same transaction. Idempotency keys as for [`Holds::hold`].
     async fn record_payment(&self, outcome: &PaymentOutcome, now: Timestamp) -> Result<(), RecordError>;
 }
 

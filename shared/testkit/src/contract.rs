@@ -95,6 +95,7 @@ fn outcome(h: &NewHold, success: bool, now: i64) -> PaymentOutcome {
             is_success: Some(success),
             failure_code: (!success).then(|| "DECLINE_2".to_owned()),
             processed_at: at(now),
+            resolves_at: None,
         },
         event: Some(PaymentEvent::of(
             b,
@@ -107,6 +108,7 @@ fn outcome(h: &NewHold, success: bool, now: i64) -> PaymentOutcome {
             at(now),
             PaymentEvent::SOURCE_PG_SIMULATOR,
         )),
+        locks_held_until: None,
         idempotency: None,
     }
 }

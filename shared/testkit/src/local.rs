@@ -8,8 +8,8 @@ use lambda_http::{Body, Request, Response};
 use ticketing_aws::config::{self, ConfigError, LOCAL_WEBHOOK_SECRET};
 use ticketing_aws::http::{self, ApiError, AuthMode};
 use ticketing_core::app::{
-    CreateBooking, ExecutePayment, ExpireHolds, Gateway, HoldPolicy, ListBookings, ReceiveWebhook, SeatMap,
-    SettleEvents, WebhookSecret,
+    CreateBooking, ExecutePayment, ExpireHolds, Gateway, HoldPolicy, ListBookings, ProcessingPolicy, ReceiveWebhook,
+    SeatMap, SettleEvents, WebhookSecret,
 };
 use ticketing_core::catalog::Catalog;
 use ticketing_core::domain::{Clock, SystemClock};
@@ -31,6 +31,7 @@ pub struct Parts<S> {
     pub catalog: Arc<Catalog>,
     pub clock: Arc<dyn Clock>,
     pub policy: HoldPolicy,
+    pub processing: ProcessingPolicy,
     pub expiries: Arc<dyn ExpiryQueue>,
     pub secret: WebhookSecret,
     pub gateway: Gateway,
@@ -59,6 +60,7 @@ impl<S: ApiStore> LocalApi<S> {
             catalog,
             clock,
             policy,
+            processing,
             expiries,
             secret,
             gateway,
@@ -66,12 +68,12 @@ impl<S: ApiStore> LocalApi<S> {
         } = parts;
         Self {
             create_booking: CreateBooking::new(store.clone(), catalog.clone(), clock.clone(), policy, expiries.clone()),
-            execute_payment: ExecutePayment::new(store.clone(), clock.clone(), gateway),
+            execute_payment: ExecutePayment::new(store.clone(), clock.clone(), gateway, processing),
             list_bookings: ListBookings::new(store.clone()),
             seat_map: SeatMap::new(store.clone(), catalog, clock.clone()),
             receive_webhook: ReceiveWebhook::new(store.clone(), clock.clone(), secret),
             settle_events: SettleEvents::new(store.clone(), clock.clone()),
-            expire_holds: ExpireHolds::new(store, clock, expiries.clone()),
+            expire_holds: ExpireHolds::new(store, clock, expiries.clone(), processing),
             expiries,
             auth,
         }
@@ -111,6 +113,7 @@ pub fn memory_api(webhook_url: &str) -> Result<MemoryApi, ConfigError> {
         catalog: config::catalog()?,
         clock: Arc::new(SystemClock),
         policy: config::hold_policy()?,
+        processing: config::processing_policy()?,
         expiries: Arc::new(queue),
         secret,
         gateway: Gateway::Simulated(config::simulated_gateway(webhook_url)?),

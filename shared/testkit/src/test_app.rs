@@ -16,7 +16,7 @@ use lambda_http::{Body, Request, RequestExt};
 use serde_json::Value;
 use ticketing_aws::dynamodb::{DynamoStore, Tables};
 use ticketing_aws::http::AuthMode;
-use ticketing_core::app::{Gateway, HoldPolicy, WebhookSecret};
+use ticketing_core::app::{Gateway, HoldPolicy, ProcessingPolicy, WebhookSecret};
 use ticketing_core::audit::AuditSource;
 use ticketing_core::catalog::Catalog;
 use ticketing_core::domain::payment::PaymentIntent;
@@ -113,6 +113,7 @@ pub struct Setup {
     catalog: Catalog,
     clock: Arc<dyn Clock>,
     policy: HoldPolicy,
+    processing: ProcessingPolicy,
     expiries: Option<Arc<dyn ExpiryQueue>>,
     secret: String,
     auth: AuthMode,
@@ -129,6 +130,7 @@ impl Setup {
             catalog,
             clock: Arc::new(SystemClock),
             policy: HoldPolicy::default(),
+            processing: ProcessingPolicy::default(),
             expiries: None,
             secret: SECRET.to_owned(),
             auth: AuthMode::Header,
@@ -138,6 +140,13 @@ impl Setup {
     /// The caller is decided by `auth` instead of `x-user-id`.
     pub fn auth(mut self, auth: AuthMode) -> Self {
         self.auth = auth;
+        self
+    }
+
+    /// How long processing charges may take (default: 900 s to the reconciliation, 3600 s to the void,
+    /// CVV 777 resolved after 1 s).
+    pub fn processing(mut self, processing: ProcessingPolicy) -> Self {
+        self.processing = processing;
         self
     }
 
@@ -172,6 +181,7 @@ impl Setup {
             catalog: Arc::new(self.catalog),
             clock: self.clock.clone(),
             policy: self.policy,
+            processing: self.processing,
             expiries,
             secret: WebhookSecret::new(self.secret),
             gateway: Gateway::Notifies,

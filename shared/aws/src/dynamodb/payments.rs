@@ -5,10 +5,10 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 use ticketing_core::domain::payment::PaymentIntent;
-use ticketing_core::domain::{PaymentIntentId, Timestamp};
+use ticketing_core::domain::{PaymentIntentId, SeatState, Timestamp};
 use ticketing_core::ports::{Consistency, PaymentOutcome, Payments, RecordError, StoreError};
 
-use super::expr::{built, from_item, key, n, put_new, s, status_in, to_item};
+use super::expr::{built, from_item, key, n, put_new, s, seat_key, status_in, to_item};
 use super::keys::complete_key_item;
 use super::tx::{Cancelled, Tx};
 use super::DynamoStore;
@@ -18,6 +18,7 @@ use super::DynamoStore;
 enum Part {
     Intent,
     Event,
+    Lock,
     Key,
 }
 
@@ -65,6 +66,23 @@ impl Payments for DynamoStore {
         tx.push(Part::Intent, TransactWriteItem::builder().update(update).build());
         if let Some(event) = &outcome.event {
             tx.push(Part::Event, put_new(&self.tables.events, to_item(event)?, "eventId")?);
+        }
+        if let Some(held) = &outcome.locks_held_until {
+            for seat in &held.seat_ids {
+                let update = built(
+                    Update::builder()
+                        .table_name(&self.tables.occupied_seats)
+                        .set_key(Some(seat_key(&held.performance_id, seat)))
+                        .update_expression("SET lockedUntil = :until")
+                        .condition_expression("bookingId = :b AND #status = :locked")
+                        .expression_attribute_names("#status", "status")
+                        .expression_attribute_values(":until", n(held.until.as_millis()))
+                        .expression_attribute_values(":b", s(held.booking_id.as_str()))
+                        .expression_attribute_values(":locked", s(SeatState::Locked.as_str()))
+                        .build(),
+                )?;
+                tx.push(Part::Lock, TransactWriteItem::builder().update(update).build());
+            }
         }
         if let Some(completion) = &outcome.idempotency {
             tx.push(Part::Key, complete_key_item(&self.tables, completion)?);
@@ -124,6 +142,7 @@ mod tests {
                 is_success: Some(true),
                 failure_code: None,
                 processed_at: at,
+                resolves_at: None,
             },
             event: Some(PaymentEvent {
                 event_id: EventId::generate(),
@@ -138,6 +157,7 @@ mod tests {
                 occurred_at: at,
                 source: PaymentEvent::SOURCE_PG_SIMULATOR.to_owned(),
             }),
+            locks_held_until: None,
             idempotency: None,
         }
     }

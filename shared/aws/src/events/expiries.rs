@@ -2,13 +2,16 @@
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use ticketing_core::app::{ApplyError, ExpireHolds};
-use ticketing_core::ports::{Bookings, HoldExpiry, Settlements};
+use ticketing_core::ports::{Bookings, HoldExpiry, Payments, Settlements};
 use tracing::field::Empty;
 
 use super::partial_batch;
 
 /// Applies each expiry message on its own, reporting only the failed ones.
-pub async fn process_expiries<S: Bookings + Settlements>(expire: &ExpireHolds<S>, batch: SqsEvent) -> SqsBatchResponse {
+pub async fn process_expiries<S: Bookings + Payments + Settlements>(
+    expire: &ExpireHolds<S>,
+    batch: SqsEvent,
+) -> SqsBatchResponse {
     let message_id = |m: &SqsMessage| m.message_id.clone().unwrap_or_default();
     let failed = partial_batch(
         &batch.records,

@@ -41,7 +41,13 @@ fn paid((booking, pg): &(Booking, PgResult)) -> (StatusCode, Value) {
             "message": format!("Payment simulation finished with status: {status}"),
             "finalStatus": status,
             "bookingId": booking.booking_id,
-            "pgMockData": pg,
+            // What the gateway answered; when it will resolve a charge it processes is its own business.
+            "pgMockData": {
+                "chargeId": pg.charge_id,
+                "isSuccess": pg.is_success,
+                "failureCode": pg.failure_code,
+                "processedAt": pg.processed_at,
+            },
         }),
     )
 }

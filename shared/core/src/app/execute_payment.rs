@@ -2,16 +2,19 @@
 //! on its payment intent together with the event that publishes it.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tracing::{info, Instrument};
 
 use super::FlowError;
 use super::Idempotency;
 use crate::domain::payment::{self, Cvv, PaymentEvent, PaymentEventType, PaymentMethodToken, PgResult};
-use crate::domain::{Booking, BookingId, BookingStatus, Clock, EventId, IntentStatus, UserId};
+use crate::domain::{Booking, BookingId, BookingStatus, Clock, EventId, IntentStatus, Timestamp, UserId};
 use crate::idempotency::Remember;
 use crate::metrics::{self, Metric};
-use crate::ports::{Bookings, Consistency, GatewayCallback, IdempotencyKeys, PaymentOutcome, Payments, RecordError};
+use crate::ports::{
+    Bookings, Consistency, GatewayCallback, HeldLocks, IdempotencyKeys, PaymentOutcome, Payments, RecordError,
+};
 use crate::webhook::{Notification, NotificationData, NotificationType};
 
 /// A customer's payment request, parsed.
@@ -30,11 +33,42 @@ pub enum Gateway {
     Simulated(Arc<dyn GatewayCallback>),
 }
 
+/// How long a charge the gateway is processing may take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProcessingPolicy {
+    /// From the payment: then the charge is reconciled by asking the gateway where it stands.
+    pub timeout: Duration,
+    /// From the payment: then a charge still unresolved is voided, its booking fails and its seats
+    /// are freed.
+    pub deadline: Duration,
+    /// How long the simulated gateway takes to resolve a CVV 777 charge.
+    pub simulated_delay: Duration,
+}
+
+impl Default for ProcessingPolicy {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(900),
+            deadline: Duration::from_secs(3600),
+            simulated_delay: Duration::from_secs(1),
+        }
+    }
+}
+
+impl ProcessingPolicy {
+    /// `processed_at` plus `span`.
+    pub fn after(processed_at: Timestamp, span: Duration) -> Timestamp {
+        let millis = i64::try_from(span.as_millis()).unwrap_or(i64::MAX);
+        Timestamp::from_millis(processed_at.as_millis().saturating_add(millis))
+    }
+}
+
 /// The execute-payment use case, with everything it needs.
 pub struct ExecutePayment<S> {
     store: Arc<S>,
     clock: Arc<dyn Clock>,
     gateway: Gateway,
+    policy: ProcessingPolicy,
 }
 
 impl<S: IdempotencyKeys> ExecutePayment<S> {
@@ -45,8 +79,13 @@ impl<S: IdempotencyKeys> ExecutePayment<S> {
 }
 
 impl<S: Bookings + Payments> ExecutePayment<S> {
-    pub fn new(store: Arc<S>, clock: Arc<dyn Clock>, gateway: Gateway) -> Self {
-        Self { store, clock, gateway }
+    pub fn new(store: Arc<S>, clock: Arc<dyn Clock>, gateway: Gateway, policy: ProcessingPolicy) -> Self {
+        Self {
+            store,
+            clock,
+            gateway,
+            policy,
+        }
     }
 
     /// Charges the booking and records the outcome on its payment intent together with the event that
@@ -83,7 +122,7 @@ impl<S: Bookings + Payments> ExecutePayment<S> {
         if now >= booking.hold_expires_at {
             return Err(FlowError::HoldExpired);
         }
-        let pg = payment::charge(&request.token, &request.cvv, now);
+        let pg = payment::charge(&request.token, &request.cvv, now, self.policy.simulated_delay);
         let (status, event_type) = match pg.is_success {
             Some(true) => (IntentStatus::Succeeded, Some(PaymentEventType::PaymentSucceeded)),
             Some(false) => (IntentStatus::Failed, Some(PaymentEventType::PaymentFailed)),
@@ -99,11 +138,20 @@ impl<S: Bookings + Payments> ExecutePayment<S> {
             )
         });
         let idempotency = remember.map(|r| r.completion(&(booking.clone(), pg.clone())));
+        // While the gateway processes the charge, nobody may take the seats (it may still go through):
+        // they stay locked until the processing deadline, or until the charge resolves.
+        let locks_held_until = (status == IntentStatus::Processing).then(|| HeldLocks {
+            booking_id: booking.booking_id.clone(),
+            performance_id: booking.performance_id.clone(),
+            seat_ids: booking.seat_ids.clone(),
+            until: ProcessingPolicy::after(now, self.policy.deadline),
+        });
         let outcome = PaymentOutcome {
             payment_intent_id: booking.payment_intent_id.clone(),
             status,
             pg,
             event,
+            locks_held_until,
             idempotency,
         };
         match self.store.record_payment(&outcome, now).await {
@@ -137,7 +185,8 @@ impl<S: Bookings + Payments> ExecutePayment<S> {
             info!("payment processing: the gateway will notify its outcome");
             return;
         };
-        let Some(charge_id) = pg.charge_id.clone() else {
+        // A charge the simulator never resolves is never notified.
+        let (Some(charge_id), Some(_)) = (pg.charge_id.clone(), pg.resolves_at) else {
             return;
         };
         callback.deliver_later(Notification {

@@ -14,7 +14,7 @@ mod settle_events;
 
 pub use create_booking::{BookingRequest, CreateBooking, HoldPolicy, EXPIRY_MARGIN};
 pub use errors::{ApplyError, FlowError};
-pub use execute_payment::{ExecutePayment, Gateway, PaymentRequest};
+pub use execute_payment::{ExecutePayment, Gateway, PaymentRequest, ProcessingPolicy};
 pub use expire_holds::ExpireHolds;
 pub use idempotency::Idempotency;
 pub use list_bookings::ListBookings;

@@ -4,6 +4,8 @@ use super::{
     Booking, BookingId, ChargeId, EventId, IntentStatus, Money, PaymentIntentId, PaymentMethod, PerformanceId, SeatId,
     Timestamp, UserId,
 };
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
 /// The payment's own lifecycle, kept apart from the booking.
@@ -115,6 +117,10 @@ pub struct PgResult {
     pub is_success: Option<bool>,
     pub failure_code: Option<String>,
     pub processed_at: Timestamp,
+    /// For a charge the simulated gateway is processing: when it succeeds (and it notifies); none for
+    /// one it never resolves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolves_at: Option<Timestamp>,
 }
 
 /// The simulated payment gateway. It decides by CVV, like a PG's test cards:
@@ -125,21 +131,44 @@ pub struct PgResult {
 /// | `442` | declined, `DECLINE_2` |
 /// | `443` | declined, `INSUFFICIENT_FUNDS` |
 /// | `444` | declined, `CARD_EXPIRED` |
-/// | `777` | processing: the gateway notifies the outcome (success) later, by a signed webhook |
+/// | `777` | processing: the charge succeeds after `processing`, and the gateway notifies it by a signed webhook |
+/// | `778` | processing, never resolved: only the void after the processing deadline ends it |
 /// | any other 3 or 4 digits | success |
-pub fn charge(_token: &PaymentMethodToken, cvv: &Cvv, at: Timestamp) -> PgResult {
+pub fn charge(_token: &PaymentMethodToken, cvv: &Cvv, at: Timestamp, processing: Duration) -> PgResult {
     let (is_success, failure) = match cvv.0.as_str() {
         "442" => (Some(false), Some("DECLINE_2")),
         "443" => (Some(false), Some("INSUFFICIENT_FUNDS")),
         "444" => (Some(false), Some("CARD_EXPIRED")),
-        "777" => (None, None),
+        "777" | "778" => (None, None),
         _ => (Some(true), None),
     };
+    let millis = i64::try_from(processing.as_millis()).unwrap_or(i64::MAX);
     PgResult {
         charge_id: Some(ChargeId::generate()),
         is_success,
         failure_code: failure.map(str::to_owned),
         processed_at: at,
+        resolves_at: (cvv.0 == "777").then(|| Timestamp::from_millis(at.as_millis().saturating_add(millis))),
+    }
+}
+
+/// Where a charge stands, as the gateway answers a status query.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChargeStatus {
+    Succeeded,
+    Failed,
+    Processing,
+}
+
+impl PgResult {
+    /// The simulated gateway's answer to "where does this charge stand?" at `now`.
+    pub fn status_at(&self, now: Timestamp) -> ChargeStatus {
+        match (self.is_success, self.resolves_at) {
+            (Some(true), _) => ChargeStatus::Succeeded,
+            (Some(false), _) => ChargeStatus::Failed,
+            (None, Some(at)) if at <= now => ChargeStatus::Succeeded,
+            (None, _) => ChargeStatus::Processing,
+        }
     }
 }
 
@@ -218,23 +247,65 @@ mod tests {
     #[test]
     fn cvv_120_succeeds_and_442_declines() {
         let at = Timestamp::from_millis(0);
-        let ok = charge(&token(), &Cvv::try_from("120").expect("valid"), at);
+        let ok = charge(
+            &token(),
+            &Cvv::try_from("120").expect("valid"),
+            at,
+            Duration::from_secs(1),
+        );
         assert_eq!(ok.is_success, Some(true));
         assert_eq!(ok.failure_code, None);
-        let declined = charge(&token(), &Cvv::try_from("442").expect("valid"), at);
+        let declined = charge(
+            &token(),
+            &Cvv::try_from("442").expect("valid"),
+            at,
+            Duration::from_secs(1),
+        );
         assert_eq!(declined.is_success, Some(false));
         assert_eq!(declined.failure_code.as_deref(), Some("DECLINE_2"));
         assert_eq!(
-            charge(&token(), &Cvv::try_from("443").expect("valid"), at)
-                .failure_code
-                .as_deref(),
+            charge(
+                &token(),
+                &Cvv::try_from("443").expect("valid"),
+                at,
+                Duration::from_secs(1)
+            )
+            .failure_code
+            .as_deref(),
             Some("INSUFFICIENT_FUNDS")
         );
         assert_eq!(
-            charge(&token(), &Cvv::try_from("1234").expect("valid"), at).is_success,
+            charge(
+                &token(),
+                &Cvv::try_from("1234").expect("valid"),
+                at,
+                Duration::from_secs(1)
+            )
+            .is_success,
             Some(true)
         );
-        let later = charge(&token(), &Cvv::try_from("777").expect("valid"), at);
+        let later = charge(
+            &token(),
+            &Cvv::try_from("777").expect("valid"),
+            at,
+            Duration::from_secs(1),
+        );
+        assert_eq!(later.status_at(at), ChargeStatus::Processing);
+        assert_eq!(
+            later.status_at(Timestamp::from_millis(at.as_millis() + 1000)),
+            ChargeStatus::Succeeded
+        );
+        let never = charge(
+            &token(),
+            &Cvv::try_from("778").expect("valid"),
+            at,
+            Duration::from_secs(1),
+        );
+        assert_eq!(never.is_success, None);
+        assert_eq!(
+            never.status_at(Timestamp::from_millis(i64::MAX)),
+            ChargeStatus::Processing
+        );
         assert_eq!((later.is_success, later.final_status()), (None, "PROCESSING"));
     }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use lambda_http::http::StatusCode;
 use ticketing_aws::events::process_expiries;
 use ticketing_aws::sqs::SqsExpiryQueue;
-use ticketing_core::app::ExpireHolds;
+use ticketing_core::app::{ExpireHolds, ProcessingPolicy};
 use ticketing_core::domain::{BookingStatus, IntentStatus, ManualClock, Timestamp};
 use ticketing_core::ports::{ExpiryQueue, HoldExpiry};
 use ticketing_testkit::in_process::run_expiries;
@@ -112,6 +112,7 @@ async fn a_payment_and_an_expiry_raced_200_times_never_both_win<S: TestStore>(fi
                 app.store.clone(),
                 Arc::new(ManualClock::at(lapses)),
                 app.api.expiries.clone(),
+                ProcessingPolicy::default(),
             );
             let expiry = HoldExpiry::for_booking(&id);
             tokio::spawn(async move { expire.expire_when_due(&expiry).await.is_ok() })

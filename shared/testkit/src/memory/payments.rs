@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use serde_dynamo::Item;
 use ticketing_core::domain::payment::PaymentIntent;
-use ticketing_core::domain::{PaymentIntentId, Timestamp};
+use ticketing_core::domain::{PaymentIntentId, SeatState, Timestamp};
 use ticketing_core::ports::{PaymentOutcome, Payments, RecordError, StoreError};
 
 use super::MemoryStore;
@@ -38,6 +38,24 @@ impl Payments for MemoryStore {
                 return Err(RecordError::Store(StoreError::Malformed(format!(
                     "event {event_id} exists"
                 ))));
+            }
+            if let Some(held) = &outcome.locks_held_until {
+                let ours = held.seat_ids.iter().all(|seat| {
+                    state
+                        .seat(&held.performance_id, seat)
+                        .is_some_and(|l| l.booking_id == held.booking_id && l.status == SeatState::Locked)
+                });
+                if !ours {
+                    return Err(RecordError::Store(StoreError::Malformed(format!(
+                        "a seat of booking {} is not locked for it",
+                        held.booking_id
+                    ))));
+                }
+                for seat in &held.seat_ids {
+                    if let Some(lock) = state.seat_mut(&held.performance_id, seat) {
+                        lock.locked_until = Some(held.until);
+                    }
+                }
             }
             if let Some(intent) = state.intents.get_mut(&outcome.payment_intent_id) {
                 intent.status = outcome.status;

@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 use ticketing_aws::dynamodb::{CapacityLog, DynamoStore, Tables};
 use ticketing_aws::events::process_stream;
 use ticketing_aws::http::AuthMode;
-use ticketing_core::app::{BookingRequest, ExpireHolds, Gateway, HoldPolicy, PaymentRequest, WebhookSecret};
+use ticketing_core::app::{
+    BookingRequest, ExpireHolds, Gateway, HoldPolicy, PaymentRequest, ProcessingPolicy, WebhookSecret,
+};
 use ticketing_core::catalog::Catalog;
 use ticketing_core::domain::payment::{Cvv, PaymentMethodToken};
 use ticketing_core::domain::seats::SeatLock;
@@ -245,6 +247,7 @@ async fn main() -> Result<(), Error> {
         catalog: Arc::new(catalog(2 + LEVELS.len())?),
         clock: Arc::new(SystemClock),
         policy: HoldPolicy::default(),
+        processing: ProcessingPolicy::default(),
         expiries: queue.clone(),
         secret: WebhookSecret::new(ticketing_aws::config::LOCAL_WEBHOOK_SECRET.to_owned()),
         gateway: Gateway::Notifies,
@@ -271,6 +274,7 @@ async fn main() -> Result<(), Error> {
         store.clone(),
         Arc::new(ManualClock::at(booking.hold_expires_at)),
         queue.clone(),
+        ProcessingPolicy::default(),
     );
     at_due.expire_when_due(&expiry).await?;
     let requests = log.take();
