@@ -55,6 +55,25 @@ pub struct StreamShards {
 }
 
 impl StreamShards {
+    /// Opens the latest stream of `table`, trying again every second until its table has one (a table
+    /// created a moment ago may not yet).
+    pub async fn open_when_ready(
+        dynamodb: &aws_sdk_dynamodb::Client,
+        client: StreamsClient,
+        table: &str,
+        region: &str,
+    ) -> Self {
+        loop {
+            match Self::open(dynamodb, client.clone(), table, region).await {
+                Ok(shards) => return shards,
+                Err(e) => {
+                    tracing::warn!(error = %e, "events stream not ready");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+
     /// Opens the latest stream of `table`.
     pub async fn open(
         dynamodb: &aws_sdk_dynamodb::Client,

@@ -159,16 +159,7 @@ impl<S: Bookings + Payments + Settlements> ExpireHolds<S> {
                 })
                 .await?
         } else {
-            self.store
-                .release(&Release {
-                    booking_id: booking.booking_id.clone(),
-                    performance_id: booking.performance_id.clone(),
-                    seat_ids: booking.seat_ids.clone(),
-                    to: BookingStatus::Failed,
-                    at: now,
-                    intent: Some((intent.payment_intent_id.clone(), IntentStatus::Failed)),
-                })
-                .await?
+            self.fail(booking, intent, now).await?
         };
         info!(succeeded, applied = ?applied, "processing charge reconciled with the gateway");
         metrics::count(Metric::PaymentsReconciled);
@@ -177,20 +168,23 @@ impl<S: Bookings + Payments + Settlements> ExpireHolds<S> {
 
     /// A charge the gateway never resolved: the booking fails, its intent too, its seats are freed.
     async fn void(&self, booking: &Booking, intent: &PaymentIntent, now: Timestamp) -> Result<(), ApplyError> {
-        let applied = self
-            .store
-            .release(&Release {
-                booking_id: booking.booking_id.clone(),
-                performance_id: booking.performance_id.clone(),
-                seat_ids: booking.seat_ids.clone(),
-                to: BookingStatus::Failed,
-                at: now,
-                intent: Some((intent.payment_intent_id.clone(), IntentStatus::Failed)),
-            })
-            .await?;
+        let applied = self.fail(booking, intent, now).await?;
         warn!(applied = ?applied, "charge unresolved at the processing deadline; voided, seats freed");
         metrics::count(Metric::PaymentsVoided);
         Ok(())
+    }
+
+    /// The booking and its intent failed, its seats freed, at once.
+    async fn fail(&self, booking: &Booking, intent: &PaymentIntent, now: Timestamp) -> Result<Applied, ApplyError> {
+        let release = Release {
+            booking_id: booking.booking_id.clone(),
+            performance_id: booking.performance_id.clone(),
+            seat_ids: booking.seat_ids.clone(),
+            to: BookingStatus::Failed,
+            at: now,
+            intent: Some((intent.payment_intent_id.clone(), IntentStatus::Failed)),
+        };
+        Ok(self.store.release(&release).await?)
     }
 
     async fn look_again(&self, expiry: &HoldExpiry, due: Timestamp, now: Timestamp) -> Result<(), ApplyError> {

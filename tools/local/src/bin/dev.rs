@@ -179,15 +179,7 @@ async fn run(port: u16) -> ExitCode {
     let streams = aws_sdk_dynamodbstreams::Client::new(&config);
     let lambda = aws_sdk_lambda::Client::new(&config);
     let stream_mapping = async {
-        let mut shard = loop {
-            match StreamShards::open(&dynamodb, streams.clone(), &tables.events, &region).await {
-                Ok(shard) => break shard,
-                Err(e) => {
-                    tracing::warn!(error = %e, "events stream not ready");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-            }
-        };
+        let mut shard = StreamShards::open_when_ready(&dynamodb, streams.clone(), &tables.events, &region).await;
         let dead_letters = SqsDeadLetters {
             client: sqs.clone(),
             queue_url: dead_letters.clone(),

@@ -140,15 +140,7 @@ async fn run(sam: &SamInvoke, dynamodb_local: &Emulator, moto: &Emulator) -> Exi
     );
     let streams = aws_sdk_dynamodbstreams::Client::new(&config);
     let stream_mapping = async {
-        let mut shard = loop {
-            match StreamShards::open(&dynamodb, streams.clone(), &tables.events, REGION).await {
-                Ok(shard) => break shard,
-                Err(e) => {
-                    tracing::warn!(error = %e, "events stream not ready");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-            }
-        };
+        let mut shard = StreamShards::open_when_ready(&dynamodb, streams.clone(), &tables.events, REGION).await;
         let dead_letters = SqsDeadLetters {
             client: sqs.clone(),
             queue_url: dead_letters.clone(),
