@@ -14,6 +14,8 @@ pub struct Performance {
     pub price: Money,
     /// Every seat, in hall order: seats next to each other in a row stand next to each other here.
     pub seats: Vec<SeatId>,
+    /// The most seats one user may hold (unexpired) or have bought at once; none: no limit.
+    pub max_seats_per_user: Option<u32>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -43,11 +45,13 @@ struct PerformanceFile {
     price: i64,
     currency: Currency,
     seats: Vec<SeatId>,
+    #[serde(default)]
+    max_seats_per_user: Option<u32>,
 }
 
 impl Catalog {
     /// The built-in catalog: `perf_001`, ₩30,000 a seat, rows A–J of 20 seats; `perf_002`, ₩55,000,
-    /// rows A–E of 10 seats.
+    /// rows A–E of 10 seats; at most 8 seats per user for each.
     pub fn builtin() -> Self {
         let hall = |rows: std::ops::RangeInclusive<char>, per_row: u32| -> Vec<SeatId> {
             rows.flat_map(|row| (1..=per_row).map(move |n| format!("{row}{n}")))
@@ -67,6 +71,7 @@ impl Catalog {
                     title: title.to_owned(),
                     price: Money::new(price, krw.clone()?),
                     seats,
+                    max_seats_per_user: Some(8),
                 })
             })
             .collect::<Vec<_>>();
@@ -91,6 +96,7 @@ impl Catalog {
                 title: p.title,
                 price: Money::new(p.price, p.currency),
                 seats: p.seats,
+                max_seats_per_user: p.max_seats_per_user,
             })
             .collect();
         Self::from_performances(performances)
@@ -108,6 +114,12 @@ impl Catalog {
             if p.seats.is_empty() {
                 return Err(CatalogError::Invalid(format!(
                     "{}: a performance needs seats",
+                    p.performance_id
+                )));
+            }
+            if p.max_seats_per_user == Some(0) {
+                return Err(CatalogError::Invalid(format!(
+                    "{}: maxSeatsPerUser must be at least 1",
                     p.performance_id
                 )));
             }
@@ -146,6 +158,7 @@ mod tests {
         assert_eq!(perf.seats.len(), 200);
         assert_eq!(perf.seats.first().map(SeatId::as_str), Some("A1"));
         assert_eq!(perf.seats.last().map(SeatId::as_str), Some("J20"));
+        assert_eq!(perf.max_seats_per_user, Some(8));
     }
 
     #[test]
@@ -157,6 +170,14 @@ mod tests {
             .performance(&PerformanceId::try_from("perf_x").expect("valid"))
             .expect("perf_x");
         assert_eq!(perf.seats.len(), 3);
+        assert_eq!(perf.max_seats_per_user, None, "no limit unless the file sets one");
+        let limited = r#"{"performances": [{"performanceId": "p", "title": "t", "price": 1, "currency": "KRW",
+            "seats": ["A1"], "maxSeatsPerUser": 4}]}"#;
+        let catalog = Catalog::from_json(limited).expect("valid catalog");
+        let perf = catalog
+            .performance(&PerformanceId::try_from("p").expect("valid"))
+            .expect("p");
+        assert_eq!(perf.max_seats_per_user, Some(4));
         assert!(catalog
             .performance(&PerformanceId::try_from("perf_001").expect("valid"))
             .is_none());
@@ -169,5 +190,7 @@ mod tests {
         let free = r#"{"performances": [{"performanceId": "p", "title": "t", "price": 0, "currency": "KRW", "seats": ["A1"]}]}"#;
         assert!(Catalog::from_json(free).is_err());
         assert!(Catalog::from_json("{}").is_err());
+        let zero = r#"{"performances": [{"performanceId": "p", "title": "t", "price": 1, "currency": "KRW", "seats": ["A1"], "maxSeatsPerUser": 0}]}"#;
+        assert!(Catalog::from_json(zero).is_err());
     }
 }

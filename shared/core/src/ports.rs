@@ -68,6 +68,8 @@ pub struct NewHold {
     pub replaces: Vec<SeatLock>,
     /// The request's idempotency key, completed in the same transaction.
     pub idempotency: Option<Completion>,
+    /// The most seats the booking's user may hold or have bought for its performance, counting these.
+    pub seat_limit: Option<u32>,
 }
 
 /// What a new booking is for, before its seats are chosen: the parts of a hold that do not change
@@ -137,6 +139,7 @@ impl NewHold {
             locks,
             replaces,
             idempotency: None,
+            seat_limit: None,
         }
     }
 }
@@ -150,6 +153,9 @@ pub enum HoldError {
     /// The request's idempotency key was taken over by a retry after its lease lapsed; nothing written.
     #[error("the idempotency key was taken over by another request")]
     KeyTaken,
+    /// The user would hold or have bought more seats of the performance than `seat_limit`.
+    #[error("the user's seat limit for the performance is reached")]
+    LimitReached,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -163,7 +169,9 @@ pub trait Holds: Send + Sync {
     /// intent may still be paid; it then names the refused seats it knows. Taking a lapsed lock over
     /// MUST mark its old intent so that the old booking can never be paid. With `hold.idempotency` it
     /// MUST complete the key in the same transaction, and refuse with [`HoldError::KeyTaken`] when the
-    /// claim no longer holds the key.
+    /// claim no longer holds the key. It MUST count the booking's seats toward its user's seats of the
+    /// performance in the same transaction, and with `seat_limit` refuse with
+    /// [`HoldError::LimitReached`] when the count would pass it.
     async fn hold(&self, hold: &NewHold, now: Timestamp) -> Result<(), HoldError>;
 }
 
@@ -245,6 +253,8 @@ pub struct Settlement {
 #[derive(Clone, Debug)]
 pub struct Release {
     pub booking_id: BookingId,
+    /// The booking's user, whose count of seats of the performance drops by the booking's seats.
+    pub user_id: UserId,
     pub performance_id: PerformanceId,
     pub seat_ids: Vec<SeatId>,
     pub to: BookingStatus,
@@ -288,8 +298,9 @@ pub trait Settlements: Send + Sync {
     /// Confirms the booking, sells its seats (each MUST still be locked for it) and writes its ledger
     /// entries (which MUST NOT exist yet), at once; only from `pending`.
     async fn settle(&self, settlement: &Settlement) -> Result<Applied, StoreError>;
-    /// Ends the booking and frees those of its seats still locked for it (a lapsed lock may have gone to
-    /// another booking), at once; only from `pending`, and for an expiry only once the hold lapsed.
+    /// Ends the booking, frees those of its seats still locked for it (a lapsed lock may have gone to
+    /// another booking) and takes all its seats off its user's count, at once; only from `pending`, and
+    /// for an expiry only once the hold lapsed.
     async fn release(&self, release: &Release) -> Result<Applied, StoreError>;
     /// Leaves a note on an inbox event that was recorded but could not be applied.
     async fn annotate_event(&self, event: &EventId, note: &str, at: Timestamp) -> Result<(), StoreError>;

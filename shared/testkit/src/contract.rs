@@ -36,7 +36,8 @@ macro_rules! contract_tests {
             releasing_frees_only_own_seats,
             history_is_newest_first_per_user,
             an_expiry_and_a_payment_exclude_each_other,
-            a_refund_owed_is_booked_once_with_its_note
+            a_refund_owed_is_booked_once_with_its_note,
+            a_user_holds_at_most_the_seat_limit_and_a_release_gives_room_back
         );
     };
     (@cases $fixture:expr; $($case:ident),*) => {
@@ -129,6 +130,7 @@ fn release(h: &NewHold, now: i64) -> Release {
     let b = &h.booking;
     Release {
         booking_id: b.booking_id.clone(),
+        user_id: b.user_id.clone(),
         performance_id: b.performance_id.clone(),
         seat_ids: b.seat_ids.clone(),
         to: BookingStatus::Failed,
@@ -463,4 +465,35 @@ pub async fn a_refund_owed_is_booked_once_with_its_note<S: Store>(store: &S) {
         BookingStatus::Expired,
         "the booking stays as it ended"
     );
+}
+
+/// A clause of the contract.
+pub async fn a_user_holds_at_most_the_seat_limit_and_a_release_gives_room_back<S: Store>(store: &S) {
+    let limited = |user: &str, seats: &[&str], created: i64| {
+        let mut h = hold(user, seats, created, vec![]);
+        h.seat_limit = Some(3);
+        h
+    };
+    let first = limited("limited_user", &["J1", "J2"], 0);
+    store.hold(&first, at(0)).await.expect("2 of 3");
+    let over = limited("limited_user", &["J3", "J4"], 1);
+    assert!(matches!(store.hold(&over, at(1)).await, Err(HoldError::LimitReached)));
+    assert!(lock_of(store, "J3").await.is_none(), "a refused hold writes nothing");
+    // Another user has a limit of their own; without a limit nothing is refused.
+    store
+        .hold(&limited("another_user", &["J5", "J6"], 2), at(2))
+        .await
+        .expect("their own 2 of 3");
+    store
+        .hold(&limited("limited_user", &["J7"], 3), at(3))
+        .await
+        .expect("3 of 3");
+    // The first booking fails: its two seats leave the count.
+    store.release(&release(&first, 10)).await.expect("released");
+    store
+        .hold(&limited("limited_user", &["J3", "J4"], 11), at(11))
+        .await
+        .expect("room again");
+    let unlimited = hold("limited_user", &["J8", "J9"], 12, vec![]);
+    store.hold(&unlimited, at(12)).await.expect("no limit, no refusal");
 }

@@ -110,6 +110,7 @@ fn local_names(tables: &Tables) -> BTreeMap<&'static str, String> {
         ("LedgerEntriesTable", tables.ledger_entries.clone()),
         ("OccupiedSeatsTable", tables.occupied_seats.clone()),
         ("IdempotencyKeysTable", tables.idempotency_keys.clone()),
+        ("UserSeatsTable", tables.user_seats.clone()),
     ])
 }
 
@@ -212,7 +213,8 @@ mod tests {
                 "IdempotencyKeysTable",
                 "LedgerEntriesTable",
                 "OccupiedSeatsTable",
-                "PaymentIntentsTable"
+                "PaymentIntentsTable",
+                "UserSeatsTable"
             ]
         );
         let bookings = &specs["BookingsTable"];

@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use ticketing_core::domain::{PerformanceId, SeatId, Timestamp};
+use ticketing_core::domain::{PerformanceId, SeatId, Timestamp, UserId};
 use ticketing_core::ports::StoreError;
 
 use super::unavailable;
@@ -30,6 +30,14 @@ pub(super) fn seat_key(performance: &PerformanceId, seat: &SeatId) -> Item {
     HashMap::from([
         ("performanceId".to_owned(), s(performance.as_str())),
         ("seatId".to_owned(), s(seat.as_str())),
+    ])
+}
+
+/// The key of a user's count of seats of a performance.
+pub(super) fn user_seats_key(user: &UserId, performance: &PerformanceId) -> Item {
+    HashMap::from([
+        ("userId".to_owned(), s(user.as_str())),
+        ("performanceId".to_owned(), s(performance.as_str())),
     ])
 }
 

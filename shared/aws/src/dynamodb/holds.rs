@@ -8,7 +8,7 @@ use ticketing_core::domain::seats::SeatLock;
 use ticketing_core::domain::{BookingId, IntentStatus, PerformanceId, SeatId, SeatState, Timestamp};
 use ticketing_core::ports::{Consistency, HoldError, Holds, NewHold, SeatLocks, StoreError};
 
-use super::expr::{built, key, n, put_new, s, status_in, to_item};
+use super::expr::{built, key, n, put_new, s, status_in, to_item, user_seats_key};
 use super::keys::complete_key_item;
 use super::tx::{Cancelled, Tx};
 use super::DynamoStore;
@@ -21,6 +21,7 @@ enum Part {
     Lock(SeatId),
     /// The intent of a lapsed booking whose seats are taken over.
     LapsedIntent(BookingId),
+    UserSeats,
     Key,
 }
 
@@ -77,6 +78,7 @@ impl Holds for DynamoStore {
         for booking in previous {
             tx.push(Part::LapsedIntent(booking.clone()), self.let_go_item(booking, now)?);
         }
+        tx.push(Part::UserSeats, self.count_seats_item(hold)?);
         if let Some(completion) = &hold.idempotency {
             tx.push(Part::Key, complete_key_item(&self.tables, completion)?);
         }
@@ -84,6 +86,9 @@ impl Holds for DynamoStore {
             Ok(()) => Ok(()),
             Err(Cancelled::Refused(refusal)) if refusal.failed_on(|p| matches!(p, Part::Key)).is_some() => {
                 Err(HoldError::KeyTaken)
+            }
+            Err(Cancelled::Refused(refusal)) if refusal.failed_on(|p| matches!(p, Part::UserSeats)).is_some() => {
+                Err(HoldError::LimitReached)
             }
             Err(Cancelled::Refused(refusal)) if refusal.lost_race() => {
                 let refused = refusal
@@ -96,7 +101,7 @@ impl Holds for DynamoStore {
                             .filter(|r| &r.booking_id == booking)
                             .map(|r| r.seat_id.clone())
                             .collect(),
-                        Part::Booking | Part::Intent | Part::Key => vec![],
+                        Part::Booking | Part::Intent | Part::UserSeats | Part::Key => vec![],
                     })
                     .collect();
                 Err(HoldError::SeatsTaken(refused))
@@ -131,6 +136,25 @@ impl DynamoStore {
                 .build(),
         )?;
         Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// Adds the booking's seats to its user's count for the performance, within the limit if there is
+    /// one: `seats <= limit - quantity` before the addition.
+    fn count_seats_item(&self, hold: &NewHold) -> Result<TransactWriteItem, StoreError> {
+        let b = &hold.booking;
+        let quantity = i64::from(b.quantity.get());
+        let update = Update::builder()
+            .table_name(&self.tables.user_seats)
+            .set_key(Some(user_seats_key(&b.user_id, &b.performance_id)))
+            .update_expression("ADD seats :q")
+            .expression_attribute_values(":q", n(quantity));
+        let update = match hold.seat_limit {
+            None => update,
+            Some(limit) => update
+                .condition_expression("attribute_not_exists(seats) OR seats <= :room")
+                .expression_attribute_values(":room", n(i64::from(limit) - quantity)),
+        };
+        Ok(TransactWriteItem::builder().update(built(update.build())?).build())
     }
 
     /// Marks a lapsed booking's intent as having let its seats go, if it may.

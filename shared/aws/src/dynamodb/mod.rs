@@ -35,6 +35,8 @@ pub struct Tables {
     pub ledger_entries: String,
     pub occupied_seats: String,
     pub idempotency_keys: String,
+    /// Per user and performance, how many seats the user holds or has bought.
+    pub user_seats: String,
 }
 
 impl Tables {
@@ -42,17 +44,18 @@ impl Tables {
     pub const BOOKINGS_BY_USER: &'static str = "byUser";
 
     /// Each table's environment variable and default name.
-    const NAMES: [(&'static str, &'static str); 6] = [
+    const NAMES: [(&'static str, &'static str); 7] = [
         ("BOOKINGS_TABLE", "bookings"),
         ("PAYMENT_INTENTS_TABLE", "paymentIntents"),
         ("EVENTS_TABLE", "events"),
         ("LEDGER_ENTRIES_TABLE", "ledgerEntries"),
         ("OCCUPIED_SEATS_TABLE", "occupiedSeats"),
         ("IDEMPOTENCY_KEYS_TABLE", "idempotencyKeys"),
+        ("USER_SEATS_TABLE", "userSeats"),
     ];
 
     fn named(name: impl Fn(&str, &str) -> String) -> Self {
-        let [bookings, payment_intents, events, ledger_entries, occupied_seats, idempotency_keys] =
+        let [bookings, payment_intents, events, ledger_entries, occupied_seats, idempotency_keys, user_seats] =
             Self::NAMES.map(|(var, default)| name(var, default));
         Self {
             bookings,
@@ -61,6 +64,7 @@ impl Tables {
             ledger_entries,
             occupied_seats,
             idempotency_keys,
+            user_seats,
         }
     }
 

@@ -10,7 +10,7 @@ use ticketing_core::domain::{
 };
 use ticketing_core::ports::{Applied, RefundOwed, Release, Settlement, Settlements, StoreError};
 
-use super::expr::{built, from_item, key, n, put_new, s, seat_key, to_item, StatusUpdate};
+use super::expr::{built, from_item, key, n, put_new, s, seat_key, to_item, user_seats_key, StatusUpdate};
 use super::tx::{Cancelled, Tx};
 use super::{unavailable, DynamoStore};
 
@@ -22,6 +22,7 @@ enum Part {
     Seat(SeatId),
     Ledger,
     Event,
+    UserSeats,
 }
 
 #[async_trait]
@@ -90,6 +91,16 @@ impl Settlements for DynamoStore {
             if let Some((intent, to)) = &r.intent {
                 tx.push(Part::Intent, self.intent_transition(intent, *to, r.at)?);
             }
+            // The booking's seats leave its user's count, all of them (some may have gone to others).
+            let count = built(
+                Update::builder()
+                    .table_name(&self.tables.user_seats)
+                    .set_key(Some(user_seats_key(&r.user_id, &r.performance_id)))
+                    .update_expression("ADD seats :minus")
+                    .expression_attribute_values(":minus", n(-i64::try_from(r.seat_ids.len()).unwrap_or(0)))
+                    .build(),
+            )?;
+            tx.push(Part::UserSeats, TransactWriteItem::builder().update(count).build());
             for seat in &seats {
                 let delete = built(
                     Delete::builder()

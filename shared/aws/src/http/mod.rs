@@ -102,6 +102,7 @@ impl From<FlowError> for ApiError {
             FlowError::AlreadyPaid => Self::new(S::CONFLICT, "ALREADY_PAID", e.to_string()),
             FlowError::HoldExpired => Self::new(S::CONFLICT, "HOLD_EXPIRED", e.to_string()),
             FlowError::PriceOverflow => Self::bad_request("INVALID_QUANTITY", e.to_string()),
+            FlowError::SeatLimitReached { .. } => Self::new(S::CONFLICT, "SEAT_LIMIT_REACHED", e.to_string()),
             FlowError::KeyTaken => Self::new(S::CONFLICT, KEY_IN_USE, e.to_string()),
             FlowError::Store(_) | FlowError::Queue(_) => {
                 error!(error = %e, "storage failure");

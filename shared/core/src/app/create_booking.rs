@@ -96,6 +96,13 @@ impl<S: SeatLocks + Holds> CreateBooking<S> {
             .price
             .times(request.quantity.get())
             .ok_or(FlowError::PriceOverflow)?;
+        let limit_reached = |limit| FlowError::SeatLimitReached {
+            performance: perf.performance_id.clone(),
+            limit,
+        };
+        if let Some(limit) = perf.max_seats_per_user.filter(|l| request.quantity.get() > *l) {
+            return Err(limit_reached(limit));
+        }
         let hold = HoldRequest {
             booking_id: BookingId::generate(),
             user_id: user,
@@ -150,6 +157,7 @@ impl<S: SeatLocks + Holds> CreateBooking<S> {
             }
             let mut hold = NewHold::pending(request, seats, &read, now, self.policy.hold_seconds);
             hold.idempotency = remember.map(|r| r.completion(&hold.booking));
+            hold.seat_limit = perf.max_seats_per_user;
             match self.store.hold(&hold, now).await {
                 Ok(()) => {
                     info!(seats = %seat_list(&hold.booking.seat_ids), attempt, rows_read, "booking created");
@@ -163,6 +171,13 @@ impl<S: SeatLocks + Holds> CreateBooking<S> {
                     tokio::time::sleep(Duration::from_millis(backoff)).await;
                 }
                 Err(HoldError::KeyTaken) => return Err(FlowError::KeyTaken),
+                Err(HoldError::LimitReached) => {
+                    info!(limit = ?perf.max_seats_per_user, "the customer's seat limit is reached");
+                    return Err(FlowError::SeatLimitReached {
+                        performance: perf.performance_id.clone(),
+                        limit: perf.max_seats_per_user.unwrap_or(0),
+                    });
+                }
                 Err(HoldError::Store(e)) => return Err(e.into()),
             }
         }

@@ -24,6 +24,9 @@ pub enum FlowError {
     HoldExpired,
     #[error("price overflow")]
     PriceOverflow,
+    /// The user would hold or have bought more seats of the performance than it allows.
+    #[error("at most {limit} seats of {performance} per customer")]
+    SeatLimitReached { performance: PerformanceId, limit: u32 },
     /// The request's idempotency key went to a retry (this request outlived its lease).
     #[error("another request with this Idempotency-Key took over")]
     KeyTaken,

@@ -78,6 +78,7 @@ impl<S: Bookings + Payments + Settlements> ExpireHolds<S> {
         }
         let release = Release {
             booking_id: booking.booking_id.clone(),
+            user_id: booking.user_id.clone(),
             performance_id: booking.performance_id.clone(),
             seat_ids: booking.seat_ids.clone(),
             to: BookingStatus::Expired,
@@ -178,6 +179,7 @@ impl<S: Bookings + Payments + Settlements> ExpireHolds<S> {
     async fn fail(&self, booking: &Booking, intent: &PaymentIntent, now: Timestamp) -> Result<Applied, ApplyError> {
         let release = Release {
             booking_id: booking.booking_id.clone(),
+            user_id: booking.user_id.clone(),
             performance_id: booking.performance_id.clone(),
             seat_ids: booking.seat_ids.clone(),
             to: BookingStatus::Failed,

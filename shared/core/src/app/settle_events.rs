@@ -11,7 +11,7 @@ use crate::domain::ledger;
 use crate::domain::payment::{PaymentEvent, PaymentEventType};
 use crate::domain::{
     BookingId, BookingStatus, ChargeId, Clock, EventId, IntentStatus, Money, PaymentIntentId, PerformanceId, SeatId,
-    Timestamp,
+    Timestamp, UserId,
 };
 use crate::metrics::{self, Metric};
 use crate::ports::{Applied, Bookings, Consistency, Payments, RefundOwed, Release, Settlement, Settlements};
@@ -46,6 +46,7 @@ impl InboxEvent {
 struct Outcome<'a> {
     event_id: &'a EventId,
     booking_id: &'a BookingId,
+    user_id: &'a UserId,
     performance_id: &'a PerformanceId,
     seat_ids: &'a [SeatId],
     amount: &'a Money,
@@ -80,6 +81,7 @@ impl<S: Bookings + Payments + Settlements> SettleEvents<S> {
                 let outcome = Outcome {
                     event_id: &event.event_id,
                     booking_id: &event.booking_id,
+                    user_id: &event.user_id,
                     performance_id: &event.performance_id,
                     seat_ids: &event.seat_ids,
                     amount: &event.amount,
@@ -133,6 +135,7 @@ impl<S: Bookings + Payments + Settlements> SettleEvents<S> {
         let outcome = Outcome {
             event_id: &notification.event_id,
             booking_id: &booking.booking_id,
+            user_id: &booking.user_id,
             performance_id: &booking.performance_id,
             seat_ids: &booking.seat_ids,
             amount: &booking.total,
@@ -200,6 +203,7 @@ impl<S: Bookings + Payments + Settlements> SettleEvents<S> {
         } else {
             let release = Release {
                 booking_id: o.booking_id.clone(),
+                user_id: o.user_id.clone(),
                 performance_id: o.performance_id.clone(),
                 seat_ids: o.seat_ids.to_vec(),
                 to: BookingStatus::Failed,

@@ -145,3 +145,56 @@ async fn a_paid_hold_that_lapsed_before_the_worker_ran_keeps_its_seats() {
         (StatusCode::CONFLICT, Some("SEATS_UNAVAILABLE"))
     );
 }
+
+/// A performance of 20 seats, at most 8 per customer.
+fn limited_hall() -> Catalog {
+    let seats: Vec<String> = (1..=20).map(|n| format!("A{n}")).collect();
+    let json = json!({"performances": [{"performanceId": "perf_001", "title": "Limited", "price": 30000,
+        "currency": "KRW", "seats": seats, "maxSeatsPerUser": 8}]});
+    Catalog::from_json(&json.to_string()).expect("valid catalog")
+}
+
+on_both_stores!(twenty_concurrent_bookings_of_one_customer_hold_no_more_than_the_limit);
+
+async fn twenty_concurrent_bookings_of_one_customer_hold_no_more_than_the_limit<S: TestStore>(fixture: Fixture<S>) {
+    let app = std::sync::Arc::new(Setup::with_catalog(limited_hall()).build(fixture));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let app = std::sync::Arc::clone(&app);
+        tasks.spawn(async move { app.book(USER, 1).await });
+    }
+    let mut booked = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        let (code, body) = joined.expect("ran");
+        match code {
+            StatusCode::CREATED => booked.push(body["bookingId"].as_str().expect("id").to_owned()),
+            StatusCode::CONFLICT => assert_eq!(body["error"]["code"], "SEAT_LIMIT_REACHED", "{body}"),
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert_eq!(booked.len(), 8, "at most 8 seats for one customer");
+    assert_eq!(app.locks().await.len(), 8);
+    // Another customer is not held back; a failed booking gives its seat back to its customer's count.
+    assert_eq!(app.book("someone_else", 2).await.0, StatusCode::CREATED);
+    assert_eq!(app.pay(USER, &booked[0], "442").await.0, StatusCode::OK);
+    let records = app.store.events_stream().await.read(10).await.expect("records");
+    ticketing_aws::events::process_stream(&app.api.settle_events, ticketing_testkit::mapping::batch(records)).await;
+    app.wait_for_status(USER, &booked[0], "failed").await;
+    assert_eq!(app.book(USER, 1).await.0, StatusCode::CREATED, "room for one more");
+    let (code, refused) = app.book(USER, 1).await;
+    assert_eq!(
+        (code, refused["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("SEAT_LIMIT_REACHED"))
+    );
+}
+
+#[tokio::test]
+async fn more_seats_than_a_customer_may_have_are_refused_at_once() {
+    let app = Setup::with_catalog(Catalog::builtin()).build(memory());
+    let (code, body) = app.book(USER, 9).await;
+    assert_eq!(
+        (code, body["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("SEAT_LIMIT_REACHED"))
+    );
+    assert!(app.locks().await.is_empty());
+}

@@ -46,6 +46,12 @@ impl Holds for MemoryStore {
         if !state.holds_claim(&hold.idempotency) {
             return Err(HoldError::KeyTaken);
         }
+        let count_key = (hold.booking.user_id.clone(), hold.booking.performance_id.clone());
+        let counted = state.user_seats.get(&count_key).copied().unwrap_or(0);
+        let quantity = hold.booking.quantity.get();
+        if hold.seat_limit.is_some_and(|limit| counted + quantity > limit) {
+            return Err(HoldError::LimitReached);
+        }
         if state.bookings.contains_key(&hold.booking.booking_id)
             || state.intents.contains_key(&hold.intent.payment_intent_id)
         {
@@ -80,6 +86,7 @@ impl Holds for MemoryStore {
                 .or_default()
                 .insert(lock.seat_id.clone(), lock.clone());
         }
+        state.user_seats.insert(count_key, counted + quantity);
         state.complete(&hold.idempotency);
         state
             .bookings

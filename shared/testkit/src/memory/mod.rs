@@ -18,7 +18,7 @@ use serde_dynamo::Item;
 use ticketing_core::domain::ledger::LedgerEntry;
 use ticketing_core::domain::payment::PaymentIntent;
 use ticketing_core::domain::seats::SeatLock;
-use ticketing_core::domain::{Booking, BookingId, PaymentIntentId, PerformanceId, SeatId};
+use ticketing_core::domain::{Booking, BookingId, PaymentIntentId, PerformanceId, SeatId, UserId};
 use ticketing_core::idempotency::{Completion, KeyRecord, KeyState};
 use tokio::sync::Notify;
 
@@ -38,6 +38,8 @@ pub(super) struct State {
     pub(super) stream: Vec<StreamedItem>,
     pub(super) ledger: BTreeMap<(String, String), LedgerEntry>,
     pub(super) keys: HashMap<String, KeyRecord>,
+    /// Per user and performance, how many seats the user holds or has bought.
+    pub(super) user_seats: HashMap<(UserId, PerformanceId), u32>,
 }
 
 #[derive(Default)]

@@ -110,6 +110,10 @@ impl Settlements for MemoryStore {
             }
         }
         set_status(&mut state, &r.booking_id, r.to, r.at);
+        let released = u32::try_from(r.seat_ids.len()).unwrap_or(u32::MAX);
+        if let Some(count) = state.user_seats.get_mut(&(r.user_id.clone(), r.performance_id.clone())) {
+            *count = count.saturating_sub(released);
+        }
         for seat in &r.seat_ids {
             // A lapsed lock may already have gone to another booking: only our own locks are freed.
             if state

@@ -131,6 +131,7 @@ fn function_env(
         ("LEDGER_ENTRIES_TABLE", &tables.ledger_entries),
         ("OCCUPIED_SEATS_TABLE", &tables.occupied_seats),
         ("IDEMPOTENCY_KEYS_TABLE", &tables.idempotency_keys),
+        ("USER_SEATS_TABLE", &tables.user_seats),
     ]
     .iter()
     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))

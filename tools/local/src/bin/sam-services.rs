@@ -123,6 +123,7 @@ async fn run(sam: &SamInvoke, dynamodb_local: &Emulator, moto: &Emulator) -> Exi
             "LEDGER_ENTRIES_TABLE": tables.ledger_entries,
             "OCCUPIED_SEATS_TABLE": tables.occupied_seats,
             "IDEMPOTENCY_KEYS_TABLE": tables.idempotency_keys,
+            "USER_SEATS_TABLE": tables.user_seats,
             "AUTH_MODE": "header",
             "PG_WEBHOOK_SECRET": LOCAL_WEBHOOK_SECRET,
             "HOLD_SECONDS": std::env::var("HOLD_SECONDS").unwrap_or_else(|_| "600".to_owned()),
