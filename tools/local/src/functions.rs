@@ -47,6 +47,16 @@ pub fn lambda_artifact(function: &str) -> PathBuf {
         .join("bootstrap")
 }
 
+/// The size of the function's Lambda artifact when it is an arm64 build (`make build-lambda`); `sam
+/// build` for another architecture (`make sam-local`) leaves its own there, which is not counted.
+pub fn arm64_artifact_size(function: &str) -> Option<u64> {
+    const EM_AARCH64: u16 = 183;
+    let bytes = std::fs::read(lambda_artifact(function)).ok()?;
+    // ELF: the machine is the little-endian u16 at offset 18.
+    let machine = u16::from_le_bytes([*bytes.get(18)?, *bytes.get(19)?]);
+    (bytes.starts_with(b"\x7fELF") && machine == EM_AARCH64).then(|| u64::try_from(bytes.len()).unwrap_or(u64::MAX))
+}
+
 /// One function: `processes` execution environments of its binary polling one runtime API.
 pub struct Function {
     name: String,
