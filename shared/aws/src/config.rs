@@ -30,7 +30,8 @@ use crate::gateway::HttpCallback;
 use crate::http::AuthMode;
 use crate::sqs::SqsExpiryQueue;
 
-#[derive(Debug, thiserror::Error)]
+/// A setting missing or invalid: the function does not start.
+#[derive(thiserror::Error)]
 pub enum ConfigError {
     #[error("{name} must be a whole number of seconds from 1 to {max}, not {value:?}")]
     HoldSeconds {
@@ -44,6 +45,13 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("{name} is not valid: {value:?}")]
     Invalid { name: &'static str, value: String },
+}
+
+/// What `main` prints when the cold start fails (`Error: …`): the sentence, not the variant.
+impl std::fmt::Debug for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self}")
+    }
 }
 
 /// The longest hold accepted: a day.
