@@ -149,16 +149,7 @@ impl Settlements for DynamoStore {
                 put_new(&self.tables.ledger_entries, to_item(entry)?, "transactionId")?,
             );
         }
-        let note = built(
-            Update::builder()
-                .table_name(&self.tables.events)
-                .set_key(Some(key("eventId", owed.event_id.as_str())))
-                .update_expression("SET note = :note, notedAt = :at")
-                .condition_expression("attribute_exists(eventId)")
-                .expression_attribute_values(":note", s(&owed.note))
-                .expression_attribute_values(":at", s(owed.at.to_rfc3339()))
-                .build(),
-        )?;
+        let note = self.note_update(&owed.event_id, &owed.note, owed.at)?;
         tx.push(Part::Event, TransactWriteItem::builder().update(note).build());
         match self.transact(tx).await {
             Ok(()) => Ok(true),
@@ -170,18 +161,35 @@ impl Settlements for DynamoStore {
     }
 
     async fn annotate_event(&self, event: &EventId, note: &str, at: Timestamp) -> Result<(), StoreError> {
+        // The same update as in a refund owed's transaction, sent on its own.
+        let u = self.note_update(event, note, at)?;
         self.client
             .update_item()
-            .table_name(&self.tables.events)
-            .set_key(Some(key("eventId", event.as_str())))
-            .update_expression("SET note = :note, notedAt = :at")
-            .condition_expression("attribute_exists(eventId)")
-            .expression_attribute_values(":note", s(note))
-            .expression_attribute_values(":at", s(at.to_rfc3339()))
+            .table_name(u.table_name())
+            .set_key(Some(u.key().clone()))
+            .update_expression(u.update_expression())
+            .set_condition_expression(u.condition_expression().map(str::to_owned))
+            .set_expression_attribute_values(u.expression_attribute_values().cloned())
             .send()
             .await
             .map_err(unavailable)?;
         Ok(())
+    }
+}
+
+impl DynamoStore {
+    /// Leaves `note` on a stored inbox event.
+    fn note_update(&self, event: &EventId, note: &str, at: Timestamp) -> Result<Update, StoreError> {
+        built(
+            Update::builder()
+                .table_name(&self.tables.events)
+                .set_key(Some(key("eventId", event.as_str())))
+                .update_expression("SET note = :note, notedAt = :at")
+                .condition_expression("attribute_exists(eventId)")
+                .expression_attribute_values(":note", s(note))
+                .expression_attribute_values(":at", s(at.to_rfc3339()))
+                .build(),
+        )
     }
 }
 

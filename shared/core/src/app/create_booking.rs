@@ -96,12 +96,11 @@ impl<S: SeatLocks + Holds> CreateBooking<S> {
             .price
             .times(request.quantity.get())
             .ok_or(FlowError::PriceOverflow)?;
-        let limit_reached = |limit| FlowError::SeatLimitReached {
-            performance: perf.performance_id.clone(),
-            limit,
-        };
-        if let Some(limit) = perf.max_seats_per_user.filter(|l| request.quantity.get() > *l) {
-            return Err(limit_reached(limit));
+        if perf
+            .max_seats_per_user
+            .is_some_and(|limit| request.quantity.get() > limit)
+        {
+            return Err(limit_reached(perf));
         }
         let hold = HoldRequest {
             booking_id: BookingId::generate(),
@@ -173,10 +172,7 @@ impl<S: SeatLocks + Holds> CreateBooking<S> {
                 Err(HoldError::KeyTaken) => return Err(FlowError::KeyTaken),
                 Err(HoldError::LimitReached) => {
                     info!(limit = ?perf.max_seats_per_user, "the customer's seat limit is reached");
-                    return Err(FlowError::SeatLimitReached {
-                        performance: perf.performance_id.clone(),
-                        limit: perf.max_seats_per_user.unwrap_or(0),
-                    });
+                    return Err(limit_reached(perf));
                 }
                 Err(HoldError::Store(e)) => return Err(e.into()),
             }
@@ -184,6 +180,13 @@ impl<S: SeatLocks + Holds> CreateBooking<S> {
         warn!(attempts = HOLD_ATTEMPTS, "gave up after losing every race for seats");
         metrics::count(Metric::SeatsUnavailable);
         Err(FlowError::SeatsContended(perf.performance_id.clone()))
+    }
+}
+
+fn limit_reached(perf: &Performance) -> FlowError {
+    FlowError::SeatLimitReached {
+        performance: perf.performance_id.clone(),
+        limit: perf.max_seats_per_user.unwrap_or_default(),
     }
 }
 

@@ -138,15 +138,7 @@ impl Settlements for MemoryStore {
         if booked {
             return Ok(false);
         }
-        let item = state
-            .events
-            .get_mut(owed.event_id.as_str())
-            .ok_or_else(|| StoreError::Malformed(format!("no event {} to note", owed.event_id)))?;
-        item.insert("note".to_owned(), serde_dynamo::AttributeValue::S(owed.note.clone()));
-        item.insert(
-            "notedAt".to_owned(),
-            serde_dynamo::AttributeValue::S(owed.at.to_rfc3339()),
-        );
+        note_event(&mut state, &owed.event_id, &owed.note, owed.at)?;
         for e in &owed.entries {
             state
                 .ledger
@@ -156,13 +148,17 @@ impl Settlements for MemoryStore {
     }
 
     async fn annotate_event(&self, event: &EventId, note: &str, at: Timestamp) -> Result<(), StoreError> {
-        let mut state = self.state();
-        let item = state
-            .events
-            .get_mut(event.as_str())
-            .ok_or_else(|| StoreError::Malformed(format!("no event {event} to annotate")))?;
-        item.insert("note".to_owned(), serde_dynamo::AttributeValue::S(note.to_owned()));
-        item.insert("notedAt".to_owned(), serde_dynamo::AttributeValue::S(at.to_rfc3339()));
-        Ok(())
+        note_event(&mut self.state(), event, note, at)
     }
+}
+
+/// Leaves `note` on a stored event, as the DynamoDB store's `note_update` does.
+fn note_event(state: &mut State, event: &EventId, note: &str, at: Timestamp) -> Result<(), StoreError> {
+    let item = state
+        .events
+        .get_mut(event.as_str())
+        .ok_or_else(|| StoreError::Malformed(format!("no event {event} to note")))?;
+    item.insert("note".to_owned(), serde_dynamo::AttributeValue::S(note.to_owned()));
+    item.insert("notedAt".to_owned(), serde_dynamo::AttributeValue::S(at.to_rfc3339()));
+    Ok(())
 }
