@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # An asynchronous payment: CVV 777 answers PROCESSING (isSuccess null), the booking stays pending, and the
 # simulated gateway later delivers a signed payment_intent.succeeded webhook; the booking ends confirmed.
-# Usage: scripts/async-payment-scenario.sh [base-url]
+# Usage: scripts/async-payment-scenario.sh [base-url]; ASYNC_WAIT_SECONDS (default 30) bounds the wait.
 set -euo pipefail
 
 base=${1:-http://127.0.0.1:${PORT:-3000}}
@@ -23,7 +23,7 @@ echo "POST /payments/execute -> $paid"
 [[ $(status_of "$booking") == pending ]] || { echo "async-payment-scenario: the booking should still be pending" >&2; exit 1; }
 
 status=""
-for _ in $(seq 1 300); do
+for _ in $(seq 1 $((${ASYNC_WAIT_SECONDS:-30} * 10))); do
   status=$(status_of "$booking")
   [[ $status == confirmed ]] && break
   sleep 0.1

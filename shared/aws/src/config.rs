@@ -7,7 +7,9 @@
 //! | `PERFORMANCES_FILE` | create-booking, get-seat-map | the catalog file (default: built in) |
 //! | `HOLD_EXPIRY_QUEUE_URL` | create-booking, expire-holds | the SQS delay queue of expiries |
 //! | `PG_WEBHOOK_SECRET` | receive-webhook (and the simulated gateway) | the notifications' signing secret |
-//! | `PG_WEBHOOK_URL`, `PG_WEBHOOK_DELAY_MS` | execute-payment | where the simulated gateway notifies, after how long (also how long it processes a CVV 777 charge) |
+//! | `PG_NOTIFICATION_QUEUE_URL` | execute-payment | the SQS delay queue of the simulated gateway's notifications (unset: the gateway notifies by itself) |
+//! | `PG_WEBHOOK_DELAY_MS` | execute-payment | how long the simulated gateway processes a CVV 777 charge before it notifies (1000) |
+//! | `PG_WEBHOOK_URL` | deliver-notifications | the API's `POST /webhooks/pg`, where the notifications are posted |
 //! | `PG_PROCESSING_TIMEOUT_SECONDS`, `PG_PROCESSING_DEADLINE_SECONDS` | execute-payment, expire-holds | when a processing charge is reconciled (900), and voided (3600), from the payment |
 //! | `AUTH_MODE` | the routes with a caller | `jwt` (the caller from the verified token's claims) or `header` (from `x-user-id`; one machine only); required |
 //! | `JWT_USER_CLAIM`, `JWT_GROUPS_CLAIM`, `OPERATOR_GROUP` | the routes with a caller, under `jwt` | the claims naming the user (`sub`) and their groups (`cognito:groups`), and the operators' group (`operators`) |
@@ -26,7 +28,7 @@ use ticketing_core::domain::SystemClock;
 use ticketing_core::ports::{ExpiryQueue, GatewayCallback};
 
 use crate::dynamodb::{DynamoStore, Tables};
-use crate::gateway::HttpCallback;
+use crate::gateway::{HttpCallback, Notifier, QueuedCallback};
 use crate::http::AuthMode;
 use crate::sqs::SqsExpiryQueue;
 
@@ -45,6 +47,8 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("{name} is not valid: {value:?}")]
     Invalid { name: &'static str, value: String },
+    #[error("the system's trusted certificates cannot be read: {0}")]
+    Certificates(#[from] std::io::Error),
 }
 
 /// What `main` prints when the cold start fails (`Error: …`): the sentence, not the variant.
@@ -142,24 +146,19 @@ pub fn processing_policy() -> Result<ProcessingPolicy, ConfigError> {
     })
 }
 
-/// The simulated gateway delivering to `url`, signed with `PG_WEBHOOK_SECRET` (or the local secret),
-/// after `PG_WEBHOOK_DELAY_MS` (default 1000).
+/// `make run`'s simulated gateway, delivering from a task of its own to `url`, signed with
+/// `PG_WEBHOOK_SECRET` (or the local secret), after `PG_WEBHOOK_DELAY_MS` (default 1000).
 pub fn simulated_gateway(url: &str) -> Result<Arc<dyn GatewayCallback>, ConfigError> {
+    let secret = required("PG_WEBHOOK_SECRET").unwrap_or_else(|_| LOCAL_WEBHOOK_SECRET.to_owned());
+    Ok(Arc::new(HttpCallback::new(notifier(url, secret)?, webhook_delay()?)))
+}
+
+fn notifier(url: &str, secret: String) -> Result<Notifier, ConfigError> {
     let uri = url.parse().map_err(|_| ConfigError::Invalid {
         name: "PG_WEBHOOK_URL",
         value: url.to_owned(),
     })?;
-    let secret = required("PG_WEBHOOK_SECRET").unwrap_or_else(|_| LOCAL_WEBHOOK_SECRET.to_owned());
-    Ok(Arc::new(HttpCallback::new(uri, secret, webhook_delay()?)))
-}
-
-/// The gateway as the environment names it: the simulated one when `PG_WEBHOOK_URL` says where to
-/// notify; otherwise the gateway notifies by itself.
-pub fn gateway() -> Result<Gateway, ConfigError> {
-    match std::env::var("PG_WEBHOOK_URL").ok().filter(|u| !u.is_empty()) {
-        Some(url) => Ok(Gateway::Simulated(simulated_gateway(&url)?)),
-        None => Ok(Gateway::Notifies),
-    }
+    Ok(Notifier::new(uri, secret)?)
 }
 
 /// How the caller is decided, from `AUTH_MODE` (required: `jwt` or `header`).
@@ -218,6 +217,22 @@ impl Aws {
         ))
     }
 
+    /// The gateway as the environment names it: the simulated one, whose notifications wait on the SQS
+    /// queue named by `PG_NOTIFICATION_QUEUE_URL`; without it, a gateway that notifies by itself.
+    fn gateway(&self) -> Result<Gateway, ConfigError> {
+        match std::env::var("PG_NOTIFICATION_QUEUE_URL")
+            .ok()
+            .filter(|u| !u.trim().is_empty())
+        {
+            Some(url) => Ok(Gateway::Simulated(Arc::new(QueuedCallback::new(
+                aws_sdk_sqs::Client::new(&self.0),
+                url,
+                webhook_delay()?,
+            )))),
+            None => Ok(Gateway::Notifies),
+        }
+    }
+
     /// The SQS delay queue named by `HOLD_EXPIRY_QUEUE_URL`.
     fn expiries(&self) -> Result<Arc<dyn ExpiryQueue>, ConfigError> {
         let url = required("HOLD_EXPIRY_QUEUE_URL")?;
@@ -243,7 +258,7 @@ pub async fn execute_payment() -> Result<ExecutePayment<DynamoStore>, ConfigErro
     Ok(ExecutePayment::new(
         aws.store(),
         Arc::new(SystemClock),
-        gateway()?,
+        aws.gateway()?,
         processing_policy()?,
     ))
 }
@@ -283,4 +298,9 @@ pub async fn expire_holds() -> Result<ExpireHolds<DynamoStore>, ConfigError> {
         aws.expiries()?,
         processing_policy()?,
     ))
+}
+
+/// `deliver-notifications`' poster: to `PG_WEBHOOK_URL`, signed with `PG_WEBHOOK_SECRET` (both required).
+pub fn deliver_notifications() -> Result<Notifier, ConfigError> {
+    notifier(&required("PG_WEBHOOK_URL")?, required("PG_WEBHOOK_SECRET")?)
 }

@@ -1,9 +1,17 @@
-//! [`SqsExpiryQueue`]: hold expiries on the SQS delay queue named by `HOLD_EXPIRY_QUEUE_URL`.
+//! SQS delay queues: [`SqsExpiryQueue`], hold expiries on the queue named by `HOLD_EXPIRY_QUEUE_URL`
+//! (the gateway's notifications wait on one too: [`crate::gateway::QueuedCallback`]).
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use ticketing_core::ports::{ExpiryQueue, HoldExpiry, QueueError, MAX_DELAY};
+
+/// The SQS delay of a message due after `delay`: whole seconds, rounded up (a message never arrives
+/// early), at most SQS's 15 minutes.
+pub(crate) fn delay_seconds(delay: Duration) -> i32 {
+    let seconds = delay.as_millis().div_ceil(1000).min(MAX_DELAY.as_secs().into());
+    i32::try_from(seconds).unwrap_or(900)
+}
 
 pub struct SqsExpiryQueue {
     client: aws_sdk_sqs::Client,
@@ -20,16 +28,28 @@ impl SqsExpiryQueue {
 impl ExpiryQueue for SqsExpiryQueue {
     async fn schedule(&self, expiry: &HoldExpiry, delay: Duration) -> Result<(), QueueError> {
         let body = serde_json::to_string(expiry).map_err(|e| QueueError(e.to_string()))?;
-        // Rounded up: a message never arrives before its hold lapses.
-        let seconds = delay.as_millis().div_ceil(1000).min(MAX_DELAY.as_secs().into());
         self.client
             .send_message()
             .queue_url(&self.queue_url)
             .message_body(body)
-            .delay_seconds(i32::try_from(seconds).unwrap_or(900))
+            .delay_seconds(delay_seconds(delay))
             .send()
             .await
             .map_err(|e| QueueError(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_delay_is_never_early_and_at_most_fifteen_minutes() {
+        assert_eq!(delay_seconds(Duration::ZERO), 0);
+        assert_eq!(delay_seconds(Duration::from_millis(1)), 1);
+        assert_eq!(delay_seconds(Duration::from_millis(1000)), 1);
+        assert_eq!(delay_seconds(Duration::from_millis(1001)), 2);
+        assert_eq!(delay_seconds(Duration::from_secs(3600)), 900);
     }
 }

@@ -360,8 +360,17 @@ pub trait ExpiryQueue: Send + Sync {
     async fn schedule(&self, expiry: &HoldExpiry, delay: Duration) -> Result<(), QueueError>;
 }
 
+#[derive(Debug, thiserror::Error)]
+#[error("could not schedule the gateway's notification: {0}")]
+pub struct CallbackError(pub String);
+
 /// The simulated gateway's side of an asynchronous payment: it answered "processing", and delivers the
 /// outcome later as a signed notification to the webhook endpoint, like a real gateway would.
+#[async_trait]
 pub trait GatewayCallback: Send + Sync {
-    fn deliver_later(&self, notification: Notification);
+    /// Has `notification` posted to `POST /webhooks/pg` once the simulated processing delay has passed,
+    /// never before it, and retried while the endpoint refuses it. `Ok` means the delivery is scheduled
+    /// where it outlives the caller's request; an error loses only this notification: the charge is
+    /// reconciled by asking the gateway at the processing timeout.
+    async fn deliver_later(&self, notification: &Notification) -> Result<(), CallbackError>;
 }

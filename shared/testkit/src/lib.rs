@@ -7,7 +7,8 @@
 //! - [`in_process`]: the in-process delay queue of hold expiries, and its consumer.
 //! - [`mapping`]: the DynamoDB Streams event source mapping: record shapes, batching, retries, dead
 //!   letters; the in-memory store's stream as a shard.
-//! - [`local`]: every use case over one store, and the router of the local server.
+//! - [`local`]: every use case over one store, and the router of the local server;
+//!   [`http_server`]: a router served over HTTP on a local port, as API Gateway hands requests on.
 //! - [`inspect`]: reads of the whole state for tests and tools; [`test_app`]: the API as tests drive it.
 //! - [`contract`]: the storage contract, one case per function, run against both stores.
 //! - [`emulator`]: DynamoDB Local and moto (SQS), started on free ports and stopped when dropped;
@@ -17,6 +18,7 @@
 
 pub mod contract;
 pub mod emulator;
+pub mod http_server;
 pub mod in_process;
 pub mod inspect;
 pub mod local;

@@ -117,6 +117,7 @@ pub struct Setup {
     expiries: Option<Arc<dyn ExpiryQueue>>,
     secret: String,
     auth: AuthMode,
+    gateway: Gateway,
 }
 
 impl Setup {
@@ -134,6 +135,7 @@ impl Setup {
             expiries: None,
             secret: SECRET.to_owned(),
             auth: AuthMode::Header,
+            gateway: Gateway::Notifies,
         }
     }
 
@@ -166,6 +168,12 @@ impl Setup {
         self
     }
 
+    /// Processing charges are told by `gateway` (default: a gateway that notifies by itself).
+    pub fn gateway(mut self, gateway: Gateway) -> Self {
+        self.gateway = gateway;
+        self
+    }
+
     /// Expiries go to `queue` instead of the in-process queue.
     pub fn expiries(mut self, queue: Arc<dyn ExpiryQueue>) -> Self {
         self.expiries = Some(queue);
@@ -184,7 +192,7 @@ impl Setup {
             processing: self.processing,
             expiries,
             secret: WebhookSecret::new(self.secret),
-            gateway: Gateway::Notifies,
+            gateway: self.gateway,
             auth: self.auth,
         });
         TestApp {

@@ -12,7 +12,7 @@ use tokio::process::{Child, Command};
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The functions of `template.yaml`, as their binaries are named.
-pub const ALL: [&str; 7] = [
+pub const ALL: [&str; 8] = [
     "create-booking",
     "execute-payment",
     "list-my-bookings",
@@ -20,6 +20,7 @@ pub const ALL: [&str; 7] = [
     "receive-webhook",
     "process-events",
     "expire-holds",
+    "deliver-notifications",
 ];
 
 #[derive(Debug, thiserror::Error)]

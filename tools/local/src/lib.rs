@@ -7,6 +7,7 @@
 //! - [`runtime_api`]: a stand-in of the Lambda Runtime API, and [`functions`]: the release binaries run
 //!   under it, for the bench.
 //! - [`sam`]: functions run by `sam local invoke`, for `make sam-local` and `make sam-test`.
+//! - [`stack`]: the tables and queues of `template.yaml` on the emulators, for `make dev` and SAM.
 //! - [`bench`]: the measurements behind `BENCHMARKS.md`.
 
 pub mod bench;
@@ -15,3 +16,4 @@ pub mod invoke;
 pub mod redrive;
 pub mod runtime_api;
 pub mod sam;
+pub mod stack;

@@ -2,12 +2,20 @@
 //! handlers: they parse as Lambda delivers them and do what the README says.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use lambda_http::http::StatusCode;
-use ticketing_aws::events::{process_expiries, process_stream};
+use ticketing_aws::config::LOCAL_WEBHOOK_SECRET;
+use ticketing_aws::events::{deliver_notifications, process_expiries, process_stream};
+use ticketing_aws::gateway::Notifier;
 use ticketing_aws::http::{self, AuthMode};
 use ticketing_core::catalog::Catalog;
+use ticketing_core::domain::EventId;
+use ticketing_testkit::http_server::serve;
+use ticketing_testkit::inspect::Inspect;
+use ticketing_testkit::local::route;
 use ticketing_testkit::test_app::{memory, Setup};
+use tokio::net::TcpListener;
 
 fn sample(name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events").join(name);
@@ -152,4 +160,32 @@ async fn the_missing_token_sample_is_unauthenticated_in_both_modes() {
         assert_eq!(answer.status(), StatusCode::UNAUTHORIZED, "{auth:?}");
         assert_eq!(body(&answer)["error"]["code"], "UNAUTHENTICATED");
     }
+}
+
+#[tokio::test]
+async fn the_notification_sample_is_posted_to_the_webhook_and_stored() {
+    let app = Arc::new(
+        Setup::with_catalog(Catalog::builtin())
+            .secret(LOCAL_WEBHOOK_SECRET)
+            .build(memory()),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+    let url = format!("http://{}/webhooks/pg", listener.local_addr().expect("bound"));
+    let served = Arc::clone(&app);
+    let server = tokio::spawn(serve(listener, move |req| {
+        let app = Arc::clone(&served);
+        async move { route(&app.api, req).await }
+    }));
+    let notifier = Notifier::new(url.parse().expect("a URL"), LOCAL_WEBHOOK_SECRET.to_owned()).expect("certificates");
+    let event: aws_lambda_events::event::sqs::SqsEvent =
+        serde_json::from_str(&sample("deliver-notifications.json")).expect("SQS event");
+    let delivered = deliver_notifications(&notifier, event).await;
+    assert!(delivered.batch_item_failures.is_empty(), "signed afresh, so accepted");
+    let stored = app
+        .store
+        .event(&EventId::try_from("evt_pg_sample_delivery_0001").expect("an event id"))
+        .await
+        .expect("read");
+    assert!(stored.is_some(), "in the inbox, for the worker");
+    server.abort();
 }

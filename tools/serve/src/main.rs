@@ -2,12 +2,10 @@
 //! worker fed by the store's change stream and the hold expiries of an in-process delay queue, all in
 //! this one process.
 
-mod http_server;
-
 use std::sync::Arc;
 
-use http_server::serve;
 use ticketing_aws::config;
+use ticketing_testkit::http_server::serve;
 use ticketing_testkit::in_process::run_expiries;
 use ticketing_testkit::local::{memory_api, route, MemoryApi};
 use ticketing_testkit::mapping::{run_worker, Mapping};

@@ -1,11 +1,11 @@
 //! The SQS consumer of hold expiries.
 
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use ticketing_core::app::{ApplyError, ExpireHolds};
 use ticketing_core::ports::{Bookings, HoldExpiry, Payments, Settlements};
 use tracing::field::Empty;
 
-use super::partial_batch;
+use super::{partial_batch, sqs_failures};
 
 /// Applies each expiry message on its own, reporting only the failed ones.
 pub async fn process_expiries<S: Bookings + Payments + Settlements>(
@@ -26,14 +26,5 @@ pub async fn process_expiries<S: Bookings + Payments + Settlements>(
         },
     )
     .await;
-    let mut response = SqsBatchResponse::default();
-    response.batch_item_failures = failed
-        .into_iter()
-        .map(|id| {
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = id;
-            failure
-        })
-        .collect();
-    response
+    sqs_failures(failed)
 }

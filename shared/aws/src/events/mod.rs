@@ -1,27 +1,32 @@
-//! The batch handlers: the events table's stream into the settle-events use case, and the expiry
-//! queue into the expire-holds use case. Each applies every record on its own and reports only the
-//! failed ones (`ReportBatchItemFailures`), so one bad record neither blocks nor replays the rest.
+//! The batch handlers: the events table's stream into the settle-events use case, the expiry queue
+//! into the expire-holds use case, and the simulated gateway's notification queue to the webhook. Each
+//! applies every record on its own and reports only the failed ones (`ReportBatchItemFailures`), so one
+//! bad record neither blocks nor replays the rest.
 
 mod expiries;
+mod notifications;
 mod stream;
 
 pub use expiries::process_expiries;
+pub use notifications::deliver_notifications;
 pub use stream::{inbox_event, process_stream};
 
+use std::fmt::Display;
 use std::future::Future;
 
-use ticketing_core::app::ApplyError;
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse};
 use tracing::{error, Instrument, Span};
 
 /// Runs `apply` on every record in its own span and returns the identifiers of the failed ones.
-pub(crate) async fn partial_batch<'r, R, F>(
+pub(crate) async fn partial_batch<'r, R, F, E>(
     records: &'r [R],
     span_of: impl Fn(&R) -> Span,
     id_of: impl Fn(&R) -> String,
     apply: impl Fn(&'r R) -> F,
 ) -> Vec<String>
 where
-    F: Future<Output = Result<(), ApplyError>>,
+    F: Future<Output = Result<(), E>>,
+    E: Display,
 {
     let mut failed = Vec::new();
     for record in records {
@@ -32,4 +37,18 @@ where
         }
     }
     failed
+}
+
+/// SQS's answer naming the failed messages: those are received again, the rest are deleted.
+pub(crate) fn sqs_failures(failed: Vec<String>) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = failed
+        .into_iter()
+        .map(|id| {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            failure
+        })
+        .collect();
+    response
 }

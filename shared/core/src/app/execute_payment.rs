@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tracing::{info, Instrument};
+use tracing::{info, warn, Instrument};
 
 use super::FlowError;
 use super::Idempotency;
@@ -163,7 +163,7 @@ impl<S: Bookings + Payments> ExecutePayment<S> {
                     _ => Metric::PaymentsFailed,
                 });
                 if status == IntentStatus::Processing {
-                    self.call_back_later(&booking, &outcome.pg);
+                    self.call_back_later(&booking, &outcome.pg).await;
                 }
                 Ok((booking, outcome.pg))
             }
@@ -180,7 +180,7 @@ impl<S: Bookings + Payments> ExecutePayment<S> {
     }
 
     /// Has the simulated gateway notify the outcome of a payment it is still processing.
-    fn call_back_later(&self, booking: &Booking, pg: &PgResult) {
+    async fn call_back_later(&self, booking: &Booking, pg: &PgResult) {
         let Gateway::Simulated(callback) = &self.gateway else {
             info!("payment processing: the gateway will notify its outcome");
             return;
@@ -189,7 +189,7 @@ impl<S: Bookings + Payments> ExecutePayment<S> {
         let (Some(charge_id), Some(_)) = (pg.charge_id.clone(), pg.resolves_at) else {
             return;
         };
-        callback.deliver_later(Notification {
+        let notification = Notification {
             id: EventId::for_gateway(),
             kind: NotificationType::PaymentSucceeded,
             created: self.clock.now().as_millis() / 1000,
@@ -200,6 +200,13 @@ impl<S: Bookings + Payments> ExecutePayment<S> {
                 currency: booking.total.currency.clone(),
                 failure_code: None,
             },
-        });
+        };
+        // The payment is recorded either way: a lost notification leaves the charge to the reconciliation.
+        match callback.deliver_later(&notification).await {
+            Ok(()) => info!(event_id = %notification.id, "gateway notification scheduled"),
+            Err(e) => {
+                warn!(error = %e, "gateway notification lost; the charge is reconciled at the processing timeout")
+            }
+        }
     }
 }

@@ -1,8 +1,9 @@
 //! `make dev`: the real Lambda code path on one machine. DynamoDB Local with the tables of
-//! `template.yaml` and moto's SQS with the hold-expiry queue (each unless `AWS_ENDPOINT_URL_DYNAMODB` /
+//! `template.yaml` and moto's SQS with its queues (each unless `AWS_ENDPOINT_URL_DYNAMODB` /
 //! `AWS_ENDPOINT_URL_SQS` names one already), the functions under `cargo lambda watch` on
-//! 127.0.0.1:$PORT (default 3000), and the two event source mappings: the events table's stream into
-//! `process-events` and the expiry queue into `expire-holds`, through the Lambda Invoke API. It reports
+//! 127.0.0.1:$PORT (default 3000), and the three event source mappings: the events table's stream into
+//! `process-events`, the expiry queue into `expire-holds` and the gateway's notification queue into
+//! `deliver-notifications` (which posts them to this API's webhook), through the Lambda Invoke API. It reports
 //! `ready` once every function is built and has answered. Any signal that stops it (Ctrl-C, `kill`,
 //! a closed terminal) stops all of it.
 
@@ -13,6 +14,7 @@ use ticketing_aws::dynamodb::Tables;
 use ticketing_local::functions;
 use ticketing_local::invoke::invoke;
 use ticketing_local::redrive::SqsDeadLetters;
+use ticketing_local::stack;
 use ticketing_testkit::emulator::{Emulator, EmulatorError};
 use ticketing_testkit::mapping::{run_mapping_with_dead_letters, Mapping};
 use ticketing_testkit::queues;
@@ -22,8 +24,7 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 
 const WORKER: &str = "process-events";
 const EXPIRER: &str = "expire-holds";
-const EXPIRY_QUEUE: &str = "hold-expiries";
-const EVENTS_DLQ: &str = "events-dlq";
+const NOTIFIER: &str = "deliver-notifications";
 
 /// Starts an emulator unless the environment names an endpoint for it already; points the SDK at it.
 fn emulator(
@@ -72,7 +73,7 @@ fn main() -> ExitCode {
         std::env::set_var("AWS_ENDPOINT_URL_DYNAMODB_STREAMS", dynamodb);
     }
     std::env::set_var("AWS_ENDPOINT_URL_LAMBDA", format!("http://127.0.0.1:{port}"));
-    // The simulated gateway (in execute-payment) calls the webhook route back for asynchronous payments.
+    // The simulated gateway's notifications are posted to this API's webhook route.
     if std::env::var_os("PG_WEBHOOK_URL").is_none() {
         std::env::set_var("PG_WEBHOOK_URL", format!("http://127.0.0.1:{port}/webhooks/pg"));
     }
@@ -130,18 +131,16 @@ async fn run(port: u16) -> ExitCode {
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
     let sqs = aws_sdk_sqs::Client::new(&config);
     let tables = Tables::from_env();
-    let Resources {
-        queue_url,
-        dead_letters,
-    } = match create_resources(&dynamodb, &sqs, &tables).await {
-        Ok(resources) => resources,
+    let queues = match stack::create(&dynamodb, &sqs, &tables, Duration::from_secs(10)).await {
+        Ok(queues) => queues,
         Err(e) => {
             eprintln!("dev: {e}");
             return ExitCode::FAILURE;
         }
     };
     // The functions under watch inherit this environment.
-    std::env::set_var("HOLD_EXPIRY_QUEUE_URL", &queue_url);
+    std::env::set_var("HOLD_EXPIRY_QUEUE_URL", &queues.expiries);
+    std::env::set_var("PG_NOTIFICATION_QUEUE_URL", &queues.notifications);
     let started = Instant::now();
     tokio::select! {
         built = build_functions() => match built {
@@ -165,7 +164,7 @@ async fn run(port: u16) -> ExitCode {
     };
     tracing::info!(url = %format!("http://127.0.0.1:{port}"), "API served by cargo lambda watch");
     tracing::info!(
-        queue = %dead_letters,
+        queue = %queues.events_dead_letters,
         "events stream dead letters; redrive them with: EVENTS_DLQ_URL=<queue> AWS_ENDPOINT_URL_DYNAMODB=... AWS_ENDPOINT_URL_DYNAMODB_STREAMS=... AWS_ENDPOINT_URL_SQS=... AWS_ENDPOINT_URL_LAMBDA=http://127.0.0.1:<PORT> make redrive"
     );
     if let Some(endpoint) = std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB") {
@@ -182,12 +181,17 @@ async fn run(port: u16) -> ExitCode {
         let mut shard = StreamShards::open_when_ready(&dynamodb, streams.clone(), &tables.events, &region).await;
         let dead_letters = SqsDeadLetters {
             client: sqs.clone(),
-            queue_url: dead_letters.clone(),
+            queue_url: queues.events_dead_letters.clone(),
         };
         let deliver = |event| invoke(&lambda, WORKER, event);
         run_mapping_with_dead_letters(&mut shard, deliver, Mapping::default(), &dead_letters).await;
     };
-    let queue_mapping = queues::run_mapping(&sqs, &queue_url, &region, 10, |event| invoke(&lambda, EXPIRER, event));
+    let expiry_mapping = queues::run_mapping(&sqs, &queues.expiries, &region, 10, |event| {
+        invoke(&lambda, EXPIRER, event)
+    });
+    let notification_mapping = queues::run_mapping(&sqs, &queues.notifications, &region, 10, |event| {
+        invoke(&lambda, NOTIFIER, event)
+    });
     let ready = async {
         match warm_up(&lambda).await {
             Ok(()) => {
@@ -207,7 +211,8 @@ async fn run(port: u16) -> ExitCode {
     let code = tokio::select! {
         code = ready => code,
         () = stream_mapping => ExitCode::FAILURE,
-        () = queue_mapping => ExitCode::FAILURE,
+        () = expiry_mapping => ExitCode::FAILURE,
+        () = notification_mapping => ExitCode::FAILURE,
         status = watch.wait() => {
             eprintln!("dev: cargo lambda watch exited: {status:?}");
             ExitCode::FAILURE
@@ -219,40 +224,6 @@ async fn run(port: u16) -> ExitCode {
     };
     stop_watch(&mut watch).await;
     code
-}
-
-/// What `template.yaml` would create besides the functions: the queues' URLs (the tables are named by
-/// the environment).
-struct Resources {
-    queue_url: String,
-    dead_letters: String,
-}
-
-/// The tables of `template.yaml`, the hold-expiry queue with its dead-letter queue, and the events
-/// stream's dead-letter queue.
-async fn create_resources(
-    dynamodb: &aws_sdk_dynamodb::Client,
-    sqs: &aws_sdk_sqs::Client,
-    tables: &Tables,
-) -> Result<Resources, String> {
-    ticketing_testkit::tables::create_all(dynamodb, &ticketing_testkit::tables::template_path(), tables)
-        .await
-        .map_err(|e| e.to_string())?;
-    let queue_url = queues::create_with_dead_letters(sqs, EXPIRY_QUEUE, Duration::from_secs(10))
-        .await
-        .map_err(|e| format!("cannot create the expiry queue: {e}"))?;
-    let dead_letters = sqs
-        .create_queue()
-        .queue_name(EVENTS_DLQ)
-        .send()
-        .await
-        .map_err(|e| format!("cannot create the events dead-letter queue: {}", queues::err(e)))?
-        .queue_url
-        .ok_or("the events dead-letter queue has no URL")?;
-    Ok(Resources {
-        queue_url,
-        dead_letters,
-    })
 }
 
 /// Builds every function, as `cargo lambda watch` would on its first invocation: a client's first
@@ -274,7 +245,7 @@ async fn warm_up(lambda: &aws_sdk_lambda::Client) -> Result<(), String> {
     http["requestContext"]["http"]["method"] = "OPTIONS".into();
     for function in functions::ALL {
         let event = match function {
-            WORKER | EXPIRER => serde_json::json!({ "Records": [] }),
+            WORKER | EXPIRER | NOTIFIER => serde_json::json!({ "Records": [] }),
             _ => http.clone(),
         };
         invoke::<_, serde_json::Value>(lambda, function, event)

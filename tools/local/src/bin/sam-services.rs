@@ -1,11 +1,14 @@
 //! What `make sam-local` and `make sam-test` run beside SAM: DynamoDB Local with the tables of
 //! `template.yaml` and moto's SQS with the template's queues, reachable from the functions' containers
-//! at `host.docker.internal`; an env-vars file for `sam local` that points every function at them; and
-//! the two event source mappings, the events table's stream into `ProcessEventsFunction` and the expiry
-//! queue into `ExpireHoldsFunction`, each batch through `sam local invoke`.
+//! at `host.docker.internal`; an env-vars file for `sam local` that points every function at them; the
+//! three event source mappings, the events table's stream into `ProcessEventsFunction`, the expiry
+//! queue into `ExpireHoldsFunction` and the gateway's notification queue into
+//! `DeliverNotificationsFunction`, each batch through `sam local invoke`; and a relay from the Docker
+//! bridge to `sam local start-api` on 127.0.0.1:<API port>, through which the notifications reach the
+//! API's webhook from their container, as the deployed function reaches the API's public URL.
 //!
-//! Usage: `sam-services <env-vars file> <Docker bridge address> <parameter overrides>`. It logs
-//! `ready` once the file is written; any signal that stops it stops the emulators.
+//! Usage: `sam-services <env-vars file> <Docker bridge address> <parameter overrides> <API port>`. It
+//! logs `ready` once the file is written; any signal that stops it stops the emulators.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,10 +19,12 @@ use ticketing_aws::config::LOCAL_WEBHOOK_SECRET;
 use ticketing_aws::dynamodb::Tables;
 use ticketing_local::redrive::SqsDeadLetters;
 use ticketing_local::sam::SamInvoke;
+use ticketing_local::stack;
 use ticketing_testkit::emulator::Emulator;
 use ticketing_testkit::mapping::{run_mapping_with_dead_letters, Mapping};
 use ticketing_testkit::queues;
 use ticketing_testkit::streams::StreamShards;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::signal::unix::{signal, SignalKind};
 
 const REGION: &str = "us-east-1";
@@ -27,8 +32,12 @@ const REGION: &str = "us-east-1";
 fn main() -> ExitCode {
     ticketing_aws::config::init_tracing();
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [env_vars, bridge, parameters] = args.as_slice() else {
-        eprintln!("usage: sam-services <env-vars file> <Docker bridge address> <parameter overrides>");
+    let [env_vars, bridge, parameters, api_port] = args.as_slice() else {
+        eprintln!("usage: sam-services <env-vars file> <Docker bridge address> <parameter overrides> <API port>");
+        return ExitCode::from(2);
+    };
+    let Ok(api_port) = api_port.parse::<u16>() else {
+        eprintln!("sam-services: the API port must be a port number, not {api_port:?}");
         return ExitCode::from(2);
     };
     // Set before any thread exists; the SDK clients and `sam` read them.
@@ -56,7 +65,7 @@ fn main() -> ExitCode {
         parameter_overrides: parameters.clone(),
     };
     let code = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime.block_on(run(&sam, &dynamodb, &sqs)),
+        Ok(runtime) => runtime.block_on(run(&sam, &dynamodb, &sqs, Api { bridge, port: api_port })),
         Err(e) => {
             eprintln!("sam-services: {e}");
             ExitCode::FAILURE
@@ -74,7 +83,37 @@ fn from_container(url: &str, emulator: &Emulator) -> String {
         .replacen(&format!("http://127.0.0.1:{}", emulator.port()), &inside, 1)
 }
 
-async fn run(sam: &SamInvoke, dynamodb_local: &Emulator, moto: &Emulator) -> ExitCode {
+/// Where `sam local start-api` listens (127.0.0.1:`port`), and the bridge its relay listens on.
+struct Api<'a> {
+    bridge: &'a str,
+    port: u16,
+}
+
+/// Relays every connection to `bridge` (on a port of its own) to 127.0.0.1:`port`; the relay's URL
+/// as a container reaches it.
+async fn relay(api: &Api<'_>) -> std::io::Result<(String, impl std::future::Future<Output = ()>)> {
+    let listener = TcpListener::bind((api.bridge, 0)).await?;
+    let url = format!("http://host.docker.internal:{}", listener.local_addr()?.port());
+    let target = ("127.0.0.1", api.port);
+    let relaying = async move {
+        loop {
+            let Ok((mut inbound, _)) = listener.accept().await else {
+                continue;
+            };
+            tokio::spawn(async move {
+                match TcpStream::connect(target).await {
+                    Ok(mut outbound) => {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                    Err(e) => tracing::warn!(error = %e, "the API is not answering; connection dropped"),
+                }
+            });
+        }
+    };
+    Ok((url, relaying))
+}
+
+async fn run(sam: &SamInvoke, dynamodb_local: &Emulator, moto: &Emulator, api: Api<'_>) -> ExitCode {
     let mut terminate = match (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
@@ -90,23 +129,15 @@ async fn run(sam: &SamInvoke, dynamodb_local: &Emulator, moto: &Emulator) -> Exi
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
     let sqs = aws_sdk_sqs::Client::new(&config);
     let tables = Tables::from_env();
-    let setup = async {
-        ticketing_testkit::tables::create_all(&dynamodb, &ticketing_testkit::tables::template_path(), &tables)
-            .await
-            .map_err(|e| e.to_string())?;
-        let expiries = queues::create_with_dead_letters(&sqs, "hold-expiries", Duration::from_secs(30)).await?;
-        let dead_letters = sqs
-            .create_queue()
-            .queue_name("events-dlq")
-            .send()
-            .await
-            .map_err(queues::err)?
-            .queue_url
-            .ok_or("the events dead-letter queue has no URL")?;
-        Ok::<_, String>((expiries, dead_letters))
+    let (api_url, relaying) = match relay(&api).await {
+        Ok(relay) => relay,
+        Err(e) => {
+            eprintln!("sam-services: cannot relay to the API: {e}");
+            return ExitCode::FAILURE;
+        }
     };
-    let (expiries, dead_letters) = match setup.await {
-        Ok(urls) => urls,
+    let queues = match stack::create(&dynamodb, &sqs, &tables, Duration::from_secs(30)).await {
+        Ok(queues) => queues,
         Err(e) => {
             eprintln!("sam-services: {e}");
             return ExitCode::FAILURE;
@@ -116,7 +147,9 @@ async fn run(sam: &SamInvoke, dynamodb_local: &Emulator, moto: &Emulator) -> Exi
         "Parameters": {
             "AWS_ENDPOINT_URL_DYNAMODB": from_container(&dynamodb_local.endpoint(), dynamodb_local),
             "AWS_ENDPOINT_URL_SQS": from_container(&moto.endpoint(), moto),
-            "HOLD_EXPIRY_QUEUE_URL": from_container(&expiries, moto),
+            "HOLD_EXPIRY_QUEUE_URL": from_container(&queues.expiries, moto),
+            "PG_NOTIFICATION_QUEUE_URL": from_container(&queues.notifications, moto),
+            "PG_WEBHOOK_URL": format!("{api_url}/webhooks/pg"),
             "BOOKINGS_TABLE": tables.bookings,
             "PAYMENT_INTENTS_TABLE": tables.payment_intents,
             "EVENTS_TABLE": tables.events,
@@ -144,17 +177,22 @@ async fn run(sam: &SamInvoke, dynamodb_local: &Emulator, moto: &Emulator) -> Exi
         let mut shard = StreamShards::open_when_ready(&dynamodb, streams.clone(), &tables.events, REGION).await;
         let dead_letters = SqsDeadLetters {
             client: sqs.clone(),
-            queue_url: dead_letters.clone(),
+            queue_url: queues.events_dead_letters.clone(),
         };
         let deliver = |event| async move { sam.invoke("ProcessEventsFunction", &event).await };
         run_mapping_with_dead_letters(&mut shard, deliver, Mapping::default(), &dead_letters).await;
     };
-    let queue_mapping = queues::run_mapping(&sqs, &expiries, REGION, 10, |event| async move {
+    let expiry_mapping = queues::run_mapping(&sqs, &queues.expiries, REGION, 10, |event| async move {
         sam.invoke("ExpireHoldsFunction", &event).await
+    });
+    let notification_mapping = queues::run_mapping(&sqs, &queues.notifications, REGION, 10, |event| async move {
+        sam.invoke("DeliverNotificationsFunction", &event).await
     });
     tokio::select! {
         () = stream_mapping => ExitCode::FAILURE,
-        () = queue_mapping => ExitCode::FAILURE,
+        () = expiry_mapping => ExitCode::FAILURE,
+        () = notification_mapping => ExitCode::FAILURE,
+        () = relaying => ExitCode::FAILURE,
         _ = terminate.0.recv() => ExitCode::SUCCESS,
         _ = terminate.1.recv() => ExitCode::SUCCESS,
         _ = terminate.2.recv() => ExitCode::SUCCESS,

@@ -41,7 +41,7 @@ fn to_hyper(res: Response<Body>) -> Response<Full<Bytes>> {
 }
 
 /// Serves `handler` on `listener` until the returned future is dropped.
-pub(crate) async fn serve<H, F>(listener: TcpListener, handler: H)
+pub async fn serve<H, F>(listener: TcpListener, handler: H)
 where
     H: Fn(Request) -> F + Send + Sync + 'static,
     F: Future<Output = Response<Body>> + Send + 'static,

@@ -1,0 +1,16 @@
+//! `deliver-notifications`: wiring only; the behaviour lives in
+//! `ticketing_aws::events::deliver_notifications`.
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use ticketing_aws::{config, events};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    config::init_tracing();
+    let notifier = &config::deliver_notifications()?;
+    run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        Ok::<_, Error>(events::deliver_notifications(notifier, event.payload).await)
+    }))
+    .await
+}

@@ -1,0 +1,50 @@
+//! What `template.yaml` creates besides the functions, made on the local emulators for `make dev` and
+//! for SAM (`make sam-local`, `make sam-test`): the tables, the hold-expiry queue and the gateway's
+//! notification queue (each with its dead-letter queue), and the events stream's dead-letter queue.
+
+use std::time::Duration;
+
+use ticketing_aws::dynamodb::Tables;
+use ticketing_testkit::queues;
+
+/// The queues' URLs (the tables are named by the environment).
+pub struct Queues {
+    /// `HOLD_EXPIRY_QUEUE_URL`: into `expire-holds`.
+    pub expiries: String,
+    /// `PG_NOTIFICATION_QUEUE_URL`: into `deliver-notifications`.
+    pub notifications: String,
+    /// Where the events stream's mapping sends what it gives up.
+    pub events_dead_letters: String,
+}
+
+/// Creates the tables of `template.yaml` and its queues; a queue's messages come back `visibility`
+/// after a failed delivery.
+pub async fn create(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    sqs: &aws_sdk_sqs::Client,
+    tables: &Tables,
+    visibility: Duration,
+) -> Result<Queues, String> {
+    ticketing_testkit::tables::create_all(dynamodb, &ticketing_testkit::tables::template_path(), tables)
+        .await
+        .map_err(|e| e.to_string())?;
+    let expiries = queues::create_with_dead_letters(sqs, "hold-expiries", visibility)
+        .await
+        .map_err(|e| format!("cannot create the expiry queue: {e}"))?;
+    let notifications = queues::create_with_dead_letters(sqs, "gateway-notifications", visibility)
+        .await
+        .map_err(|e| format!("cannot create the notification queue: {e}"))?;
+    let events_dead_letters = sqs
+        .create_queue()
+        .queue_name("events-dlq")
+        .send()
+        .await
+        .map_err(|e| format!("cannot create the events dead-letter queue: {}", queues::err(e)))?
+        .queue_url
+        .ok_or("the events dead-letter queue has no URL")?;
+    Ok(Queues {
+        expiries,
+        notifications,
+        events_dead_letters,
+    })
+}
