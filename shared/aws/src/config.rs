@@ -4,7 +4,8 @@
 //! | variable | read by | meaning |
 //! |---|---|---|
 //! | `HOLD_SECONDS` | create-booking | how long a booking holds its seats unpaid (default 600) |
-//! | `PERFORMANCES_FILE` | create-booking, get-seat-map | the catalog file (default: built in) |
+//! | `PERFORMANCES_FILE` | `make run`, `make dev`, SAM's local services | the catalog loaded into the performances at start (default: built in) |
+//! | `CATALOG_TTL_SECONDS` | create-booking, get-seat-map | how long a performance read from the table is trusted (10; 0: always read) |
 //! | `HOLD_EXPIRY_QUEUE_URL` | create-booking, expire-holds | the SQS delay queue of expiries |
 //! | `PG_WEBHOOK_SECRET` | receive-webhook (and the simulated gateway) | the notifications' signing secret |
 //! | `PG_NOTIFICATION_QUEUE_URL` | execute-payment | the SQS delay queue of the simulated gateway's notifications (unset: the gateway notifies by itself) |
@@ -20,8 +21,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ticketing_core::app::{
-    CreateBooking, ExecutePayment, ExpireHolds, Gateway, HoldPolicy, ListBookings, ProcessingPolicy, ReceiveWebhook,
-    SeatMap, SettleEvents, WebhookSecret,
+    CreateBooking, ExecutePayment, ExpireHolds, Gateway, HoldPolicy, ListBookings, ManagePerformances,
+    PerformanceCache, ProcessingPolicy, ReceiveWebhook, SeatMap, SettleEvents, WebhookSecret, DEFAULT_CATALOG_TTL,
 };
 use ticketing_core::catalog::{Catalog, CatalogError};
 use ticketing_core::domain::SystemClock;
@@ -79,11 +80,30 @@ pub fn hold_policy() -> Result<HoldPolicy, ConfigError> {
     }
 }
 
-/// The catalog named by `PERFORMANCES_FILE`, or the built-in one.
-pub fn catalog() -> Result<Arc<Catalog>, ConfigError> {
+/// The catalog named by `PERFORMANCES_FILE`, or the built-in one: what the local stacks put on sale
+/// at start.
+pub fn catalog() -> Result<Catalog, ConfigError> {
     match std::env::var_os("PERFORMANCES_FILE").filter(|v| !v.is_empty()) {
-        Some(path) => Ok(Arc::new(Catalog::from_file(&PathBuf::from(path))?)),
-        None => Ok(Arc::new(Catalog::builtin())),
+        Some(path) => Ok(Catalog::from_file(&PathBuf::from(path))?),
+        None => Ok(Catalog::builtin()),
+    }
+}
+
+/// The longest `CATALOG_TTL_SECONDS` accepted: an hour.
+const MAX_CATALOG_TTL_SECONDS: u64 = 3600;
+
+/// `CATALOG_TTL_SECONDS` (default 10): how long a performance read from the table is trusted for a
+/// booking or a seat map; 0 reads it every time.
+pub fn catalog_ttl() -> Result<Duration, ConfigError> {
+    let Ok(value) = std::env::var("CATALOG_TTL_SECONDS") else {
+        return Ok(DEFAULT_CATALOG_TTL);
+    };
+    match value.trim().parse::<u64>() {
+        Ok(secs) if secs <= MAX_CATALOG_TTL_SECONDS => Ok(Duration::from_secs(secs)),
+        _ => Err(ConfigError::Invalid {
+            name: "CATALOG_TTL_SECONDS (0 to 3600)",
+            value,
+        }),
     }
 }
 
@@ -233,6 +253,15 @@ impl Aws {
         }
     }
 
+    /// The performances over `store`, as this process knows them for `CATALOG_TTL_SECONDS`.
+    fn performances(store: &Arc<DynamoStore>) -> Result<Arc<PerformanceCache<DynamoStore>>, ConfigError> {
+        Ok(Arc::new(PerformanceCache::new(
+            Arc::clone(store),
+            Arc::new(SystemClock),
+            catalog_ttl()?,
+        )))
+    }
+
     /// The SQS delay queue named by `HOLD_EXPIRY_QUEUE_URL`.
     fn expiries(&self) -> Result<Arc<dyn ExpiryQueue>, ConfigError> {
         let url = required("HOLD_EXPIRY_QUEUE_URL")?;
@@ -243,9 +272,10 @@ impl Aws {
 /// `create-booking`'s service.
 pub async fn create_booking() -> Result<CreateBooking<DynamoStore>, ConfigError> {
     let aws = Aws::from_env().await;
+    let store = aws.store();
     Ok(CreateBooking::new(
-        aws.store(),
-        catalog()?,
+        Arc::clone(&store),
+        Aws::performances(&store)?,
         Arc::new(SystemClock),
         hold_policy()?,
         aws.expiries()?,
@@ -270,8 +300,22 @@ pub async fn list_bookings() -> Result<ListBookings<DynamoStore>, ConfigError> {
 
 /// `get-seat-map`'s service.
 pub async fn seat_map() -> Result<SeatMap<DynamoStore>, ConfigError> {
-    let aws = Aws::from_env().await;
-    Ok(SeatMap::new(aws.store(), catalog()?, Arc::new(SystemClock)))
+    let store = Aws::from_env().await.store();
+    Ok(SeatMap::new(
+        Arc::clone(&store),
+        Aws::performances(&store)?,
+        Arc::new(SystemClock),
+    ))
+}
+
+/// `manage-performances`' service.
+pub async fn manage_performances() -> Result<ManagePerformances<DynamoStore>, ConfigError> {
+    let store = Aws::from_env().await.store();
+    Ok(ManagePerformances::new(
+        Arc::clone(&store),
+        Arc::new(SystemClock),
+        Aws::performances(&store)?,
+    ))
 }
 
 /// `receive-webhook`'s service.

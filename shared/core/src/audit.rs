@@ -29,7 +29,20 @@ pub struct AuditReport {
     pub sold_seats: usize,
     /// Money taken for bookings that did not get their seats, owed back: booking, amount, currency.
     pub refunds_owed: Vec<(BookingId, i64, String)>,
+    /// Per performance id: what it sold, by the bookings, the seat locks and the ledger (what
+    /// `GET /performances/{id}/sales` must agree with).
+    pub performances: BTreeMap<String, Sales>,
     pub breaches: Vec<String>,
+}
+
+/// What a performance sold, as the audit counts it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Sales {
+    /// Seats sold to its confirmed bookings.
+    pub sold_seats: u64,
+    pub confirmed_bookings: u64,
+    /// What the ledger captured for its confirmed bookings.
+    pub gross_amount: i64,
 }
 
 impl AuditReport {
@@ -52,6 +65,13 @@ impl fmt::Display for AuditReport {
         )?;
         writeln!(f, "ledger total:        {} (must be 0)", self.ledger_total)?;
         writeln!(f, "sold seats:          {}", self.sold_seats)?;
+        for (performance, sales) in &self.performances {
+            writeln!(
+                f,
+                "  - {performance}: {} seats, {} confirmed bookings, {} captured",
+                sales.sold_seats, sales.confirmed_bookings, sales.gross_amount
+            )?;
+        }
         writeln!(f, "refunds owed:        {}", self.refunds_owed.len())?;
         for (booking, amount, currency) in &self.refunds_owed {
             writeln!(f, "  - booking {booking}: {amount} {currency}")?;
@@ -147,6 +167,22 @@ pub fn check(bookings: &[Booking], entries: &[LedgerEntry], locks: &[SeatLock]) 
     }
     for booking in bookings.iter().filter(|b| b.status == BookingStatus::Confirmed) {
         check_confirmed(booking, &transactions, locks, &mut report.breaches);
+        let sales = report
+            .performances
+            .entry(booking.performance_id.as_str().to_owned())
+            .or_default();
+        sales.confirmed_bookings += 1;
+        sales.sold_seats += locks
+            .iter()
+            .filter(|l| l.booking_id == booking.booking_id && l.status == SeatState::Sold)
+            .count() as u64;
+        sales.gross_amount += transactions
+            .values()
+            .filter(|lines| {
+                lines[0].booking_id == booking.booking_id && lines.iter().all(|l| l.account != Account::RefundsPayable)
+            })
+            .map(|lines| lines[0].amount.amount)
+            .sum::<i64>();
     }
     for (booking, _) in settled.iter().filter(|(b, _)| !by_id.contains_key(*b)) {
         report

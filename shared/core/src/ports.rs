@@ -10,6 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use crate::catalog::{PerformanceRecord, PerformanceStatus};
 use crate::domain::ledger::LedgerEntry;
 use crate::domain::payment::{PaymentEvent, PaymentIntent, PgResult};
 use crate::domain::seats::SeatLock;
@@ -373,4 +374,83 @@ pub trait GatewayCallback: Send + Sync {
     /// where it outlives the caller's request; an error loses only this notification: the charge is
     /// reconciled by asking the gateway at the processing timeout.
     async fn deliver_later(&self, notification: &Notification) -> Result<(), CallbackError>;
+}
+
+/// Why a new performance was not written.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    #[error("a performance with this id exists")]
+    Exists,
+    /// The request's idempotency key went to a retry.
+    #[error("the idempotency key was taken over")]
+    KeyTaken,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why a change of a performance was not written.
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateError {
+    /// Another change came first: read it and try again.
+    #[error("the performance changed since it was read")]
+    Moved,
+    /// A seat was held: the layout stays.
+    #[error("the performance's layout is locked")]
+    LayoutLocked,
+    #[error("no such performance")]
+    NotFound,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Where a list of performances goes on from: the last one listed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PageKey {
+    pub starts_at: Timestamp,
+    pub performance_id: PerformanceId,
+}
+
+/// Some performances, and where the list goes on from if it does.
+#[derive(Clone, Debug, Default)]
+pub struct Page {
+    pub performances: Vec<PerformanceRecord>,
+    pub next: Option<PageKey>,
+}
+
+/// The `performances` table: one item per performance, the hall kept compactly.
+#[async_trait]
+pub trait Performances: Send + Sync {
+    /// Writes `record` unless a performance has its id, and completes `idempotency`'s claim (which MUST
+    /// still be ours) with it, at once.
+    async fn create_performance(
+        &self,
+        record: &PerformanceRecord,
+        idempotency: Option<&Completion>,
+    ) -> Result<(), CreateError>;
+    async fn performance(
+        &self,
+        id: &PerformanceId,
+        consistency: Consistency,
+    ) -> Result<Option<PerformanceRecord>, StoreError>;
+    /// Replaces the performance with `record` only if it is still at `read_version`; a change of the
+    /// layout (`layout_changed`) only while the layout is not locked.
+    async fn update_performance(
+        &self,
+        record: &PerformanceRecord,
+        read_version: u64,
+        layout_changed: bool,
+    ) -> Result<(), UpdateError>;
+    /// Locks the layout before a first hold, if it is still at `layout_version` (and raises the
+    /// performance's version, so that a change read before it is refused); `false` if the layout
+    /// changed since.
+    async fn lock_layout(&self, id: &PerformanceId, layout_version: u64) -> Result<bool, StoreError>;
+    /// At most `limit` performances of `status`, soonest first (by `startsAt`, then id), from after
+    /// `after`; `next` is set when more may follow.
+    async fn performances(
+        &self,
+        status: PerformanceStatus,
+        limit: u32,
+        after: Option<&PageKey>,
+    ) -> Result<Page, StoreError>;
 }

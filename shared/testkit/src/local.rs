@@ -3,18 +3,18 @@
 //! service instead.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use lambda_http::{Body, Request, Response};
 use ticketing_aws::config::{self, ConfigError, LOCAL_WEBHOOK_SECRET};
 use ticketing_aws::http::{self, ApiError, AuthMode};
 use ticketing_core::app::{
-    CreateBooking, ExecutePayment, ExpireHolds, Gateway, HoldPolicy, ListBookings, ProcessingPolicy, ReceiveWebhook,
-    SeatMap, SettleEvents, WebhookSecret,
+    load_catalog, CreateBooking, ExecutePayment, ExpireHolds, Gateway, HoldPolicy, ListBookings, ManagePerformances,
+    PerformanceCache, ProcessingPolicy, ReceiveWebhook, SeatMap, SettleEvents, WebhookSecret,
 };
-use ticketing_core::catalog::Catalog;
 use ticketing_core::domain::{Clock, SystemClock};
 use ticketing_core::ports::{
-    Bookings, ExpiryQueue, HoldExpiry, Holds, IdempotencyKeys, Inbox, Payments, SeatLocks, Settlements,
+    Bookings, ExpiryQueue, HoldExpiry, Holds, IdempotencyKeys, Inbox, Payments, Performances, SeatLocks, Settlements,
 };
 use tokio::sync::mpsc;
 
@@ -22,13 +22,18 @@ use crate::in_process::InProcessQueue;
 use crate::memory::MemoryStore;
 
 /// What every route of the API needs of a store.
-pub trait ApiStore: SeatLocks + Holds + Bookings + Payments + Settlements + IdempotencyKeys + Inbox {}
-impl<T: SeatLocks + Holds + Bookings + Payments + Settlements + IdempotencyKeys + Inbox> ApiStore for T {}
+pub trait ApiStore:
+    SeatLocks + Holds + Bookings + Payments + Settlements + IdempotencyKeys + Inbox + Performances
+{
+}
+impl<T: SeatLocks + Holds + Bookings + Payments + Settlements + IdempotencyKeys + Inbox + Performances> ApiStore for T {}
 
 /// What the use cases are built from.
 pub struct Parts<S> {
     pub store: Arc<S>,
-    pub catalog: Arc<Catalog>,
+    /// How long a performance read is trusted (the routes share what they read, and a change through
+    /// them is seen at once).
+    pub catalog_ttl: Duration,
     pub clock: Arc<dyn Clock>,
     pub policy: HoldPolicy,
     pub processing: ProcessingPolicy,
@@ -47,6 +52,7 @@ pub struct LocalApi<S> {
     pub receive_webhook: ReceiveWebhook<S>,
     pub settle_events: SettleEvents<S>,
     pub expire_holds: ExpireHolds<S>,
+    pub manage_performances: ManagePerformances<S>,
     /// The expiry queue the services share (the in-process expirer re-enqueues through it).
     pub expiries: Arc<dyn ExpiryQueue>,
     /// How the routes decide the caller.
@@ -57,7 +63,7 @@ impl<S: ApiStore> LocalApi<S> {
     pub fn new(parts: Parts<S>) -> Self {
         let Parts {
             store,
-            catalog,
+            catalog_ttl,
             clock,
             policy,
             processing,
@@ -66,11 +72,19 @@ impl<S: ApiStore> LocalApi<S> {
             gateway,
             auth,
         } = parts;
+        let performances = Arc::new(PerformanceCache::new(store.clone(), clock.clone(), catalog_ttl));
         Self {
-            create_booking: CreateBooking::new(store.clone(), catalog.clone(), clock.clone(), policy, expiries.clone()),
+            create_booking: CreateBooking::new(
+                store.clone(),
+                performances.clone(),
+                clock.clone(),
+                policy,
+                expiries.clone(),
+            ),
             execute_payment: ExecutePayment::new(store.clone(), clock.clone(), gateway, processing),
             list_bookings: ListBookings::new(store.clone()),
-            seat_map: SeatMap::new(store.clone(), catalog, clock.clone()),
+            seat_map: SeatMap::new(store.clone(), performances.clone(), clock.clone()),
+            manage_performances: ManagePerformances::new(store.clone(), clock.clone(), performances),
             receive_webhook: ReceiveWebhook::new(store.clone(), clock.clone(), secret),
             settle_events: SettleEvents::new(store.clone(), clock.clone()),
             expire_holds: ExpireHolds::new(store, clock, expiries.clone(), processing),
@@ -90,6 +104,9 @@ pub async fn route<S: ApiStore>(api: &LocalApi<S>, req: Request) -> Response<Bod
         path if path.starts_with("/performances/") && path.ends_with("/seats") => {
             http::seat_map(&api.seat_map, &api.auth, req).await
         }
+        path if path == "/performances" || path.starts_with("/performances/") => {
+            http::performances(&api.manage_performances, &api.auth, req).await
+        }
         _ => ApiError::not_found().into_response(),
     }
 }
@@ -101,16 +118,25 @@ pub struct MemoryApi {
     pub due: mpsc::UnboundedReceiver<HoldExpiry>,
 }
 
+/// Why `make run`'s API did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot load the catalog: {0}")]
+    Store(#[from] ticketing_core::ports::StoreError),
+}
+
 /// `make run`'s API as the environment configures it (`AUTH_MODE`, `HOLD_SECONDS`,
-/// `PERFORMANCES_FILE`, `PG_WEBHOOK_SECRET`), with the in-process expiry queue and the simulated gateway calling
-/// `webhook_url` back.
-pub fn memory_api(webhook_url: &str) -> Result<MemoryApi, ConfigError> {
+/// `PERFORMANCES_FILE`, `PG_WEBHOOK_SECRET`, `CATALOG_TTL_SECONDS`), with the in-process expiry queue and
+/// the simulated gateway calling `webhook_url` back; the catalog's performances are on sale.
+pub async fn memory_api(webhook_url: &str) -> Result<MemoryApi, StartError> {
     let (queue, due) = InProcessQueue::new();
     let store = Arc::new(MemoryStore::new());
     let secret = config::webhook_secret().unwrap_or_else(|_| WebhookSecret::new(LOCAL_WEBHOOK_SECRET.to_owned()));
     let api = LocalApi::new(Parts {
         store: store.clone(),
-        catalog: config::catalog()?,
+        catalog_ttl: config::catalog_ttl()?,
         clock: Arc::new(SystemClock),
         policy: config::hold_policy()?,
         processing: config::processing_policy()?,
@@ -119,5 +145,6 @@ pub fn memory_api(webhook_url: &str) -> Result<MemoryApi, ConfigError> {
         gateway: Gateway::Simulated(config::simulated_gateway(webhook_url)?),
         auth: config::auth_mode()?,
     });
+    load_catalog(store.as_ref(), &config::catalog()?, SystemClock.now()).await?;
     Ok(MemoryApi { store, api, due })
 }

@@ -111,6 +111,7 @@ fn local_names(tables: &Tables) -> BTreeMap<&'static str, String> {
         ("OccupiedSeatsTable", tables.occupied_seats.clone()),
         ("IdempotencyKeysTable", tables.idempotency_keys.clone()),
         ("UserSeatsTable", tables.user_seats.clone()),
+        ("PerformancesTable", tables.performances.clone()),
     ])
 }
 
@@ -214,8 +215,13 @@ mod tests {
                 "LedgerEntriesTable",
                 "OccupiedSeatsTable",
                 "PaymentIntentsTable",
+                "PerformancesTable",
                 "UserSeatsTable"
             ]
+        );
+        assert_eq!(
+            specs["PerformancesTable"].global_secondary_indexes[0].index_name,
+            Tables::PERFORMANCES_BY_STATUS
         );
         let bookings = &specs["BookingsTable"];
         assert_eq!(

@@ -16,7 +16,7 @@ use lambda_http::{Body, Request, RequestExt};
 use serde_json::Value;
 use ticketing_aws::dynamodb::{DynamoStore, Tables};
 use ticketing_aws::http::AuthMode;
-use ticketing_core::app::{Gateway, HoldPolicy, ProcessingPolicy, WebhookSecret};
+use ticketing_core::app::{load_catalog, Gateway, HoldPolicy, ProcessingPolicy, WebhookSecret, DEFAULT_CATALOG_TTL};
 use ticketing_core::audit::AuditSource;
 use ticketing_core::catalog::Catalog;
 use ticketing_core::domain::payment::PaymentIntent;
@@ -180,13 +180,16 @@ impl Setup {
         self
     }
 
-    /// The app over `fixture`'s store.
-    pub fn build<S: ApiStore>(self, fixture: Fixture<S>) -> TestApp<S> {
+    /// The app over `fixture`'s store, the catalog's performances on sale in it.
+    pub async fn build<S: ApiStore>(self, fixture: Fixture<S>) -> TestApp<S> {
+        load_catalog(fixture.store.as_ref(), &self.catalog, self.clock.now())
+            .await
+            .expect("the catalog loads");
         let (queue, due) = InProcessQueue::new();
         let expiries: Arc<dyn ExpiryQueue> = self.expiries.unwrap_or_else(|| Arc::new(queue));
         let api = LocalApi::new(Parts {
             store: fixture.store.clone(),
-            catalog: Arc::new(self.catalog),
+            catalog_ttl: DEFAULT_CATALOG_TTL,
             clock: self.clock.clone(),
             policy: self.policy,
             processing: self.processing,

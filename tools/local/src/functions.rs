@@ -12,7 +12,7 @@ use tokio::process::{Child, Command};
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The functions of `template.yaml`, as their binaries are named.
-pub const ALL: [&str; 8] = [
+pub const ALL: [&str; 9] = [
     "create-booking",
     "execute-payment",
     "list-my-bookings",
@@ -21,6 +21,7 @@ pub const ALL: [&str; 8] = [
     "process-events",
     "expire-holds",
     "deliver-notifications",
+    "manage-performances",
 ];
 
 #[derive(Debug, thiserror::Error)]

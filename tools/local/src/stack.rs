@@ -1,10 +1,14 @@
 //! What `template.yaml` creates besides the functions, made on the local emulators for `make dev` and
 //! for SAM (`make sam-local`, `make sam-test`): the tables, the hold-expiry queue and the gateway's
-//! notification queue (each with its dead-letter queue), and the events stream's dead-letter queue.
+//! notification queue (each with its dead-letter queue), and the events stream's dead-letter queue; and
+//! the catalog (`PERFORMANCES_FILE`, or the built-in one) put on sale in the performances table.
 
 use std::time::Duration;
 
-use ticketing_aws::dynamodb::Tables;
+use ticketing_aws::dynamodb::{DynamoStore, Tables};
+use ticketing_core::app::load_catalog;
+use ticketing_core::catalog::Catalog;
+use ticketing_core::domain::{Clock, SystemClock};
 use ticketing_testkit::queues;
 
 /// The queues' URLs (the tables are named by the environment).
@@ -17,17 +21,23 @@ pub struct Queues {
     pub events_dead_letters: String,
 }
 
-/// Creates the tables of `template.yaml` and its queues; a queue's messages come back `visibility`
-/// after a failed delivery.
+/// Creates the tables of `template.yaml` and its queues (a queue's messages come back `visibility`
+/// after a failed delivery), and writes the performances of `catalog` the table does not have yet.
 pub async fn create(
     dynamodb: &aws_sdk_dynamodb::Client,
     sqs: &aws_sdk_sqs::Client,
     tables: &Tables,
+    catalog: &Catalog,
     visibility: Duration,
 ) -> Result<Queues, String> {
     ticketing_testkit::tables::create_all(dynamodb, &ticketing_testkit::tables::template_path(), tables)
         .await
         .map_err(|e| e.to_string())?;
+    let store = DynamoStore::new(dynamodb.clone(), tables.clone());
+    let written = load_catalog(&store, catalog, SystemClock.now())
+        .await
+        .map_err(|e| format!("cannot put the catalog on sale: {e}"))?;
+    tracing::info!(written, "the catalog's performances are on sale");
     let expiries = queues::create_with_dead_letters(sqs, "hold-expiries", visibility)
         .await
         .map_err(|e| format!("cannot create the expiry queue: {e}"))?;

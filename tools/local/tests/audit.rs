@@ -9,7 +9,7 @@ use ticketing_testkit::test_app::{dynamodb, dynamodb_local, EventStream, Setup, 
 
 #[tokio::test]
 async fn the_audit_is_clean_after_real_flows_and_reports_every_breach() {
-    let app = Setup::seats(20).build(dynamodb().await);
+    let app = Setup::seats(20).build(dynamodb().await).await;
     let mut shard = app.store.events_stream().await;
     let worker = run_mapping(
         &mut *shard,

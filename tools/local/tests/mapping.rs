@@ -8,7 +8,7 @@ use ticketing_testkit::test_app::{memory, Setup, USER};
 
 #[tokio::test]
 async fn the_in_process_mapping_retries_then_moves_past_a_poisoned_record() {
-    let app = Setup::seats(20).build(memory());
+    let app = Setup::seats(20).build(memory()).await;
     let ids = [
         app.book_and_pay(USER, 2, "120").await,
         app.book_and_pay(USER, 2, "120").await,

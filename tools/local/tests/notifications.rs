@@ -62,7 +62,8 @@ async fn a_processing_payment_is_confirmed_through_the_delay_queue_and_the_webho
     let app = Arc::new(
         Setup::seats(4)
             .gateway(Gateway::Simulated(Arc::new(callback)))
-            .build(memory()),
+            .build(memory())
+            .await,
     );
     let (url, server) = served(&app).await;
 
@@ -99,7 +100,7 @@ async fn a_processing_payment_is_confirmed_through_the_delay_queue_and_the_webho
 
 #[tokio::test]
 async fn a_notification_the_webhook_refuses_is_reported_for_another_delivery() {
-    let app = Arc::new(Setup::seats(4).build(memory()));
+    let app = Arc::new(Setup::seats(4).build(memory()).await);
     let (url, server) = served(&app).await;
     let body = notification(
         "evt_refused_1",

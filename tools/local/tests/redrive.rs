@@ -28,7 +28,7 @@ async fn given_up_records_go_to_the_dead_letter_queue_and_redrive_applies_them()
         .expect("queue")
         .queue_url
         .expect("url");
-    let app = Setup::seats(10).build(dynamodb().await);
+    let app = Setup::seats(10).build(dynamodb().await).await;
 
     // Two paid bookings while the worker is down, and a notification for a booking that never existed.
     let ids = [

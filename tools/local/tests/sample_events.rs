@@ -28,7 +28,7 @@ fn body(response: &lambda_http::Response<lambda_http::Body>) -> serde_json::Valu
 
 #[tokio::test]
 async fn every_sample_event_drives_its_function() {
-    let app = Setup::with_catalog(Catalog::builtin()).build(memory());
+    let app = Setup::with_catalog(Catalog::builtin()).build(memory()).await;
 
     let req = lambda_http::request::from_str(&sample("create-booking.json")).expect("API Gateway v2 event");
     let created = http::create_booking(&app.api.create_booking, &app.api.auth, req).await;
@@ -74,7 +74,7 @@ async fn every_sample_event_drives_its_function() {
 
 #[tokio::test]
 async fn the_seat_map_and_expiry_samples_drive_their_functions() {
-    let app = Setup::with_catalog(Catalog::builtin()).build(memory());
+    let app = Setup::with_catalog(Catalog::builtin()).build(memory()).await;
     let req = lambda_http::request::from_str(&sample("get-seat-map.json")).expect("API Gateway v2 event");
     let map = http::seat_map(&app.api.seat_map, &app.api.auth, req).await;
     assert_eq!(map.status(), StatusCode::OK);
@@ -106,7 +106,8 @@ async fn the_seat_map_and_expiry_samples_drive_their_functions() {
 async fn the_webhook_sample_is_refused_until_signed_afresh() {
     let app = Setup::with_catalog(Catalog::builtin())
         .secret("whsec_sample")
-        .build(memory());
+        .build(memory())
+        .await;
     let req = lambda_http::request::from_str(&sample("receive-webhook.json")).expect("API Gateway v2 event");
     assert_eq!(
         http::receive_webhook(&app.api.receive_webhook, req).await.status(),
@@ -130,7 +131,8 @@ async fn the_webhook_sample_is_refused_until_signed_afresh() {
 async fn the_samples_carry_the_authorizers_claims_and_answer_the_same_under_jwt() {
     let app = Setup::with_catalog(Catalog::builtin())
         .auth(AuthMode::cognito())
-        .build(memory());
+        .build(memory())
+        .await;
     let req = lambda_http::request::from_str(&sample("create-booking.json")).expect("API Gateway v2 event");
     let created = http::create_booking(&app.api.create_booking, &app.api.auth, req).await;
     assert_eq!(created.status(), StatusCode::CREATED);
@@ -154,7 +156,8 @@ async fn the_missing_token_sample_is_unauthenticated_in_both_modes() {
     for auth in [AuthMode::Header, AuthMode::cognito()] {
         let app = Setup::with_catalog(Catalog::builtin())
             .auth(auth.clone())
-            .build(memory());
+            .build(memory())
+            .await;
         let req = lambda_http::request::from_str(&sample("missing-token.json")).expect("API Gateway v2 event");
         let answer = http::list_my_bookings(&app.api.list_bookings, &app.api.auth, req).await;
         assert_eq!(answer.status(), StatusCode::UNAUTHORIZED, "{auth:?}");
@@ -167,7 +170,8 @@ async fn the_notification_sample_is_posted_to_the_webhook_and_stored() {
     let app = Arc::new(
         Setup::with_catalog(Catalog::builtin())
             .secret(LOCAL_WEBHOOK_SECRET)
-            .build(memory()),
+            .build(memory())
+            .await,
     );
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
     let url = format!("http://{}/webhooks/pg", listener.local_addr().expect("bound"));

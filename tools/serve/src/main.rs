@@ -17,7 +17,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let port = config::port();
     // The simulated gateway calls this very server back for payments it answers "processing".
     let url = std::env::var("PG_WEBHOOK_URL").unwrap_or_else(|_| format!("http://127.0.0.1:{port}/webhooks/pg"));
-    let MemoryApi { store, api, due } = memory_api(&url)?;
+    let MemoryApi { store, api, due } = memory_api(&url).await?;
     let api = Arc::new(api);
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     tracing::info!(address = %listener.local_addr()?, "ticketing API listening (in-memory store)");

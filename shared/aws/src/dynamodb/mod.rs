@@ -9,6 +9,7 @@ mod holds;
 mod inbox;
 mod keys;
 mod payments;
+mod performances;
 mod scan;
 mod settlements;
 mod tx;
@@ -37,14 +38,17 @@ pub struct Tables {
     pub idempotency_keys: String,
     /// Per user and performance, how many seats the user holds or has bought.
     pub user_seats: String,
+    pub performances: String,
 }
 
 impl Tables {
     /// The global secondary index of `bookings` by `userId`, newest `createdAt` first.
     pub const BOOKINGS_BY_USER: &'static str = "byUser";
+    /// The global secondary index of `performances` by `status`, soonest `startsAt` first.
+    pub const PERFORMANCES_BY_STATUS: &'static str = "byStatus";
 
     /// Each table's environment variable and default name.
-    const NAMES: [(&'static str, &'static str); 7] = [
+    const NAMES: [(&'static str, &'static str); 8] = [
         ("BOOKINGS_TABLE", "bookings"),
         ("PAYMENT_INTENTS_TABLE", "paymentIntents"),
         ("EVENTS_TABLE", "events"),
@@ -52,10 +56,11 @@ impl Tables {
         ("OCCUPIED_SEATS_TABLE", "occupiedSeats"),
         ("IDEMPOTENCY_KEYS_TABLE", "idempotencyKeys"),
         ("USER_SEATS_TABLE", "userSeats"),
+        ("PERFORMANCES_TABLE", "performances"),
     ];
 
     fn named(name: impl Fn(&str, &str) -> String) -> Self {
-        let [bookings, payment_intents, events, ledger_entries, occupied_seats, idempotency_keys, user_seats] =
+        let [bookings, payment_intents, events, ledger_entries, occupied_seats, idempotency_keys, user_seats, performances] =
             Self::NAMES.map(|(var, default)| name(var, default));
         Self {
             bookings,
@@ -65,6 +70,7 @@ impl Tables {
             occupied_seats,
             idempotency_keys,
             user_seats,
+            performances,
         }
     }
 

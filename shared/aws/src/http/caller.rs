@@ -83,6 +83,25 @@ fn user(raw: &str) -> Result<UserId, ApiError> {
 }
 
 impl AuthMode {
+    /// The caller of `req` on a route open to anyone: `None` when it presents no credential at all;
+    /// a credential that is there but not valid (an empty `x-user-id`) is refused as on any route.
+    pub fn optional_caller(&self, req: &Request) -> Result<Option<Caller>, ApiError> {
+        let presented = match self {
+            Self::Jwt { .. } => jwt_claims(req).is_some(),
+            Self::Header => req.headers().contains_key("x-user-id"),
+        };
+        if !presented {
+            return Ok(None);
+        }
+        self.caller(req).map(Some).map_err(|e| {
+            if e.status == StatusCode::UNAUTHORIZED {
+                ApiError::bad_request("INVALID_USER_ID", e.message)
+            } else {
+                e
+            }
+        })
+    }
+
     /// The caller of `req`: `401 UNAUTHENTICATED` when there is none.
     pub fn caller(&self, req: &Request) -> Result<Caller, ApiError> {
         match self {

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use ticketing_core::app::{BookingRequest, CreateBooking};
 use ticketing_core::domain::{Booking, PaymentMethod, PerformanceId, Quantity};
 use ticketing_core::idempotency::{Remember, StoredResponse};
-use ticketing_core::ports::{Holds, IdempotencyKeys, SeatLocks};
+use ticketing_core::ports::{Holds, IdempotencyKeys, Performances, SeatLocks};
 
 use super::idempotent::idempotently;
 use super::{post_request, stored, ApiError, AuthMode, ParseBody};
@@ -18,6 +18,8 @@ struct CreateBookingBody {
     performance_id: String,
     quantity: i64,
     payment_method: String,
+    #[serde(default)]
+    section: Option<String>,
 }
 
 impl ParseBody for CreateBookingBody {
@@ -49,6 +51,7 @@ impl ParseBody for CreateBookingBody {
             performance_id,
             quantity,
             payment_method,
+            section: self.section,
         })
     }
 }
@@ -72,7 +75,7 @@ fn remembered(booking: &Booking) -> StoredResponse {
 }
 
 /// `POST /bookings`
-pub async fn create_booking<S: SeatLocks + Holds + IdempotencyKeys>(
+pub async fn create_booking<S: SeatLocks + Holds + IdempotencyKeys + Performances>(
     service: &CreateBooking<S>,
     auth: &AuthMode,
     req: Request,

@@ -4,16 +4,29 @@
 
 mod caller;
 mod create_booking;
+mod create_performance;
 mod execute_payment;
+mod get_performance;
 mod idempotent;
 mod list_my_bookings;
+mod list_performances;
+mod performance_sales;
+mod performances;
 mod receive_webhook;
 mod seat_map;
+mod update_performance;
+
+use create_performance::create_performance;
+use get_performance::get_performance;
+use list_performances::list_performances;
+use performance_sales::performance_sales;
+use update_performance::update_performance;
 
 pub use caller::{AuthMode, Caller, Role};
 pub use create_booking::create_booking;
 pub use execute_payment::execute_payment;
 pub use list_my_bookings::list_my_bookings;
+pub use performances::performances;
 pub use receive_webhook::receive_webhook;
 pub use seat_map::{performance_in_path, seat_map};
 
@@ -90,6 +103,19 @@ impl From<FlowError> for ApiError {
         use StatusCode as S;
         match e {
             FlowError::UnknownPerformance(_) => Self::new(S::NOT_FOUND, "PERFORMANCE_NOT_FOUND", e.to_string()),
+            FlowError::PerformanceNotOnSale(..) => Self::new(S::CONFLICT, "PERFORMANCE_NOT_ON_SALE", e.to_string()),
+            FlowError::SalesNotOpen(_) => Self::new(S::CONFLICT, "SALES_NOT_OPEN", e.to_string()),
+            FlowError::SalesClosed(_) => Self::new(S::CONFLICT, "SALES_CLOSED", e.to_string()),
+            FlowError::QuantityOverLimit { .. } => Self::bad_request("QUANTITY_OVER_LIMIT", e.to_string()),
+            FlowError::UnknownSection(_) => Self::bad_request("UNKNOWN_SECTION", e.to_string()),
+            FlowError::InvalidPerformance(ref why) => performances::invalid(why),
+            FlowError::PerformanceExists(_) => Self::new(S::CONFLICT, "PERFORMANCE_EXISTS", e.to_string()),
+            FlowError::InvalidTransition { .. } => Self::new(S::CONFLICT, "INVALID_TRANSITION", e.to_string()),
+            FlowError::LayoutLocked(_) => Self::new(S::CONFLICT, "LAYOUT_LOCKED", e.to_string()),
+            FlowError::PerformanceContended(_) => Self {
+                transient: true,
+                ..Self::new(S::CONFLICT, "PERFORMANCE_BUSY", e.to_string())
+            },
             FlowError::BookingNotFound => Self::new(S::NOT_FOUND, "BOOKING_NOT_FOUND", e.to_string()),
             FlowError::SeatsUnavailable(_) => Self::new(S::CONFLICT, "SEATS_UNAVAILABLE", e.to_string()),
             FlowError::SeatsContended(_) => Self {

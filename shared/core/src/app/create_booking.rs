@@ -1,6 +1,8 @@
-//! `POST /bookings`: choose seats, schedule the hold's expiry, and write the pending booking, its
-//! payment intent and its seat locks at once; a race lost to another booking is retried.
+//! `POST /bookings`: check the performance is on sale, choose seats (within a section if asked),
+//! schedule the hold's expiry, and write the pending booking, its payment intent and its seat locks at
+//! once; a race lost to another booking is retried.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,14 +10,20 @@ use std::time::Duration;
 use rand::Rng;
 use tracing::{info, warn, Instrument};
 
-use super::seat_search::{find_seats, RowHints, SeatChoice};
+use super::performance_cache::PerformanceCache;
+use super::seat_search::{find_seats, Hall, RowHints, SeatChoice};
 use super::FlowError;
 use super::Idempotency;
-use crate::catalog::{Catalog, Performance};
+use crate::catalog::Performance;
 use crate::domain::{Booking, BookingId, Clock, PaymentMethod, PerformanceId, Quantity, SeatId, UserId};
 use crate::idempotency::Remember;
 use crate::metrics::{self, Metric};
-use crate::ports::{ExpiryQueue, HoldError, HoldExpiry, HoldRequest, Holds, IdempotencyKeys, NewHold, SeatLocks};
+use crate::ports::{
+    ExpiryQueue, HoldError, HoldExpiry, HoldRequest, Holds, IdempotencyKeys, NewHold, Performances, SeatLocks,
+};
+
+/// How many times a booking reads the performance again after its layout changed under it.
+const LAYOUT_ATTEMPTS: u32 = 3;
 
 /// How many times a booking re-reads the hall after losing a seat to a concurrent booking.
 const HOLD_ATTEMPTS: u32 = 25;
@@ -29,6 +37,8 @@ pub struct BookingRequest {
     pub performance_id: PerformanceId,
     pub quantity: Quantity,
     pub payment_method: PaymentMethod,
+    /// Only seats of this section.
+    pub section: Option<String>,
 }
 
 /// How long a new booking holds its seats unpaid.
@@ -46,7 +56,7 @@ impl Default for HoldPolicy {
 /// The create-booking use case, with everything it needs.
 pub struct CreateBooking<S> {
     store: Arc<S>,
-    catalog: Arc<Catalog>,
+    performances: Arc<PerformanceCache<S>>,
     clock: Arc<dyn Clock>,
     policy: HoldPolicy,
     expiries: Arc<dyn ExpiryQueue>,
@@ -60,17 +70,17 @@ impl<S: IdempotencyKeys> CreateBooking<S> {
     }
 }
 
-impl<S: SeatLocks + Holds> CreateBooking<S> {
+impl<S: SeatLocks + Holds + Performances> CreateBooking<S> {
     pub fn new(
         store: Arc<S>,
-        catalog: Arc<Catalog>,
+        performances: Arc<PerformanceCache<S>>,
         clock: Arc<dyn Clock>,
         policy: HoldPolicy,
         expiries: Arc<dyn ExpiryQueue>,
     ) -> Self {
         Self {
             store,
-            catalog,
+            performances,
             clock,
             policy,
             expiries,
@@ -88,19 +98,21 @@ impl<S: SeatLocks + Holds> CreateBooking<S> {
         request: BookingRequest,
         remember: Option<Remember<'_, Booking>>,
     ) -> Result<Booking, FlowError> {
-        let perf = self
-            .catalog
-            .performance(&request.performance_id)
-            .ok_or_else(|| FlowError::UnknownPerformance(request.performance_id.clone()))?;
-        let total = perf
-            .price
-            .times(request.quantity.get())
-            .ok_or(FlowError::PriceOverflow)?;
+        let perf = self.bookable(&request.performance_id).await?;
+        let limit = perf.record.max_seats_per_booking;
+        if request.quantity.get() > limit {
+            return Err(FlowError::QuantityOverLimit { limit });
+        }
+        let hall: Cow<'_, [SeatId]> = match &request.section {
+            None => Cow::Borrowed(&perf.seats),
+            Some(name) if perf.section(name).is_some() => Cow::Owned(perf.seats_in(name)),
+            Some(name) => return Err(FlowError::UnknownSection(name.clone())),
+        };
         if perf
-            .max_seats_per_user
+            .max_seats_per_user()
             .is_some_and(|limit| request.quantity.get() > limit)
         {
-            return Err(limit_reached(perf));
+            return Err(limit_reached(&perf));
         }
         let hold = HoldRequest {
             booking_id: BookingId::generate(),
@@ -108,16 +120,30 @@ impl<S: SeatLocks + Holds> CreateBooking<S> {
             performance_id: request.performance_id,
             quantity: request.quantity,
             payment_method: request.payment_method,
-            total,
+            total: perf.price_of(&[]).ok_or(FlowError::PriceOverflow)?,
         };
-        let span =
-            tracing::info_span!("create_booking", booking_id = %hold.booking_id, performance_id = %perf.performance_id);
-        self.hold_seats(perf, &hold, remember.as_ref()).instrument(span).await
+        let span = tracing::info_span!("create_booking", booking_id = %hold.booking_id, performance_id = %perf.id());
+        self.hold_seats(&perf, &hall, &hold, remember.as_ref())
+            .instrument(span)
+            .await
+    }
+
+    /// The performance, on sale within its window, its layout locked against changes (once, before
+    /// its first hold).
+    async fn bookable(&self, id: &PerformanceId) -> Result<Arc<Performance>, FlowError> {
+        for _ in 0..LAYOUT_ATTEMPTS {
+            let perf = self.performances.for_booking(id).await?;
+            if self.performances.lock_layout(&perf).await? {
+                return Ok(perf);
+            }
+        }
+        Err(FlowError::PerformanceContended(id.clone()))
     }
 
     async fn hold_seats(
         &self,
         perf: &Performance,
+        hall: &[SeatId],
         request: &HoldRequest,
         remember: Option<&Remember<'_, Booking>>,
     ) -> Result<Booking, FlowError> {
@@ -128,7 +154,10 @@ impl<S: SeatLocks + Holds> CreateBooking<S> {
             let now = self.clock.now();
             let (choice, rows_read) = find_seats(
                 self.store.as_ref(),
-                perf,
+                Hall {
+                    performance: perf.id(),
+                    seats: hall,
+                },
                 quantity,
                 &refused,
                 attempt,
@@ -141,7 +170,7 @@ impl<S: SeatLocks + Holds> CreateBooking<S> {
                 SeatChoice::SoldOut { free } => {
                     info!(free, "seats unavailable");
                     metrics::count(Metric::SeatsUnavailable);
-                    return Err(FlowError::SeatsUnavailable(perf.performance_id.clone()));
+                    return Err(FlowError::SeatsUnavailable(perf.id().clone()));
                 }
             };
             // The expiry goes out once, before the first write: once the hold is written, nothing may
@@ -154,9 +183,14 @@ impl<S: SeatLocks + Holds> CreateBooking<S> {
                     .await?;
                 scheduled = true;
             }
-            let mut hold = NewHold::pending(request, seats, &read, now, self.policy.hold_seconds);
+            // Each seat at its section's price.
+            let priced = HoldRequest {
+                total: perf.price_of(&seats).ok_or(FlowError::PriceOverflow)?,
+                ..request.clone()
+            };
+            let mut hold = NewHold::pending(&priced, seats, &read, now, self.policy.hold_seconds);
             hold.idempotency = remember.map(|r| r.completion(&hold.booking));
-            hold.seat_limit = perf.max_seats_per_user;
+            hold.seat_limit = perf.max_seats_per_user();
             match self.store.hold(&hold, now).await {
                 Ok(()) => {
                     info!(seats = %seat_list(&hold.booking.seat_ids), attempt, rows_read, "booking created");
@@ -171,7 +205,7 @@ impl<S: SeatLocks + Holds> CreateBooking<S> {
                 }
                 Err(HoldError::KeyTaken) => return Err(FlowError::KeyTaken),
                 Err(HoldError::LimitReached) => {
-                    info!(limit = ?perf.max_seats_per_user, "the customer's seat limit is reached");
+                    info!(limit = ?perf.max_seats_per_user(), "the customer's seat limit is reached");
                     return Err(limit_reached(perf));
                 }
                 Err(HoldError::Store(e)) => return Err(e.into()),
@@ -179,14 +213,14 @@ impl<S: SeatLocks + Holds> CreateBooking<S> {
         }
         warn!(attempts = HOLD_ATTEMPTS, "gave up after losing every race for seats");
         metrics::count(Metric::SeatsUnavailable);
-        Err(FlowError::SeatsContended(perf.performance_id.clone()))
+        Err(FlowError::SeatsContended(perf.id().clone()))
     }
 }
 
 fn limit_reached(perf: &Performance) -> FlowError {
     FlowError::SeatLimitReached {
-        performance: perf.performance_id.clone(),
-        limit: perf.max_seats_per_user.unwrap_or_default(),
+        performance: perf.id().clone(),
+        limit: perf.max_seats_per_user().unwrap_or_default(),
     }
 }
 

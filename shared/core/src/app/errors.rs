@@ -1,5 +1,6 @@
 //! Why a use case could not do what was asked. Mapped to HTTP in one place, the HTTP adapter.
 
+use crate::catalog::{InvalidPerformance, PerformanceStatus};
 use crate::domain::{BookingStatus, PerformanceId};
 use crate::ports::{QueueError, StoreError};
 
@@ -7,6 +8,30 @@ use crate::ports::{QueueError, StoreError};
 pub enum FlowError {
     #[error("performance {0} does not exist")]
     UnknownPerformance(PerformanceId),
+    #[error("performance {0} is {status} and not on sale", status = .1.as_str())]
+    PerformanceNotOnSale(PerformanceId, PerformanceStatus),
+    #[error("sales of performance {0} have not opened yet")]
+    SalesNotOpen(PerformanceId),
+    #[error("sales of performance {0} have closed")]
+    SalesClosed(PerformanceId),
+    #[error("at most {limit} seats per booking of this performance")]
+    QuantityOverLimit { limit: u32 },
+    #[error("the performance has no section {0:?}")]
+    UnknownSection(String),
+    #[error(transparent)]
+    InvalidPerformance(#[from] InvalidPerformance),
+    #[error("performance {0} exists already")]
+    PerformanceExists(PerformanceId),
+    #[error("a performance cannot go from {} to {}", .from.as_str(), .to.as_str())]
+    InvalidTransition {
+        from: PerformanceStatus,
+        to: PerformanceStatus,
+    },
+    #[error("a seat of performance {0} was held: its sections and prices can no longer change")]
+    LayoutLocked(PerformanceId),
+    /// Every attempt lost to a concurrent change of the performance.
+    #[error("performance {0} is being changed; please try again")]
+    PerformanceContended(PerformanceId),
     #[error("not enough seats are free for {0}")]
     SeatsUnavailable(PerformanceId),
     /// Every attempt lost its seats to concurrent bookings; free seats may remain.

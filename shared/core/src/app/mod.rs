@@ -7,6 +7,8 @@ mod execute_payment;
 mod expire_holds;
 mod idempotency;
 mod list_bookings;
+mod manage_performances;
+mod performance_cache;
 mod receive_webhook;
 mod seat_map;
 mod seat_search;
@@ -18,6 +20,10 @@ pub use execute_payment::{ExecutePayment, Gateway, PaymentRequest, ProcessingPol
 pub use expire_holds::ExpireHolds;
 pub use idempotency::Idempotency;
 pub use list_bookings::ListBookings;
+pub use manage_performances::{
+    load_catalog, ManagePerformances, PerformanceChanges, PerformanceDraft, SalesLine, SalesReport,
+};
+pub use performance_cache::{PerformanceCache, DEFAULT_TTL as DEFAULT_CATALOG_TTL};
 pub use receive_webhook::{Receipt, ReceiveWebhook, WebhookError, WebhookSecret};
 pub use seat_map::SeatMap;
 pub use settle_events::{InboxEvent, SettleEvents};

@@ -7,7 +7,6 @@ use std::sync::Mutex;
 
 use rand::Rng;
 
-use crate::catalog::Performance;
 use crate::domain::seats::{self, SeatLock};
 use crate::domain::{PerformanceId, SeatId, Timestamp};
 use crate::ports::{SeatLocks, StoreError};
@@ -31,6 +30,13 @@ impl RowHints {
     }
 }
 
+/// The seats a booking may take: those of a performance, or of one of its sections, in hall order.
+#[derive(Clone, Copy)]
+pub(crate) struct Hall<'a> {
+    pub(crate) performance: &'a PerformanceId,
+    pub(crate) seats: &'a [SeatId],
+}
+
 /// What the search found.
 pub(crate) enum SeatChoice {
     /// Seats to hold, and the locks read on the way (the lapsed ones among them are taken over).
@@ -39,14 +45,17 @@ pub(crate) enum SeatChoice {
     SoldOut { free: usize },
 }
 
-/// Attempt `attempt` (from 0) at finding `quantity` seats of `perf`, as of `now`. `refused` are seats
+/// Attempt `attempt` (from 0) at finding `quantity` seats of `hall`, as of `now`. `refused` are seats
 /// an earlier attempt was refused although they read free (a lapsed hold that was paid). Of equally
 /// good candidates a first attempt takes the first (from the hinted row), a retry a random one (from a
 /// random row), so that contending requests spread over the hall. Returns the choice and how many row
 /// reads it took.
 pub(crate) async fn find_seats<S: SeatLocks + ?Sized>(
     store: &S,
-    perf: &Performance,
+    Hall {
+        performance,
+        seats: hall,
+    }: Hall<'_>,
     quantity: usize,
     refused: &HashSet<SeatId>,
     attempt: u32,
@@ -60,9 +69,9 @@ pub(crate) async fn find_seats<S: SeatLocks + ?Sized>(
             rand::rng().random_range(0..n)
         }
     };
-    let rows = seats::rows(&perf.seats);
+    let rows = seats::rows(hall);
     let start = if attempt == 0 {
-        hints.get(&perf.performance_id)
+        hints.get(performance)
     } else {
         pick(rows.len())
     };
@@ -73,14 +82,14 @@ pub(crate) async fn find_seats<S: SeatLocks + ?Sized>(
         let Some((first, last)) = seats::key_range(rows[index]) else {
             continue;
         };
-        let row_locks = store.seat_locks_between(&perf.performance_id, first, last).await?;
+        let row_locks = store.seat_locks_between(performance, first, last).await?;
         rows_read += 1;
         // The row's own seats are all in its key range: its read alone tells which are locked.
         let locked: HashSet<&SeatId> = row_locks.iter().map(|l| &l.seat_id).chain(refused.iter()).collect();
         let block = seats::adjacent_block(rows[index], &locked, quantity, &mut pick);
         read.extend(row_locks);
         if let Some(seats) = block {
-            hints.set(&perf.performance_id, index);
+            hints.set(performance, index);
             return Ok((SeatChoice::Found { seats, read }, rows_read));
         }
     }
@@ -96,12 +105,12 @@ pub(crate) async fn find_seats<S: SeatLocks + ?Sized>(
         .collect();
     // Seats with no lock at all come first: a lapsed lock is free, but its booking may have been paid a
     // moment before it lapsed, and taking it over costs more writes.
-    let chosen = seats::allocate(&perf.seats, &locked, quantity, &mut pick)
-        .or_else(|| seats::allocate(&perf.seats, &taken, quantity, &mut pick));
+    let chosen = seats::allocate(hall, &locked, quantity, &mut pick)
+        .or_else(|| seats::allocate(hall, &taken, quantity, &mut pick));
     let choice = match chosen {
         Some(seats) => SeatChoice::Found { seats, read },
         None => SeatChoice::SoldOut {
-            free: perf.seats.len().saturating_sub(taken.len()),
+            free: hall.len().saturating_sub(taken.len()),
         },
     };
     Ok((choice, rows_read))

@@ -87,6 +87,12 @@ impl BookingId {
     }
 }
 
+impl PerformanceId {
+    pub fn generate() -> Self {
+        Self(format!("perf_{}", uuid::Uuid::new_v4().simple()))
+    }
+}
+
 impl EventId {
     pub fn generate() -> Self {
         Self(format!("evt_{}", uuid::Uuid::new_v4().simple()))

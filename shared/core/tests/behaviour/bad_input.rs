@@ -168,7 +168,7 @@ fn cases() -> Vec<(Request, StatusCode, &'static str)> {
 
 #[tokio::test]
 async fn bad_input_gets_clear_4xx_errors() {
-    let app = Setup::seats(10).build(memory());
+    let app = Setup::seats(10).build(memory()).await;
     for (req, status, code) in cases() {
         let what = format!("{} {}", req.method(), req.uri().path());
         let (got, body) = app.call(req).await;

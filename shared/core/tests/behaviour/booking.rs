@@ -16,7 +16,7 @@ on_both_stores!(
 
 /// The seed's scenario 1: CVV 120 confirms the booking, sells its seats and balances the ledger.
 async fn a_paid_booking_is_confirmed_with_its_seats_sold_and_its_ledger_balanced<S: TestStore>(fixture: Fixture<S>) {
-    let app = Setup::with_catalog(Catalog::builtin()).build(fixture);
+    let app = Setup::with_catalog(Catalog::builtin()).build(fixture).await;
     with_worker(&app, async {
         let (code, created) = app.book(USER, 2).await;
         assert_eq!(code, StatusCode::CREATED, "{created}");
@@ -58,7 +58,7 @@ async fn a_paid_booking_is_confirmed_with_its_seats_sold_and_its_ledger_balanced
 /// The seed's scenario 2: CVV 442 fails the booking with DECLINE_2, frees its seats for the next
 /// booking and writes nothing to the ledger; neither booking can be paid again.
 async fn a_declined_booking_fails_and_its_seats_go_to_the_next_booking<S: TestStore>(fixture: Fixture<S>) {
-    let app = Setup::with_catalog(Catalog::builtin()).build(fixture);
+    let app = Setup::with_catalog(Catalog::builtin()).build(fixture).await;
     with_worker(&app, async {
         let (_, first) = app.book(USER, 2).await;
         let id = first["bookingId"].as_str().expect("bookingId").to_owned();
@@ -97,7 +97,7 @@ async fn a_declined_booking_fails_and_its_seats_go_to_the_next_booking<S: TestSt
 
 #[tokio::test]
 async fn my_bookings_are_listed_newest_first() {
-    let app = Setup::seats(10).build(memory());
+    let app = Setup::seats(10).build(memory()).await;
     let mut ids = Vec::new();
     for _ in 0..3 {
         let (_, created) = app.book(USER, 1).await;
@@ -118,7 +118,7 @@ async fn my_bookings_are_listed_newest_first() {
 
 #[tokio::test]
 async fn sold_out_is_a_conflict() {
-    let app = Setup::seats(3).build(memory());
+    let app = Setup::seats(3).build(memory()).await;
     assert_eq!(app.book(USER, 2).await.0, StatusCode::CREATED);
     let (code, body) = app.book(USER, 2).await;
     assert_eq!(
@@ -130,7 +130,7 @@ async fn sold_out_is_a_conflict() {
 
 #[tokio::test]
 async fn a_paid_hold_that_lapsed_before_the_worker_ran_keeps_its_seats() {
-    let app = Setup::seats(3).hold_seconds(1).build::<MemoryStore>(memory());
+    let app = Setup::seats(3).hold_seconds(1).build::<MemoryStore>(memory()).await;
     let (_, first) = app.book(USER, 2).await;
     let id = first["bookingId"].as_str().expect("id");
     assert_eq!(app.pay(USER, id, "120").await.0, StatusCode::OK);
@@ -157,7 +157,7 @@ fn limited_hall() -> Catalog {
 on_both_stores!(twenty_concurrent_bookings_of_one_customer_hold_no_more_than_the_limit);
 
 async fn twenty_concurrent_bookings_of_one_customer_hold_no_more_than_the_limit<S: TestStore>(fixture: Fixture<S>) {
-    let app = std::sync::Arc::new(Setup::with_catalog(limited_hall()).build(fixture));
+    let app = std::sync::Arc::new(Setup::with_catalog(limited_hall()).build(fixture).await);
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..20 {
         let app = std::sync::Arc::clone(&app);
@@ -190,7 +190,7 @@ async fn twenty_concurrent_bookings_of_one_customer_hold_no_more_than_the_limit<
 
 #[tokio::test]
 async fn more_seats_than_a_customer_may_have_are_refused_at_once() {
-    let app = Setup::with_catalog(Catalog::builtin()).build(memory());
+    let app = Setup::with_catalog(Catalog::builtin()).build(memory()).await;
     let (code, body) = app.book(USER, 9).await;
     assert_eq!(
         (code, body["error"]["code"].as_str()),

@@ -13,7 +13,7 @@ use crate::helpers::with_worker;
 
 /// `requests` concurrent bookings of `quantity` seats on a hall of `seats`.
 async fn contend(requests: usize, quantity: u32, seats: usize) {
-    let app = Arc::new(Setup::seats(seats).build(dynamodb().await));
+    let app = Arc::new(Setup::seats(seats).build(dynamodb().await).await);
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..requests {
         let app = Arc::clone(&app);
@@ -59,7 +59,7 @@ async fn fifty_concurrent_pair_bookings_for_ten_seats() {
 /// the holds granted on it never overlap in time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn contention_while_holds_lapse_never_holds_a_seat_twice() {
-    let app = Arc::new(Setup::seats(10).hold_seconds(1).build(dynamodb().await));
+    let app = Arc::new(Setup::seats(10).hold_seconds(1).build(dynamodb().await).await);
     let expirer = run_expiries(app.due_expiries(), &app.api.expire_holds, app.api.expiries.as_ref());
     let until = Instant::now() + Duration::from_secs(3);
     let mut clients = tokio::task::JoinSet::new();

@@ -18,7 +18,7 @@ use crate::helpers::{on_both_stores, with_worker};
 
 #[tokio::test]
 async fn a_lapsed_hold_expires_by_itself_and_a_late_payment_is_refused() {
-    let app = Setup::seats(4).hold_seconds(2).build(memory());
+    let app = Setup::seats(4).hold_seconds(2).build(memory()).await;
     let expirer = run_expiries(app.due_expiries(), &app.api.expire_holds, app.api.expiries.as_ref());
     let scenario = with_worker(&app, async {
         let (_, created) = app.book(USER, 2).await;
@@ -53,7 +53,11 @@ async fn a_lapsed_hold_expires_through_the_sqs_delay_queue() {
         .await
         .expect("queue created");
     let queue: Arc<dyn ExpiryQueue> = Arc::new(SqsExpiryQueue::new(sqs.clone(), url.clone()));
-    let app = Setup::seats(4).hold_seconds(2).expiries(queue).build(dynamodb().await);
+    let app = Setup::seats(4)
+        .hold_seconds(2)
+        .expiries(queue)
+        .build(dynamodb().await)
+        .await;
     let deliver = |event| async { Ok(process_expiries(&app.api.expire_holds, event).await) };
     let consumer = queues::run_mapping(&sqs, &url, "us-east-1", 10, deliver);
     // The booking sends the delayed message itself, before its hold is written: no worker runs here.
@@ -88,7 +92,8 @@ async fn a_payment_and_an_expiry_raced_200_times_never_both_win<S: TestStore>(fi
         Setup::seats(ROUNDS)
             .hold_seconds(60)
             .clock(clock.clone())
-            .build(fixture),
+            .build(fixture)
+            .await,
     );
     let (mut payment_won, mut expiry_won) = (0, 0);
     for round in 0..ROUNDS {

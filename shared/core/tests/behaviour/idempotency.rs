@@ -16,9 +16,9 @@ use crate::helpers::on_both_stores;
 const BODY: &str = r#"{"performanceId": "perf_001", "quantity": 1, "paymentMethod": "CREDIT_CARD"}"#;
 const T0: i64 = 1_900_000_000_000;
 
-fn app<S: TestStore>(fixture: Fixture<S>) -> (TestApp<S>, Arc<ManualClock>) {
+async fn app<S: TestStore>(fixture: Fixture<S>) -> (TestApp<S>, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::at(Timestamp::from_millis(T0)));
-    (Setup::seats(50).clock(clock.clone()).build(fixture), clock)
+    (Setup::seats(50).clock(clock.clone()).build(fixture).await, clock)
 }
 
 async fn post_booking<S: TestStore>(
@@ -44,7 +44,7 @@ on_both_stores!(
 );
 
 async fn a_retry_with_the_same_key_replays_the_first_answer_and_books_once<S: TestStore>(fixture: Fixture<S>) {
-    let (app, _) = app(fixture);
+    let (app, _) = app(fixture).await;
     let (code, first, replayed) = post_booking(&app, "idem_a", "k1", BODY).await;
     assert_eq!((code, replayed), (StatusCode::CREATED, false), "{first}");
     let (code, again, replayed) = post_booking(&app, "idem_a", "k1", BODY).await;
@@ -58,7 +58,7 @@ async fn a_retry_with_the_same_key_replays_the_first_answer_and_books_once<S: Te
 }
 
 async fn the_same_key_with_another_body_is_refused<S: TestStore>(fixture: Fixture<S>) {
-    let (app, _) = app(fixture);
+    let (app, _) = app(fixture).await;
     post_booking(&app, "idem_a", "k1", BODY).await;
     let other = r#"{"performanceId": "perf_001", "quantity": 2, "paymentMethod": "CREDIT_CARD"}"#;
     let (code, refused, _) = post_booking(&app, "idem_a", "k1", other).await;
@@ -74,7 +74,7 @@ async fn the_same_key_with_another_body_is_refused<S: TestStore>(fixture: Fixtur
 }
 
 async fn keys_are_scoped_per_user<S: TestStore>(fixture: Fixture<S>) {
-    let (app, _) = app(fixture);
+    let (app, _) = app(fixture).await;
     let (_, first, _) = post_booking(&app, "idem_a", "k1", BODY).await;
     let (code, theirs, replayed) = post_booking(&app, "idem_b", "k1", BODY).await;
     assert_eq!((code, replayed), (StatusCode::CREATED, false));
@@ -99,7 +99,7 @@ async fn hold_key<S: TestStore>(app: &TestApp<S>, user: &str, key: &str) -> tick
 }
 
 async fn a_key_in_flight_is_refused_until_its_lease_lapses<S: TestStore>(fixture: Fixture<S>) {
-    let (app, clock) = app(fixture);
+    let (app, clock) = app(fixture).await;
     hold_key(&app, "idem_a", "k2").await;
     let (code, busy, _) = post_booking(&app, "idem_a", "k2", BODY).await;
     assert_eq!(
@@ -122,7 +122,7 @@ fn stored_id(b: &ticketing_core::domain::Booking) -> StoredResponse {
 }
 
 async fn a_late_original_cannot_complete_a_key_a_retry_took_over<S: TestStore>(fixture: Fixture<S>) {
-    let (app, clock) = app(fixture);
+    let (app, clock) = app(fixture).await;
     let held = hold_key(&app, "idem_a", "k2").await;
     clock.set(Timestamp::from_millis(
         T0 + i64::try_from(LEASE_SECONDS).expect("small") * 1000,
@@ -131,6 +131,7 @@ async fn a_late_original_cannot_complete_a_key_a_retry_took_over<S: TestStore>(f
     assert_eq!(code, StatusCode::CREATED, "{retried}");
     // The late original: nothing is written, the retry's answer stands.
     let late = BookingRequest {
+        section: None,
         performance_id: PerformanceId::try_from("perf_001").expect("valid"),
         quantity: Quantity::try_from(1).expect("valid"),
         payment_method: PaymentMethod::CreditCard,
@@ -152,7 +153,7 @@ async fn a_late_original_cannot_complete_a_key_a_retry_took_over<S: TestStore>(f
 }
 
 async fn error_answers_are_remembered_too<S: TestStore>(fixture: Fixture<S>) {
-    let (app, _) = app(fixture);
+    let (app, _) = app(fixture).await;
     let unknown = r#"{"performanceId": "perf_404", "quantity": 1, "paymentMethod": "CREDIT_CARD"}"#;
     let (code, missing, _) = post_booking(&app, "idem_a", "k3", unknown).await;
     assert_eq!(code, StatusCode::NOT_FOUND);
@@ -161,7 +162,7 @@ async fn error_answers_are_remembered_too<S: TestStore>(fixture: Fixture<S>) {
 }
 
 async fn a_payment_retry_replays_the_gateways_answer<S: TestStore>(fixture: Fixture<S>) {
-    let (app, _) = app(fixture);
+    let (app, _) = app(fixture).await;
     let (_, first, _) = post_booking(&app, "idem_a", "k1", BODY).await;
     let id = first["bookingId"].as_str().expect("id");
     let pay_body = format!(r#"{{"bookingId": "{id}", "paymentMethodToken": "tok_visa", "cvv": "120"}}"#);
@@ -186,7 +187,7 @@ async fn a_payment_retry_replays_the_gateways_answer<S: TestStore>(fixture: Fixt
 }
 
 async fn bad_keys_are_refused_before_anything_happens<S: TestStore>(fixture: Fixture<S>) {
-    let (app, _) = app(fixture);
+    let (app, _) = app(fixture).await;
     let (code, bad, _) = post_booking(&app, "idem_a", "a b", BODY).await;
     assert_eq!(
         (code, bad["error"]["code"].as_str()),
@@ -196,7 +197,7 @@ async fn bad_keys_are_refused_before_anything_happens<S: TestStore>(fixture: Fix
 }
 
 async fn a_key_is_forgotten_after_a_day<S: TestStore>(fixture: Fixture<S>) {
-    let (app, clock) = app(fixture);
+    let (app, clock) = app(fixture).await;
     let (_, first, _) = post_booking(&app, "idem_a", "k1", BODY).await;
     clock.set(Timestamp::from_millis(
         T0 + (i64::try_from(RETENTION_SECONDS).expect("small") + 60) * 1000,
@@ -208,7 +209,7 @@ async fn a_key_is_forgotten_after_a_day<S: TestStore>(fixture: Fixture<S>) {
 
 /// Concurrent requests under one key: one booking, and every answer is that booking or "in progress".
 async fn one_key_sent_concurrently_books_once<S: TestStore>(fixture: Fixture<S>) {
-    let app = Arc::new(Setup::seats(50).build(fixture));
+    let app = Arc::new(Setup::seats(50).build(fixture).await);
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..10 {
         let app = Arc::clone(&app);

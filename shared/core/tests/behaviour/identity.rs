@@ -9,7 +9,7 @@ const BOOKING: &str = r#"{"performanceId": "perf_001", "quantity": 1, "paymentMe
 
 #[tokio::test]
 async fn under_jwt_the_token_decides_the_caller_and_x_user_id_is_ignored() {
-    let app = Setup::seats(10).auth(AuthMode::cognito()).build(memory());
+    let app = Setup::seats(10).auth(AuthMode::cognito()).build(memory()).await;
     let book = with_token(
         request(Method::POST, "/bookings", Some("bob"), Some(BOOKING)),
         "ann",
@@ -31,7 +31,7 @@ async fn under_jwt_the_token_decides_the_caller_and_x_user_id_is_ignored() {
 
 #[tokio::test]
 async fn under_jwt_a_request_without_a_verified_token_is_unauthenticated() {
-    let app = Setup::seats(10).auth(AuthMode::cognito()).build(memory());
+    let app = Setup::seats(10).auth(AuthMode::cognito()).build(memory()).await;
     for req in [
         request(Method::POST, "/bookings", Some("user_test_001"), Some(BOOKING)),
         request(Method::GET, "/bookings/my", Some("user_test_001"), None),
@@ -50,7 +50,7 @@ async fn under_jwt_a_request_without_a_verified_token_is_unauthenticated() {
 
 #[tokio::test]
 async fn under_jwt_another_users_booking_is_still_unknown() {
-    let app = Setup::seats(10).auth(AuthMode::cognito()).build(memory());
+    let app = Setup::seats(10).auth(AuthMode::cognito()).build(memory()).await;
     let book = with_token(request(Method::POST, "/bookings", None, Some(BOOKING)), "ann", &[]);
     let (_, created) = app.call(book).await;
     let id = created["bookingId"].as_str().expect("id");
@@ -70,7 +70,7 @@ async fn under_jwt_another_users_booking_is_still_unknown() {
 
 #[tokio::test]
 async fn under_header_the_token_means_nothing_and_x_user_id_decides() {
-    let app = Setup::seats(10).build(memory());
+    let app = Setup::seats(10).build(memory()).await;
     let book = with_token(
         request(Method::POST, "/bookings", Some("ann"), Some(BOOKING)),
         "bob",

@@ -13,6 +13,7 @@ mod idempotency;
 mod identity;
 mod ordering;
 mod payment;
+mod performances;
 mod processing;
 mod seat_map;
 mod seat_search;

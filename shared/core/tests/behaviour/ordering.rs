@@ -101,7 +101,7 @@ async fn run<S: TestStore>(app: &TestApp<S>, cvv: &str, reports: &[Report]) -> (
 on_both_stores!(every_order_of_a_charges_reports_ends_as_its_first_outcome_applied);
 
 async fn every_order_of_a_charges_reports_ends_as_its_first_outcome_applied<S: TestStore>(fixture: Fixture<S>) {
-    let app = Setup::seats(3 * 24 * 2).build(fixture);
+    let app = Setup::seats(3 * 24 * 2).build(fixture).await;
     let scenarios = [
         // Processing: only notifications, two of each outcome.
         (

@@ -10,7 +10,7 @@ use ticketing_testkit::test_app::{booking_id, dynamodb, memory, Setup, USER};
 
 #[tokio::test]
 async fn another_users_booking_is_unknown() {
-    let app = Setup::seats(10).build(memory());
+    let app = Setup::seats(10).build(memory()).await;
     let (_, created) = app.book(USER, 1).await;
     let id = created["bookingId"].as_str().expect("id");
     let (code, body) = app.pay("someone_else", id, "120").await;
@@ -23,7 +23,7 @@ async fn another_users_booking_is_unknown() {
 
 #[tokio::test]
 async fn paying_twice_after_a_decline_is_a_conflict() {
-    let app = Setup::seats(10).build(memory());
+    let app = Setup::seats(10).build(memory()).await;
     let (_, created) = app.book(USER, 1).await;
     let id = created["bookingId"].as_str().expect("id");
     assert_eq!(app.pay(USER, id, "442").await.0, StatusCode::OK);
@@ -36,7 +36,7 @@ async fn paying_twice_after_a_decline_is_a_conflict() {
 
 #[tokio::test]
 async fn concurrent_payments_of_one_booking_charge_once() {
-    let app = Arc::new(Setup::seats(10).build(dynamodb().await));
+    let app = Arc::new(Setup::seats(10).build(dynamodb().await).await);
     let (_, created) = app.book(USER, 2).await;
     let id = created["bookingId"].as_str().expect("id").to_owned();
     let mut tasks = tokio::task::JoinSet::new();
@@ -59,7 +59,7 @@ async fn concurrent_payments_of_one_booking_charge_once() {
 
 #[tokio::test]
 async fn a_processing_payment_keeps_its_seats_until_the_gateway_answers() {
-    let app = Setup::seats(2).hold_seconds(1).build(memory());
+    let app = Setup::seats(2).hold_seconds(1).build(memory()).await;
     let (_, created) = app.book(USER, 2).await;
     let id = created["bookingId"].as_str().expect("id").to_owned();
     let (code, paid) = app.pay(USER, &id, "777").await;

@@ -20,7 +20,7 @@ fn at(seconds: i64) -> Timestamp {
 }
 
 /// A hall of 4 seats, 60-second holds; charges reconciled after 900 s and voided after 3600 s.
-fn app<S: TestStore>(fixture: Fixture<S>) -> (TestApp<S>, Arc<ManualClock>) {
+async fn app<S: TestStore>(fixture: Fixture<S>) -> (TestApp<S>, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::at(at(0)));
     let processing = ProcessingPolicy {
         timeout: Duration::from_secs(900),
@@ -31,7 +31,8 @@ fn app<S: TestStore>(fixture: Fixture<S>) -> (TestApp<S>, Arc<ManualClock>) {
         .hold_seconds(60)
         .clock(clock.clone())
         .processing(processing)
-        .build(fixture);
+        .build(fixture)
+        .await;
     (app, clock)
 }
 
@@ -81,7 +82,7 @@ on_both_stores!(
 );
 
 async fn a_processing_charge_nobody_notifies_is_reconciled_after_its_timeout<S: TestStore>(fixture: Fixture<S>) {
-    let (app, clock) = app(fixture);
+    let (app, clock) = app(fixture).await;
     let id = processing(&app, &clock, "777").await;
     // The hold lapses while the gateway processes: not expired, looked at again at the timeout.
     expiry_at(&app, &clock, &id, 61).await;
@@ -105,7 +106,7 @@ async fn a_processing_charge_nobody_notifies_is_reconciled_after_its_timeout<S: 
 async fn a_charge_the_gateway_never_resolves_is_voided_at_its_deadline_and_its_seats_sold_again<S: TestStore>(
     fixture: Fixture<S>,
 ) {
-    let (app, clock) = app(fixture);
+    let (app, clock) = app(fixture).await;
     let id = processing(&app, &clock, "778").await;
     expiry_at(&app, &clock, &id, 61).await;
     // The timeout: still processing, so looked at again at the deadline; the seats stay held.

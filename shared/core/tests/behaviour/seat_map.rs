@@ -7,7 +7,7 @@ use ticketing_testkit::test_app::{memory, request, EventStream, Setup, USER};
 
 #[tokio::test]
 async fn the_seat_map_shows_held_sold_and_lapsed_seats() {
-    let app = Setup::seats(6).hold_seconds(1).build(memory());
+    let app = Setup::seats(6).hold_seconds(1).build(memory()).await;
     let (_, sold) = app.book(USER, 2).await;
     let sold_id = sold["bookingId"].as_str().expect("id").to_owned();
     assert_eq!(app.pay(USER, &sold_id, "120").await.0, StatusCode::OK);
@@ -36,7 +36,7 @@ async fn the_seat_map_shows_held_sold_and_lapsed_seats() {
 
 #[tokio::test]
 async fn an_unknown_performance_has_no_seat_map() {
-    let app = Setup::seats(6).build(memory());
+    let app = Setup::seats(6).build(memory()).await;
     let (code, body) = app
         .call(request(Method::GET, "/performances/perf_404/seats", Some(USER), None))
         .await;
@@ -48,7 +48,7 @@ async fn an_unknown_performance_has_no_seat_map() {
 
 #[tokio::test]
 async fn the_seat_map_needs_a_caller_and_a_get() {
-    let app = Setup::seats(6).build(memory());
+    let app = Setup::seats(6).build(memory()).await;
     let (code, _) = app
         .call(request(Method::GET, "/performances/perf_001/seats", None, None))
         .await;

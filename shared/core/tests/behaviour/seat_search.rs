@@ -6,14 +6,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use ticketing_core::app::{BookingRequest, CreateBooking, FlowError, HoldPolicy};
-use ticketing_core::catalog::Catalog;
+use ticketing_core::app::{load_catalog, BookingRequest, CreateBooking, FlowError, HoldPolicy, PerformanceCache};
+use ticketing_core::catalog::{Catalog, PerformanceRecord, PerformanceStatus};
 use ticketing_core::domain::seats::SeatLock;
 use ticketing_core::domain::{
     Clock, ManualClock, PaymentMethod, PerformanceId, Quantity, SeatId, SystemClock, Timestamp, UserId,
 };
+use ticketing_core::idempotency::Completion;
 use ticketing_core::ports::{
-    Consistency, ExpiryQueue, HoldError, HoldExpiry, Holds, NewHold, QueueError, SeatLocks, StoreError,
+    Consistency, CreateError, ExpiryQueue, HoldError, HoldExpiry, Holds, NewHold, Page, PageKey, Performances,
+    QueueError, SeatLocks, StoreError, UpdateError,
 };
 use ticketing_testkit::memory::MemoryStore;
 
@@ -64,6 +66,42 @@ impl Holds for CountingReads {
     }
 }
 
+#[async_trait]
+impl Performances for CountingReads {
+    async fn create_performance(
+        &self,
+        record: &PerformanceRecord,
+        key: Option<&Completion>,
+    ) -> Result<(), CreateError> {
+        self.store.create_performance(record, key).await
+    }
+
+    async fn performance(
+        &self,
+        id: &PerformanceId,
+        consistency: Consistency,
+    ) -> Result<Option<PerformanceRecord>, StoreError> {
+        self.store.performance(id, consistency).await
+    }
+
+    async fn update_performance(&self, record: &PerformanceRecord, read: u64, layout: bool) -> Result<(), UpdateError> {
+        self.store.update_performance(record, read, layout).await
+    }
+
+    async fn lock_layout(&self, id: &PerformanceId, layout_version: u64) -> Result<bool, StoreError> {
+        self.store.lock_layout(id, layout_version).await
+    }
+
+    async fn performances(
+        &self,
+        status: PerformanceStatus,
+        limit: u32,
+        after: Option<&PageKey>,
+    ) -> Result<Page, StoreError> {
+        self.store.performances(status, limit, after).await
+    }
+}
+
 /// Counts the expiries scheduled.
 #[derive(Default)]
 struct CountingQueue(AtomicUsize);
@@ -76,15 +114,26 @@ impl ExpiryQueue for CountingQueue {
     }
 }
 
-fn two_rows_of_four() -> Arc<Catalog> {
+fn two_rows_of_four() -> Catalog {
     let json = r#"{"performances": [{"performanceId": "small", "title": "t", "price": 100,
         "currency": "KRW", "seats": ["A1", "A2", "A3", "A4", "B1", "B2", "B3", "B4"]}]}"#;
-    Arc::new(Catalog::from_json(json).expect("catalog"))
+    Catalog::from_json(json).expect("catalog")
 }
 
-fn service(clock: Arc<dyn Clock>, queue: Arc<CountingQueue>) -> (Arc<CountingReads>, CreateBooking<CountingReads>) {
+async fn service(
+    clock: Arc<dyn Clock>,
+    queue: Arc<CountingQueue>,
+) -> (Arc<CountingReads>, CreateBooking<CountingReads>) {
     let store = Arc::new(CountingReads::default());
-    let service = CreateBooking::new(store.clone(), two_rows_of_four(), clock, HoldPolicy::default(), queue);
+    load_catalog(store.as_ref(), &two_rows_of_four(), clock.now())
+        .await
+        .expect("loaded");
+    let performances = Arc::new(PerformanceCache::new(
+        store.clone(),
+        clock.clone(),
+        Duration::from_secs(60),
+    ));
+    let service = CreateBooking::new(store.clone(), performances, clock, HoldPolicy::default(), queue);
     (store, service)
 }
 
@@ -93,6 +142,7 @@ async fn book_two(service: &CreateBooking<CountingReads>) -> Result<Vec<String>,
         performance_id: PerformanceId::try_from("small").expect("valid"),
         quantity: Quantity::try_from(2).expect("valid"),
         payment_method: PaymentMethod::CreditCard,
+        section: None,
     };
     let booking = service
         .create(UserId::try_from("u").expect("valid"), request, None)
@@ -103,7 +153,7 @@ async fn book_two(service: &CreateBooking<CountingReads>) -> Result<Vec<String>,
 #[tokio::test]
 async fn each_hold_schedules_its_expiry_once_and_a_turned_away_request_none() {
     let queue = Arc::new(CountingQueue::default());
-    let (_, service) = service(Arc::new(SystemClock), queue.clone());
+    let (_, service) = service(Arc::new(SystemClock), queue.clone()).await;
     for _ in 0..4 {
         book_two(&service).await.expect("booked");
     }
@@ -115,7 +165,7 @@ async fn each_hold_schedules_its_expiry_once_and_a_turned_away_request_none() {
 #[tokio::test]
 async fn a_booking_reads_the_row_where_seats_were_last_found_not_the_hall() {
     let clock = Arc::new(ManualClock::at(Timestamp::from_millis(1_000_000)));
-    let (store, service) = service(clock.clone(), Arc::default());
+    let (store, service) = service(clock.clone(), Arc::default()).await;
     assert_eq!(book_two(&service).await.expect("booked"), ["A1", "A2"]);
     assert_eq!(store.reads(), (1, 0));
     assert_eq!(book_two(&service).await.expect("booked"), ["A3", "A4"]);

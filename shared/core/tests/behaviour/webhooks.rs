@@ -95,7 +95,7 @@ on_both_stores!(
 async fn forged_stale_unsigned_and_tampered_notifications_are_refused_with_nothing_stored<S: TestStore>(
     fixture: Fixture<S>,
 ) {
-    let app = Setup::seats(20).build(fixture);
+    let app = Setup::seats(20).build(fixture).await;
     let (booking, charge) = processing(&app).await;
     let body = notification("evt_ok_1", SUCCEEDED, &booking, &charge, 60_000, None);
     let (code, answer) = app.call(webhook(&body, "whsec_not_the_secret", now())).await;
@@ -126,7 +126,7 @@ async fn forged_stale_unsigned_and_tampered_notifications_are_refused_with_nothi
 }
 
 async fn notifications_of_other_kinds_are_acknowledged_and_not_stored<S: TestStore>(fixture: Fixture<S>) {
-    let app = Setup::seats(20).build(fixture);
+    let app = Setup::seats(20).build(fixture).await;
     let refund = r#"{"id": "evt_other", "type": "charge.refunded", "created": 0, "data": {}}"#;
     let (code, ignored) = app.call(webhook(refund, SECRET, now())).await;
     assert_eq!((code, ignored["ignored"].as_bool()), (StatusCode::OK, Some(true)));
@@ -134,7 +134,7 @@ async fn notifications_of_other_kinds_are_acknowledged_and_not_stored<S: TestSto
 }
 
 async fn a_valid_notification_is_stored_once_however_often_delivered<S: TestStore>(fixture: Fixture<S>) {
-    let app = Setup::seats(20).build(fixture);
+    let app = Setup::seats(20).build(fixture).await;
     let (booking, charge) = processing(&app).await;
     let body = notification("evt_ok_1", SUCCEEDED, &booking, &charge, 60_000, None);
     let (code, first) = app.call(webhook(&body, SECRET, now())).await;
@@ -145,7 +145,7 @@ async fn a_valid_notification_is_stored_once_however_often_delivered<S: TestStor
 }
 
 async fn a_success_confirms_the_booking_and_its_intent_once<S: TestStore>(fixture: Fixture<S>) {
-    let app = Setup::seats(20).build(fixture);
+    let app = Setup::seats(20).build(fixture).await;
     let (booking, _) = notified(&app, "evt_ok_1", SUCCEEDED, None).await;
     apply_stored(&app, "evt_ok_1", 2).await;
     app.wait_for_status(USER, &booking, "confirmed").await;
@@ -155,7 +155,7 @@ async fn a_success_confirms_the_booking_and_its_intent_once<S: TestStore>(fixtur
 }
 
 async fn a_failure_after_a_success_changes_nothing_and_is_noted_as_a_contradiction<S: TestStore>(fixture: Fixture<S>) {
-    let app = Setup::seats(20).build(fixture);
+    let app = Setup::seats(20).build(fixture).await;
     let (booking, charge) = notified(&app, "evt_ok_1", SUCCEEDED, None).await;
     apply_stored(&app, "evt_ok_1", 1).await;
     let failed = notification("evt_late_fail", FAILED, &booking, &charge, 60_000, Some("DECLINE_2"));
@@ -170,7 +170,7 @@ async fn a_failure_after_a_success_changes_nothing_and_is_noted_as_a_contradicti
 }
 
 async fn a_failure_fails_a_pending_booking_and_its_intent<S: TestStore>(fixture: Fixture<S>) {
-    let app = Setup::seats(20).build(fixture);
+    let app = Setup::seats(20).build(fixture).await;
     let (booking, _) = notified(&app, "evt_fail_2", FAILED, Some("DECLINE_2")).await;
     apply_stored(&app, "evt_fail_2", 1).await;
     app.wait_for_status(USER, &booking, "failed").await;
@@ -187,7 +187,7 @@ async fn a_failure_fails_a_pending_booking_and_its_intent<S: TestStore>(fixture:
 async fn a_notification_for_an_unknown_booking_is_parked_and_the_records_behind_it_apply<S: TestStore>(
     fixture: Fixture<S>,
 ) {
-    let app = Setup::seats(20).build(fixture);
+    let app = Setup::seats(20).build(fixture).await;
     let ghost = notification("evt_ghost", SUCCEEDED, "no-such-booking", "ch_ghost", 60_000, None);
     assert_eq!(app.call(webhook(&ghost, SECRET, now())).await.0, StatusCode::OK);
     let (booking, _) = notified(&app, "evt_ok_1", SUCCEEDED, None).await;
@@ -224,7 +224,7 @@ async fn a_notification_for_an_unknown_booking_is_parked_and_the_records_behind_
 async fn a_notification_for_another_charge_amount_or_currency_is_recorded_not_applied<S: TestStore>(
     fixture: Fixture<S>,
 ) {
-    let app = Setup::seats(20).build(fixture);
+    let app = Setup::seats(20).build(fixture).await;
     let (booking, charge) = processing(&app).await;
     let wrong = [
         (
@@ -257,7 +257,7 @@ async fn a_notification_for_another_charge_amount_or_currency_is_recorded_not_ap
 }
 
 async fn a_signed_success_for_a_booking_nobody_paid_confirms_nothing<S: TestStore>(fixture: Fixture<S>) {
-    let app = Setup::seats(20).build(fixture);
+    let app = Setup::seats(20).build(fixture).await;
     let (_, created) = app.book(USER, 2).await;
     let booking = created["bookingId"].as_str().expect("id").to_owned();
     let body = notification("evt_unpaid", SUCCEEDED, &booking, "ch_invented", 60_000, None);

@@ -44,7 +44,7 @@ on_both_stores!(
 );
 
 async fn the_same_events_delivered_twice_change_nothing<S: TestStore>(fixture: Fixture<S>) {
-    let app = Setup::seats(20).build(fixture);
+    let app = Setup::seats(20).build(fixture).await;
     let (ids, records) = paid_bookings(&app, &["120", "442", "120"]).await;
     assert_eq!(records.len(), 3, "a payment event per booking");
     let state = || async {
@@ -67,7 +67,7 @@ async fn the_same_events_delivered_twice_change_nothing<S: TestStore>(fixture: F
 /// Every event delivered three times, in random order, in random batches: the same end as once.
 async fn every_event_replayed_three_times_in_random_order_changes_nothing<S: TestStore>(fixture: Fixture<S>) {
     const COUNT: usize = 200;
-    let app = Setup::seats(COUNT).build(fixture);
+    let app = Setup::seats(COUNT).build(fixture).await;
     let mut shard = app.store.events_stream().await;
     let (expected, records) = paid_mix(&app, &mut *shard, COUNT).await;
     let mut deliveries: Vec<_> = [records.clone(), records.clone(), records].concat();
@@ -91,7 +91,7 @@ async fn every_event_replayed_three_times_in_random_order_changes_nothing<S: Tes
 /// delivers the batch again, and nothing is lost or doubled.
 async fn a_worker_killed_mid_batch_loses_and_doubles_nothing<S: TestStore>(fixture: Fixture<S>) {
     const COUNT: usize = 100;
-    let app = Setup::seats(COUNT).build(fixture);
+    let app = Setup::seats(COUNT).build(fixture).await;
     let mut shard = app.store.events_stream().await;
     let (expected, records) = paid_mix(&app, &mut *shard, COUNT).await;
     let mut kills = 0;
@@ -123,7 +123,7 @@ async fn a_worker_killed_mid_batch_loses_and_doubles_nothing<S: TestStore>(fixtu
 
 #[tokio::test]
 async fn a_poisoned_record_is_the_only_one_reported() {
-    let app = Setup::seats(20).build(memory());
+    let app = Setup::seats(20).build(memory()).await;
     let (ids, mut records) = paid_bookings(&app, &["120", "442"]).await;
     let mut poison = records[0].clone();
     poison.change.sequence_number = Some("999".to_owned());
@@ -150,7 +150,11 @@ async fn a_poisoned_record_is_the_only_one_reported() {
 #[tokio::test]
 async fn a_late_success_for_an_expired_booking_is_booked_as_a_refund_owed_not_applied() {
     let clock = Arc::new(ManualClock::at(ticketing_core::domain::SystemClock.now()));
-    let app = Setup::seats(4).hold_seconds(1).clock(clock.clone()).build(memory());
+    let app = Setup::seats(4)
+        .hold_seconds(1)
+        .clock(clock.clone())
+        .build(memory())
+        .await;
     let (_, created) = app.book(USER, 2).await;
     let id = booking_id(&created);
     let booking = app.booking(&id).await;

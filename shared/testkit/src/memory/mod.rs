@@ -8,6 +8,7 @@ mod holds;
 mod inbox;
 mod keys;
 mod payments;
+mod performances;
 mod scan;
 mod settlements;
 
@@ -15,6 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use serde_dynamo::Item;
+use ticketing_core::catalog::PerformanceRecord;
 use ticketing_core::domain::ledger::LedgerEntry;
 use ticketing_core::domain::payment::PaymentIntent;
 use ticketing_core::domain::seats::SeatLock;
@@ -40,6 +42,7 @@ pub(super) struct State {
     pub(super) keys: HashMap<String, KeyRecord>,
     /// Per user and performance, how many seats the user holds or has bought.
     pub(super) user_seats: HashMap<(UserId, PerformanceId), u32>,
+    pub(super) performances: HashMap<PerformanceId, PerformanceRecord>,
 }
 
 #[derive(Default)]

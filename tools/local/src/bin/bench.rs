@@ -17,7 +17,8 @@ use ticketing_aws::dynamodb::{CapacityLog, DynamoStore, Tables};
 use ticketing_aws::events::process_stream;
 use ticketing_aws::http::AuthMode;
 use ticketing_core::app::{
-    BookingRequest, ExpireHolds, Gateway, HoldPolicy, PaymentRequest, ProcessingPolicy, WebhookSecret,
+    load_catalog, BookingRequest, ExpireHolds, Gateway, HoldPolicy, PaymentRequest, ProcessingPolicy, WebhookSecret,
+    DEFAULT_CATALOG_TTL,
 };
 use ticketing_core::catalog::Catalog;
 use ticketing_core::domain::payment::{Cvv, PaymentMethodToken};
@@ -108,14 +109,8 @@ fn catalog(performances: usize) -> Result<Catalog, Error> {
 }
 
 /// The environment of the functions' processes, as `template.yaml` gives it to them in AWS.
-fn function_env(
-    dynamodb: &str,
-    sqs: &str,
-    queue_url: &str,
-    catalog: &std::path::Path,
-    tables: &Tables,
-) -> Vec<(String, String)> {
-    let mut env: Vec<(String, String)> = [
+fn function_env(dynamodb: &str, sqs: &str, queue_url: &str, tables: &Tables) -> Vec<(String, String)> {
+    let env: Vec<(String, String)> = [
         ("AWS_REGION", "us-east-1"),
         ("AWS_ACCESS_KEY_ID", "local"),
         ("AWS_SECRET_ACCESS_KEY", "local"),
@@ -132,11 +127,11 @@ fn function_env(
         ("OCCUPIED_SEATS_TABLE", &tables.occupied_seats),
         ("IDEMPOTENCY_KEYS_TABLE", &tables.idempotency_keys),
         ("USER_SEATS_TABLE", &tables.user_seats),
+        ("PERFORMANCES_TABLE", &tables.performances),
     ]
     .iter()
     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
     .collect();
-    env.push(("PERFORMANCES_FILE".to_owned(), catalog.display().to_string()));
     env
 }
 
@@ -145,6 +140,7 @@ fn request(performance: &str) -> Result<BookingRequest, Error> {
         performance_id: PerformanceId::try_from(performance)?,
         quantity: Quantity::try_from(2)?,
         payment_method: PaymentMethod::CreditCard,
+        section: None,
     })
 }
 
@@ -243,9 +239,10 @@ async fn main() -> Result<(), Error> {
     let log = Arc::new(CapacityLog::default());
     let store = Arc::new(DynamoStore::new(client.clone(), tables.clone()).with_capacity_log(log.clone()));
     let queue = Arc::new(Scheduled::default());
+    load_catalog(store.as_ref(), &catalog(2 + LEVELS.len())?, SystemClock.now()).await?;
     let app = Arc::new(LocalApi::new(Parts {
         store: store.clone(),
-        catalog: Arc::new(catalog(2 + LEVELS.len())?),
+        catalog_ttl: DEFAULT_CATALOG_TTL,
         clock: Arc::new(SystemClock),
         policy: HoldPolicy::default(),
         processing: ProcessingPolicy::default(),
@@ -371,7 +368,7 @@ async fn main() -> Result<(), Error> {
         }
         log.take();
         app.seat_map
-            .of(&PerformanceId::try_from(fill_performance.as_str())?)
+            .of(&PerformanceId::try_from(fill_performance.as_str())?, false)
             .await?;
         let (reads, units) = queries(&log);
         writeln!(
@@ -433,8 +430,6 @@ async fn main() -> Result<(), Error> {
     // 3. Cold start and binary size of each function.
     let work = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench");
     std::fs::create_dir_all(&work)?;
-    let catalog_file = work.join("performances.json");
-    std::fs::write(&catalog_file, catalog_json(1).to_string())?;
     let moto = Emulator::moto()?;
     let sqs = aws_sdk_sqs::Client::new(&moto.sdk_config());
     let queue_url =
@@ -442,13 +437,9 @@ async fn main() -> Result<(), Error> {
             .await?;
     let flow_tables = Tables::prefixed("flow_");
     ticketing_testkit::tables::create_all(&client, &ticketing_testkit::tables::template_path(), &flow_tables).await?;
-    let env = function_env(
-        &emulator.endpoint(),
-        &moto.endpoint(),
-        &queue_url,
-        &catalog_file,
-        &flow_tables,
-    );
+    let flow_store = DynamoStore::new(client.clone(), flow_tables.clone());
+    load_catalog(&flow_store, &catalog(1)?, SystemClock.now()).await?;
+    let env = function_env(&emulator.endpoint(), &moto.endpoint(), &queue_url, &flow_tables);
     writeln!(
         report,
         "## Cold start\n\n\

@@ -131,7 +131,14 @@ async fn run(port: u16) -> ExitCode {
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
     let sqs = aws_sdk_sqs::Client::new(&config);
     let tables = Tables::from_env();
-    let queues = match stack::create(&dynamodb, &sqs, &tables, Duration::from_secs(10)).await {
+    let catalog = match ticketing_aws::config::catalog() {
+        Ok(catalog) => catalog,
+        Err(e) => {
+            eprintln!("dev: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let queues = match stack::create(&dynamodb, &sqs, &tables, &catalog, Duration::from_secs(10)).await {
         Ok(queues) => queues,
         Err(e) => {
             eprintln!("dev: {e}");
@@ -248,12 +255,24 @@ async fn warm_up(lambda: &aws_sdk_lambda::Client) -> Result<(), String> {
             WORKER | EXPIRER | NOTIFIER => serde_json::json!({ "Records": [] }),
             _ => http.clone(),
         };
-        invoke::<_, serde_json::Value>(lambda, function, event)
-            .await
-            .map_err(|e| format!("{function} did not answer its warm-up: {e}"))?;
+        // `cargo lambda watch` may not listen yet: its address is tried again for a while.
+        let mut attempts = 0;
+        loop {
+            match invoke::<_, serde_json::Value>(lambda, function, event.clone()).await {
+                Ok(_) => break,
+                Err(e) if attempts < WARM_UP_ATTEMPTS && e.to_string().contains("dispatch failure") => {
+                    attempts += 1;
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(e) => return Err(format!("{function} did not answer its warm-up: {e}")),
+            }
+        }
     }
     Ok(())
 }
+
+/// How many times a warm-up is tried while nothing listens on the invoke address (half a second apart).
+const WARM_UP_ATTEMPTS: u32 = 120;
 
 /// An API Gateway request as the functions receive it (the seat map's sample event).
 const WARM_UP_REQUEST: &str = include_str!("../../../../events/get-seat-map.json");

@@ -136,7 +136,14 @@ async fn run(sam: &SamInvoke, dynamodb_local: &Emulator, moto: &Emulator, api: A
             return ExitCode::FAILURE;
         }
     };
-    let queues = match stack::create(&dynamodb, &sqs, &tables, Duration::from_secs(30)).await {
+    let catalog = match ticketing_aws::config::catalog() {
+        Ok(catalog) => catalog,
+        Err(e) => {
+            eprintln!("sam-services: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let queues = match stack::create(&dynamodb, &sqs, &tables, &catalog, Duration::from_secs(30)).await {
         Ok(queues) => queues,
         Err(e) => {
             eprintln!("sam-services: {e}");
@@ -157,6 +164,7 @@ async fn run(sam: &SamInvoke, dynamodb_local: &Emulator, moto: &Emulator, api: A
             "OCCUPIED_SEATS_TABLE": tables.occupied_seats,
             "IDEMPOTENCY_KEYS_TABLE": tables.idempotency_keys,
             "USER_SEATS_TABLE": tables.user_seats,
+            "PERFORMANCES_TABLE": tables.performances,
             "AUTH_MODE": "header",
             "PG_WEBHOOK_SECRET": LOCAL_WEBHOOK_SECRET,
             "HOLD_SECONDS": std::env::var("HOLD_SECONDS").unwrap_or_else(|_| "600".to_owned()),
