@@ -4,8 +4,9 @@
 #   scripts/sam.sh local   `make sam-local`: sam build for this machine's architecture, then
 #                          `sam local start-api` on PORT (default 3000) until stopped
 #   scripts/sam.sh test    `make sam-test`: every sample event through `sam local invoke`, then the seed's
-#                          two scenarios and an asynchronous payment (CVV 777, its notification through
-#                          the queue, DeliverNotificationsFunction and the webhook) through
+#                          two scenarios, an asynchronous payment (CVV 777, its notification through
+#                          the queue, DeliverNotificationsFunction and the webhook) and an operator's
+#                          walk (create, publish, book, sales) through
 #                          `sam local start-api` on a free port
 set -euo pipefail
 
@@ -124,16 +125,21 @@ check "expire-holds (a paid booking)" "$(invoke ExpireHoldsFunction "$work/expir
   'a["batchItemFailures"] == []'
 check "process-events (no such booking)" "$(invoke ProcessEventsFunction events/process-events.json)" \
   'len(a["batchItemFailures"]) == 1'
+check "manage-performances (create a draft)" "$(invoke ManagePerformancesFunction events/create-performance.json)" \
+  'a["statusCode"] == 201 and json.loads(a["body"])["status"] == "draft"'
+check "manage-performances (what is on sale)" "$(invoke ManagePerformancesFunction events/list-performances.json)" \
+  'a["statusCode"] == 200 and [p["performanceId"] for p in json.loads(a["body"])["performances"]] == ["perf_001", "perf_002"]'
 
 start_api "$port"
 # Posted to the API's webhook through the relay: a notification for no booking is stored (the worker
 # parks it), so it is delivered.
 check "deliver-notifications" "$(invoke DeliverNotificationsFunction events/deliver-notifications.json)" \
   'a["batchItemFailures"] == []'
-echo "sam invoke scenarios: 11 passed"
+echo "sam invoke scenarios: 13 passed"
 
 if ! scripts/seed-scenarios.sh "http://127.0.0.1:$port" ||
-  ! ASYNC_WAIT_SECONDS=120 scripts/async-payment-scenario.sh "http://127.0.0.1:$port"; then
+  ! ASYNC_WAIT_SECONDS=120 scripts/async-payment-scenario.sh "http://127.0.0.1:$port" ||
+  ! ASYNC_WAIT_SECONDS=120 scripts/operator-scenario.sh "http://127.0.0.1:$port"; then
   tail -n 40 "$root/.tools/sam-api.log"
   tail -n 20 "$services_log"
   exit 1

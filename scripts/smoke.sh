@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Starts `make run` or `make dev` on a free port, runs the seed's scenarios and an asynchronous payment
-# against it (and, when HOLD_SECONDS is set, a hold that lapses), and stops it. `make dev` is stopped
+# Starts `make run` or `make dev` on a free port, runs the seed's scenarios, an asynchronous payment and
+# an operator's walk (a show created, put on sale, booked and its sales read) against it (and, when HOLD_SECONDS is set, a hold that lapses), and stops it. `make dev` is stopped
 # with SIGTERM, as a process manager stops it, and must leave no process of its own behind.
 # Usage: scripts/smoke.sh run|dev
 set -euo pipefail
@@ -46,6 +46,10 @@ if ! scripts/seed-scenarios.sh "http://127.0.0.1:$port"; then
   exit 1
 fi
 if ! scripts/async-payment-scenario.sh "http://127.0.0.1:$port"; then
+  tail -n 40 "$log"
+  exit 1
+fi
+if ! scripts/operator-scenario.sh "http://127.0.0.1:$port"; then
   tail -n 40 "$log"
   exit 1
 fi

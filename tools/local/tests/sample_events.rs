@@ -193,3 +193,26 @@ async fn the_notification_sample_is_posted_to_the_webhook_and_stored() {
     assert!(stored.is_some(), "in the inbox, for the worker");
     server.abort();
 }
+
+#[tokio::test]
+async fn the_performance_samples_create_a_draft_and_list_what_is_on_sale_in_both_modes() {
+    for auth in [AuthMode::Header, AuthMode::cognito()] {
+        let app = Setup::with_catalog(Catalog::builtin()).auth(auth).build(memory()).await;
+        let req = lambda_http::request::from_str(&sample("create-performance.json")).expect("API Gateway v2 event");
+        let created = http::performances(&app.api.manage_performances, &app.api.auth, req).await;
+        assert_eq!(created.status(), StatusCode::CREATED);
+        assert_eq!(body(&created)["status"], "draft");
+        assert_eq!(body(&created)["totalSeats"], 50);
+
+        let req = lambda_http::request::from_str(&sample("list-performances.json")).expect("API Gateway v2 event");
+        let listed = http::performances(&app.api.manage_performances, &app.api.auth, req).await;
+        assert_eq!(listed.status(), StatusCode::OK);
+        let ids: Vec<String> = body(&listed)["performances"]
+            .as_array()
+            .expect("a list")
+            .iter()
+            .filter_map(|p| p["performanceId"].as_str().map(str::to_owned))
+            .collect();
+        assert_eq!(ids, ["perf_001", "perf_002"], "the draft is not on sale");
+    }
+}
