@@ -14,6 +14,7 @@
 //! | `PG_PROCESSING_TIMEOUT_SECONDS`, `PG_PROCESSING_DEADLINE_SECONDS` | execute-payment, expire-holds | when a processing charge is reconciled (900), and voided (3600), from the payment |
 //! | `AUTH_MODE` | the routes with a caller | `jwt` (the caller from the verified token's claims) or `header` (from `x-user-id`; one machine only); required |
 //! | `JWT_USER_CLAIM`, `JWT_GROUPS_CLAIM`, `OPERATOR_GROUP` | the routes with a caller, under `jwt` | the claims naming the user (`sub`) and their groups (`cognito:groups`), and the operators' group (`operators`) |
+//! | `JWT_ISSUER`, `JWT_AUDIENCE` | manage-performances, under `jwt` | the token issuer and audience, for the routes open to anyone, where the function verifies a bearer token itself (unset: those routes see everyone as anonymous) |
 //! | `*_TABLE` | every function | the table names ([`Tables::from_env`]) |
 
 use std::path::PathBuf;
@@ -30,7 +31,7 @@ use ticketing_core::ports::{ExpiryQueue, GatewayCallback};
 
 use crate::dynamodb::{DynamoStore, Tables};
 use crate::gateway::{HttpCallback, Notifier, QueuedCallback};
-use crate::http::AuthMode;
+use crate::http::{AuthMode, TokenVerifier};
 use crate::sqs::SqsExpiryQueue;
 
 /// A setting missing or invalid: the function does not start.
@@ -192,10 +193,21 @@ pub fn auth_mode() -> Result<AuthMode, ConfigError> {
                     .filter(|v| !v.trim().is_empty())
                     .unwrap_or_else(|| default.to_owned())
             };
+            let set = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+            let open_routes = match (set("JWT_ISSUER"), set("JWT_AUDIENCE")) {
+                (Some(issuer), Some(audience)) => Some(Arc::new(
+                    TokenVerifier::new(issuer.clone(), audience).map_err(|_| ConfigError::Invalid {
+                        name: "JWT_ISSUER",
+                        value: issuer,
+                    })?,
+                )),
+                _ => None,
+            };
             Ok(AuthMode::Jwt {
                 user_claim: var("JWT_USER_CLAIM", "sub"),
                 groups_claim: var("JWT_GROUPS_CLAIM", "cognito:groups"),
                 operator_group: var("OPERATOR_GROUP", "operators"),
+                open_routes,
             })
         }
         "header" => Ok(AuthMode::Header),

@@ -2,13 +2,18 @@
 //! authorizer has verified the caller's token and put its claims in the request context: the user is a
 //! claim (`sub`), the roles come from the groups claim (`cognito:groups`), and any `x-user-id` header is
 //! ignored. On one machine (`AUTH_MODE=header`: `make run`, `make dev`, the tests) the caller names
-//! itself in `x-user-id`, and an operator says so in `x-user-roles: operator`.
+//! itself in `x-user-id`, and an operator says so in `x-user-roles: operator`. On a route API Gateway
+//! leaves open, a bearer token is verified here instead ([`super::token`]).
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use lambda_http::http::StatusCode;
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
-use ticketing_core::domain::UserId;
+use ticketing_core::domain::{Clock, SystemClock, UserId};
 
+use super::token::TokenVerifier;
 use super::ApiError;
 
 /// How the caller is decided.
@@ -22,6 +27,9 @@ pub enum AuthMode {
         groups_claim: String,
         /// The group whose members are operators (`operators`).
         operator_group: String,
+        /// On the routes open to anyone, where no authorizer runs: verifies a bearer token itself
+        /// (none: such a route treats every caller as anonymous).
+        open_routes: Option<Arc<TokenVerifier>>,
     },
     /// From `x-user-id` and `x-user-roles`, which anyone can write: for one machine only.
     Header,
@@ -34,6 +42,7 @@ impl AuthMode {
             user_claim: "sub".to_owned(),
             groups_claim: "cognito:groups".to_owned(),
             operator_group: "operators".to_owned(),
+            open_routes: None,
         }
     }
 }
@@ -84,10 +93,22 @@ fn user(raw: &str) -> Result<UserId, ApiError> {
 
 impl AuthMode {
     /// The caller of `req` on a route open to anyone: `None` when it presents no credential at all;
-    /// a credential that is there but not valid (an empty `x-user-id`) is refused as on any route.
-    pub fn optional_caller(&self, req: &Request) -> Result<Option<Caller>, ApiError> {
+    /// a credential that is there but not valid (an empty `x-user-id`, a bearer token that does not
+    /// verify) is refused as on any route.
+    pub async fn optional_caller(&self, req: &Request) -> Result<Option<Caller>, ApiError> {
         let presented = match self {
-            Self::Jwt { .. } => jwt_claims(req).is_some(),
+            Self::Jwt { open_routes, .. } if jwt_claims(req).is_none() => {
+                let (Some(verifier), Some(token)) = (open_routes, bearer(req)) else {
+                    return Ok(None);
+                };
+                let now = SystemClock.now().as_millis() / 1000;
+                let claims = verifier
+                    .verify(token, now)
+                    .await
+                    .map_err(|e| unauthenticated(&e.to_string()))?;
+                return self.caller_in(&claims).map(Some);
+            }
+            Self::Jwt { .. } => true,
             Self::Header => req.headers().contains_key("x-user-id"),
         };
         if !presented {
@@ -105,24 +126,9 @@ impl AuthMode {
     /// The caller of `req`: `401 UNAUTHENTICATED` when there is none.
     pub fn caller(&self, req: &Request) -> Result<Caller, ApiError> {
         match self {
-            Self::Jwt {
-                user_claim,
-                groups_claim,
-                operator_group,
-            } => {
+            Self::Jwt { .. } => {
                 let claims = jwt_claims(req).ok_or_else(|| unauthenticated("a valid bearer token is required"))?;
-                let subject = claims
-                    .get(user_claim)
-                    .map(|s| s.trim())
-                    .filter(|s| !s.is_empty())
-                    .ok_or_else(|| unauthenticated("the token names no user"))?;
-                let operator = claims
-                    .get(groups_claim)
-                    .is_some_and(|groups| group_list(groups).any(|g| g == operator_group));
-                Ok(Caller {
-                    user: user(subject)?,
-                    operator,
-                })
+                self.caller_in(claims)
             }
             Self::Header => {
                 let raw = header(req, "x-user-id")?.unwrap_or("");
@@ -140,6 +146,40 @@ impl AuthMode {
     }
 }
 
+impl AuthMode {
+    /// The caller a verified token's claims name.
+    fn caller_in(&self, claims: &HashMap<String, String>) -> Result<Caller, ApiError> {
+        let Self::Jwt {
+            user_claim,
+            groups_claim,
+            operator_group,
+            ..
+        } = self
+        else {
+            return Err(unauthenticated("tokens are not accepted here"));
+        };
+        let subject = claims
+            .get(user_claim)
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| unauthenticated("the token names no user"))?;
+        let operator = claims
+            .get(groups_claim)
+            .is_some_and(|groups| group_list(groups).any(|g| g == operator_group));
+        Ok(Caller {
+            user: user(subject)?,
+            operator,
+        })
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header.
+fn bearer(req: &Request) -> Option<&str> {
+    let value = req.headers().get("authorization")?.to_str().ok()?.trim();
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
 /// A header's value, trimmed; `400 INVALID_USER_ID` when it is not printable text.
 fn header<'r>(req: &'r Request, name: &str) -> Result<Option<&'r str>, ApiError> {
     req.headers()
@@ -150,7 +190,7 @@ fn header<'r>(req: &'r Request, name: &str) -> Result<Option<&'r str>, ApiError>
 }
 
 /// The claims API Gateway's JWT authorizer verified, if it ran.
-fn jwt_claims(req: &Request) -> Option<&std::collections::HashMap<String, String>> {
+fn jwt_claims(req: &Request) -> Option<&HashMap<String, String>> {
     match req.request_context_ref()? {
         RequestContext::ApiGatewayV2(context) => Some(&context.authorizer.as_ref()?.jwt.as_ref()?.claims),
         #[allow(unreachable_patterns)]
@@ -256,6 +296,7 @@ mod tests {
             user_claim: "email".to_owned(),
             groups_claim: "roles".to_owned(),
             operator_group: "box-office".to_owned(),
+            open_routes: None,
         };
         let req = request(
             &[],

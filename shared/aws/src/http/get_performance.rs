@@ -17,7 +17,7 @@ pub(crate) async fn get_performance<S: Performances + SeatLocks>(
 ) -> Response<Body> {
     respond(
         async {
-            let operator = auth.optional_caller(&req)?.is_some_and(|c| c.has(Role::Operator));
+            let operator = auth.optional_caller(&req).await?.is_some_and(|c| c.has(Role::Operator));
             let id = performance_id(id)?;
             let record = service.get(&id, operator).await?;
             Ok((StatusCode::OK, performance_view(&record)))

@@ -40,7 +40,7 @@ pub(crate) async fn list_performances<S: Performances + SeatLocks>(
 ) -> Response<Body> {
     respond(
         async {
-            let caller = auth.optional_caller(&req)?;
+            let caller = auth.optional_caller(&req).await?;
             let status = match query(&req, "status") {
                 None => PerformanceStatus::OnSale,
                 Some(text) => PerformanceStatus::parse(&text).ok_or_else(|| invalid(&InvalidPerformance::Status))?,

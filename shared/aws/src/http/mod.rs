@@ -14,6 +14,7 @@ mod performance_sales;
 mod performances;
 mod receive_webhook;
 mod seat_map;
+mod token;
 mod update_performance;
 
 use create_performance::create_performance;
@@ -29,6 +30,7 @@ pub use list_my_bookings::list_my_bookings;
 pub use performances::performances;
 pub use receive_webhook::receive_webhook;
 pub use seat_map::{performance_in_path, seat_map};
+pub use token::{TokenError, TokenVerifier};
 
 use lambda_http::http::{header, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
