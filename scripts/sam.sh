@@ -139,7 +139,8 @@ echo "sam invoke scenarios: 13 passed"
 
 if ! scripts/seed-scenarios.sh "http://127.0.0.1:$port" ||
   ! ASYNC_WAIT_SECONDS=120 scripts/async-payment-scenario.sh "http://127.0.0.1:$port" ||
-  ! ASYNC_WAIT_SECONDS=120 scripts/operator-scenario.sh "http://127.0.0.1:$port"; then
+  ! ASYNC_WAIT_SECONDS=120 scripts/operator-scenario.sh "http://127.0.0.1:$port" ||
+  ! ASYNC_WAIT_SECONDS=120 scripts/cancel-scenario.sh "http://127.0.0.1:$port"; then
   tail -n 40 "$root/.tools/sam-api.log"
   tail -n 20 "$services_log"
   exit 1

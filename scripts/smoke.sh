@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts `make run` or `make dev` on a free port, runs the seed's scenarios, an asynchronous payment and
-# an operator's walk (a show created, put on sale, booked and its sales read) against it (and, when HOLD_SECONDS is set, a hold that lapses), and stops it. `make dev` is stopped
+# an operator's walk (a show created, put on sale, booked and its sales read) and a paid booking
+# cancelled and refunded against it (and, when HOLD_SECONDS is set, a hold that lapses), and stops it. `make dev` is stopped
 # with SIGTERM, as a process manager stops it, and must leave no process of its own behind.
 # Usage: scripts/smoke.sh run|dev
 set -euo pipefail
@@ -49,7 +50,7 @@ if ! scripts/async-payment-scenario.sh "http://127.0.0.1:$port"; then
   tail -n 40 "$log"
   exit 1
 fi
-if ! scripts/operator-scenario.sh "http://127.0.0.1:$port"; then
+if ! scripts/operator-scenario.sh "http://127.0.0.1:$port" || ! scripts/cancel-scenario.sh "http://127.0.0.1:$port"; then
   tail -n 40 "$log"
   exit 1
 fi

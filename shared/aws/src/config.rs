@@ -6,7 +6,8 @@
 //! | `HOLD_SECONDS` | create-booking | how long a booking holds its seats unpaid (default 600) |
 //! | `PERFORMANCES_FILE` | `make run`, `make dev`, SAM's local services | the catalog loaded into the performances at start (default: built in) |
 //! | `CATALOG_TTL_SECONDS` | create-booking, get-seat-map | how long a performance read from the table is trusted (10; 0: always read) |
-//! | `HOLD_EXPIRY_QUEUE_URL` | create-booking, expire-holds | the SQS delay queue of expiries |
+//! | `HOLD_EXPIRY_QUEUE_URL` | create-booking, expire-holds, cancel-booking, process-events | the SQS delay queue of expiries and refund follow-ups |
+//! | `CANCEL_CUTOFF_HOURS` | cancel-booking | how long before a performance starts its bookings can no longer be cancelled (24) |
 //! | `PG_WEBHOOK_SECRET` | receive-webhook (and the simulated gateway) | the notifications' signing secret |
 //! | `PG_NOTIFICATION_QUEUE_URL` | execute-payment | the SQS delay queue of the simulated gateway's notifications (unset: the gateway notifies by itself) |
 //! | `PG_WEBHOOK_DELAY_MS` | execute-payment | how long the simulated gateway processes a CVV 777 charge before it notifies (1000) |
@@ -22,8 +23,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ticketing_core::app::{
-    CreateBooking, ExecutePayment, ExpireHolds, Gateway, HoldPolicy, ListBookings, ManagePerformances,
-    PerformanceCache, ProcessingPolicy, ReceiveWebhook, SeatMap, SettleEvents, WebhookSecret, DEFAULT_CATALOG_TTL,
+    CancelBooking, CancelPolicy, CreateBooking, ExecutePayment, ExpireHolds, Gateway, HoldPolicy, ListBookings,
+    ManagePerformances, PerformanceCache, ProcessingPolicy, ReceiveWebhook, Refunder, SeatMap, SettleEvents,
+    WebhookSecret, DEFAULT_CATALOG_TTL,
 };
 use ticketing_core::catalog::{Catalog, CatalogError};
 use ticketing_core::domain::SystemClock;
@@ -103,6 +105,23 @@ pub fn catalog_ttl() -> Result<Duration, ConfigError> {
         Ok(secs) if secs <= MAX_CATALOG_TTL_SECONDS => Ok(Duration::from_secs(secs)),
         _ => Err(ConfigError::Invalid {
             name: "CATALOG_TTL_SECONDS (0 to 3600)",
+            value,
+        }),
+    }
+}
+
+/// `CANCEL_CUTOFF_HOURS` (default 24): bookings can be cancelled until this long before the
+/// performance starts.
+pub fn cancel_policy() -> Result<CancelPolicy, ConfigError> {
+    let Ok(value) = std::env::var("CANCEL_CUTOFF_HOURS") else {
+        return Ok(CancelPolicy::default());
+    };
+    match value.trim().parse::<u64>() {
+        Ok(hours) if hours <= 24 * 365 => Ok(CancelPolicy {
+            cutoff: Duration::from_secs(hours * 3600),
+        }),
+        _ => Err(ConfigError::Invalid {
+            name: "CANCEL_CUTOFF_HOURS (0 to 8760)",
             value,
         }),
     }
@@ -320,6 +339,20 @@ pub async fn seat_map() -> Result<SeatMap<DynamoStore>, ConfigError> {
     ))
 }
 
+/// `cancel-booking`'s service.
+pub async fn cancel_booking() -> Result<CancelBooking<DynamoStore>, ConfigError> {
+    let aws = Aws::from_env().await;
+    let store = aws.store();
+    let clock: Arc<dyn ticketing_core::domain::Clock> = Arc::new(SystemClock);
+    Ok(CancelBooking::new(
+        Arc::clone(&store),
+        Arc::clone(&clock),
+        Aws::performances(&store)?,
+        Refunder::new(Arc::clone(&store), clock, aws.expiries()?),
+        cancel_policy()?,
+    ))
+}
+
 /// `manage-performances`' service.
 pub async fn manage_performances() -> Result<ManagePerformances<DynamoStore>, ConfigError> {
     let store = Aws::from_env().await.store();
@@ -342,7 +375,8 @@ pub async fn receive_webhook() -> Result<ReceiveWebhook<DynamoStore>, ConfigErro
 
 /// `process-events`' service.
 pub async fn settle_events() -> Result<SettleEvents<DynamoStore>, ConfigError> {
-    Ok(SettleEvents::new(Aws::from_env().await.store(), Arc::new(SystemClock)))
+    let aws = Aws::from_env().await;
+    Ok(SettleEvents::new(aws.store(), Arc::new(SystemClock), aws.expiries()?))
 }
 
 /// `expire-holds`' service.

@@ -1,7 +1,10 @@
 //! The ledger audit: the promises of the ledger and of the seat locks, checked over everything stored.
 //! Every ledger transaction balances, the ledger sums to zero, every confirmed booking is settled
-//! exactly once for its own amount and currency, no other booking is settled, every sold seat belongs to
-//! a confirmed booking, and every confirmed booking owns exactly its own seats, sold.
+//! exactly once for its own amount and currency, every captured payment either settles one confirmed
+//! booking or is refunded exactly once (a cancelled booking's capture is reversed, or its refund is still
+//! in progress), every reversal names an existing transaction and reverses it exactly, no other booking
+//! is settled, every sold seat belongs to a confirmed booking, every confirmed booking owns exactly its
+//! own seats, sold, and a cancelled booking owns no seat.
 
 use crate::domain::ledger::{self, Account, LedgerEntry};
 use crate::domain::seats::SeatLock;
@@ -27,8 +30,14 @@ pub struct AuditReport {
     pub ledger_entries: usize,
     pub ledger_total: i64,
     pub sold_seats: usize,
-    /// Money taken for bookings that did not get their seats, owed back: booking, amount, currency.
+    /// Money taken for bookings that did not get their seats, owed back and not refunded yet: booking,
+    /// amount, currency.
     pub refunds_owed: Vec<(BookingId, i64, String)>,
+    /// Transactions reversed by a succeeded refund.
+    pub reversals: usize,
+    /// Refunds asked and not succeeded yet (pending, or declined and tried again): booking, amount,
+    /// currency.
+    pub refunds_in_progress: Vec<(BookingId, i64, String)>,
     /// Per performance id: what it sold, by the bookings, the seat locks and the ledger (what
     /// `GET /performances/{id}/sales` must agree with).
     pub performances: BTreeMap<String, Sales>,
@@ -76,6 +85,11 @@ impl fmt::Display for AuditReport {
         for (booking, amount, currency) in &self.refunds_owed {
             writeln!(f, "  - booking {booking}: {amount} {currency}")?;
         }
+        writeln!(f, "refunds succeeded:   {} (reversals)", self.reversals)?;
+        writeln!(f, "refunds in progress: {}", self.refunds_in_progress.len())?;
+        for (booking, amount, currency) in &self.refunds_in_progress {
+            writeln!(f, "  - booking {booking}: {amount} {currency}")?;
+        }
         if self.breaches.is_empty() {
             writeln!(f, "audit clean: 0 breaches")
         } else {
@@ -110,8 +124,12 @@ pub fn check(bookings: &[Booking], entries: &[LedgerEntry], locks: &[SeatLock]) 
         transactions.entry(&entry.transaction_id).or_default().push(entry);
     }
     report.ledger_transactions = transactions.len();
+    let reversed = check_reversals(&transactions, &mut report);
     let mut settled: HashMap<&BookingId, usize> = HashMap::new();
     for (id, lines) in &transactions {
+        if lines.iter().any(|l| l.reverses.is_some()) {
+            continue;
+        }
         let balance = ledger::balance(lines.iter().copied());
         if balance != 0 {
             report
@@ -128,6 +146,9 @@ pub fn check(bookings: &[Booking], entries: &[LedgerEntry], locks: &[SeatLock]) 
             ));
         }
         if lines.iter().any(|l| l.account == Account::RefundsPayable) {
+            if reversed.contains(id) {
+                continue;
+            }
             report.refunds_owed.push((
                 lines[0].booking_id.clone(),
                 lines[0].amount.amount,
@@ -152,12 +173,20 @@ pub fn check(bookings: &[Booking], entries: &[LedgerEntry], locks: &[SeatLock]) 
     }
     for booking in bookings {
         let times = settled.get(&booking.booking_id).copied().unwrap_or(0);
+        let capture = ledger::capture_transaction_id(&booking.booking_id);
         match (booking.status, times) {
+            (BookingStatus::Confirmed, 1) if reversed.contains(capture.as_str()) => report.breaches.push(format!(
+                "confirmed booking {} has its capture refunded",
+                booking.booking_id
+            )),
             (BookingStatus::Confirmed, 1) => {}
             (BookingStatus::Confirmed, n) => report
                 .breaches
                 .push(format!("confirmed booking {} is settled {n} times", booking.booking_id)),
             (_, 0) => {}
+            // A cancelled booking was paid: its capture is reversed, or its refund is on its way.
+            (BookingStatus::Cancelled, 1) if reversed.contains(capture.as_str()) => {}
+            (BookingStatus::Cancelled, 1) if booking.refund.as_ref().is_some_and(|r| r.is_open()) => {}
             (status, n) => report.breaches.push(format!(
                 "{} booking {} is settled {n} times",
                 status.as_str(),
@@ -179,7 +208,10 @@ pub fn check(bookings: &[Booking], entries: &[LedgerEntry], locks: &[SeatLock]) 
         sales.gross_amount += transactions
             .values()
             .filter(|lines| {
-                lines[0].booking_id == booking.booking_id && lines.iter().all(|l| l.account != Account::RefundsPayable)
+                lines[0].booking_id == booking.booking_id
+                    && lines
+                        .iter()
+                        .all(|l| l.account != Account::RefundsPayable && l.reverses.is_none())
             })
             .map(|lines| lines[0].amount.amount)
             .sum::<i64>();
@@ -188,6 +220,29 @@ pub fn check(bookings: &[Booking], entries: &[LedgerEntry], locks: &[SeatLock]) 
         report
             .breaches
             .push(format!("the ledger settles booking {booking}, which does not exist"));
+    }
+    for booking in bookings {
+        if let Some(refund) = booking.refund.as_ref().filter(|r| r.is_open()) {
+            report.refunds_in_progress.push((
+                booking.booking_id.clone(),
+                refund.amount.amount,
+                refund.amount.currency.as_str().to_owned(),
+            ));
+        }
+    }
+    for lock in locks {
+        let cancelled = by_id
+            .get(&lock.booking_id)
+            .is_some_and(|b| b.status == BookingStatus::Cancelled);
+        if cancelled {
+            report.breaches.push(format!(
+                "seat {} of {} is still {} for cancelled booking {}",
+                lock.seat_id,
+                lock.performance_id,
+                lock.status.as_str(),
+                lock.booking_id
+            ));
+        }
     }
     for lock in locks.iter().filter(|l| l.status == SeatState::Sold) {
         let owner = by_id.get(&lock.booking_id).map(|b| b.status);
@@ -201,6 +256,43 @@ pub fn check(bookings: &[Booking], entries: &[LedgerEntry], locks: &[SeatLock]) 
     }
     report
 }
+/// Every reversal names a transaction that exists, and undoes it exactly: the same amount and currency,
+/// each account on the other side; a transaction is reversed at most once. The reversed transactions.
+fn check_reversals<'a>(
+    transactions: &BTreeMap<&'a str, Vec<&'a LedgerEntry>>,
+    report: &mut AuditReport,
+) -> std::collections::HashSet<&'a str> {
+    let mut reversed = std::collections::HashSet::new();
+    for (id, lines) in transactions {
+        let Some(target) = lines.iter().find_map(|l| l.reverses.as_deref()) else {
+            continue;
+        };
+        report.reversals += 1;
+        let Some((original_id, original)) = transactions.get_key_value(target) else {
+            report.breaches.push(format!(
+                "reversal {id} names transaction {target}, which does not exist"
+            ));
+            continue;
+        };
+        if !reversed.insert(*original_id) {
+            report
+                .breaches
+                .push(format!("transaction {target} is reversed more than once"));
+        }
+        let undoes = |line: &LedgerEntry| {
+            original
+                .iter()
+                .any(|o| o.account == line.account && o.direction != line.direction && o.amount == line.amount)
+        };
+        if lines.len() != original.len() || !lines.iter().all(|l| undoes(l)) {
+            report
+                .breaches
+                .push(format!("reversal {id} does not undo transaction {target} exactly"));
+        }
+    }
+    reversed
+}
+
 /// A confirmed booking's settlement is for its own amount, and it owns exactly its own seats, sold.
 fn check_confirmed(
     booking: &Booking,
@@ -262,6 +354,7 @@ mod tests {
             created_at: Timestamp::from_millis(0),
             hold_expires_at: Timestamp::from_millis(1),
             updated_at: Timestamp::from_millis(0),
+            refund: None,
         }
     }
 

@@ -32,6 +32,14 @@ pub enum Metric {
     PaymentsReconciled,
     /// Charges still unresolved at the processing deadline, voided (their bookings failed).
     PaymentsVoided,
+    /// Bookings cancelled by their customers (paid or not).
+    BookingsCancelled,
+    /// Refund attempts asked of the gateway.
+    RefundsAsked,
+    /// Refunds the worker booked as succeeded, with their reversal.
+    RefundsSucceeded,
+    /// Refund attempts the gateway declined (tried again).
+    RefundsDeclined,
     /// How old an event is when the worker applies it: the stream's and the worker's delay.
     WorkerLag,
 }
@@ -52,6 +60,10 @@ impl Metric {
             Self::NotificationContradictions => "NotificationContradictions",
             Self::PaymentsReconciled => "PaymentsReconciled",
             Self::PaymentsVoided => "PaymentsVoided",
+            Self::BookingsCancelled => "BookingsCancelled",
+            Self::RefundsAsked => "RefundsAsked",
+            Self::RefundsSucceeded => "RefundsSucceeded",
+            Self::RefundsDeclined => "RefundsDeclined",
             Self::WorkerLag => "WorkerLag",
         }
     }

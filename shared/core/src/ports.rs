@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::catalog::{PerformanceRecord, PerformanceStatus};
 use crate::domain::ledger::LedgerEntry;
 use crate::domain::payment::{PaymentEvent, PaymentIntent, PgResult};
+use crate::domain::refund::Refund;
 use crate::domain::seats::SeatLock;
 use crate::domain::{
     Booking, BookingId, BookingStatus, EventId, IntentStatus, Money, PaymentIntentId, PaymentMethod, PerformanceId,
@@ -120,6 +121,7 @@ impl NewHold {
             created_at: now,
             hold_expires_at,
             updated_at: now,
+            refund: None,
         };
         let intent = PaymentIntent {
             payment_intent_id: booking.payment_intent_id.clone(),
@@ -267,7 +269,7 @@ pub struct Release {
 }
 
 /// Money the gateway took for a booking that did not get its seats, booked as owed back, with the note
-/// on the event that reported it.
+/// on the event that reported it, and its refund asked on the booking.
 #[derive(Clone, Debug)]
 pub struct RefundOwed {
     /// The balanced transaction, `ledger::refund_owed`.
@@ -275,6 +277,8 @@ pub struct RefundOwed {
     pub event_id: EventId,
     pub note: String,
     pub at: Timestamp,
+    /// The booking's refund of that money, set unless the booking has one.
+    pub refund: Refund,
 }
 
 /// What a settlement or release did.
@@ -308,6 +312,47 @@ pub trait Settlements: Send + Sync {
     /// Writes the refund owed's entries (which MUST NOT exist yet) and its note on the event, at once;
     /// `false` when the entries existed already (a redelivery), and nothing was written.
     async fn owe_refund(&self, owed: &RefundOwed) -> Result<bool, StoreError>;
+}
+
+/// Cancelling a paid (confirmed) booking: it becomes `cancelled` with its refund asked, its seats go back
+/// on sale, and its user's count of seats drops, at once.
+#[derive(Clone, Debug)]
+pub struct Cancellation {
+    pub booking_id: BookingId,
+    pub user_id: UserId,
+    pub performance_id: PerformanceId,
+    pub seat_ids: Vec<SeatId>,
+    pub refund: Refund,
+    pub at: Timestamp,
+}
+
+/// A refund attempt's answer, applied to its booking.
+#[derive(Clone, Debug)]
+pub enum RefundApplied {
+    /// The refund succeeded: with its reversal, `ledger::reversal`.
+    Succeeded { entries: Box<[LedgerEntry; 2]> },
+    /// The gateway declined attempt `attempt`.
+    Declined { attempt: u32, failure_code: String },
+}
+
+/// Refunds: a paid booking cancelled, and the gateway's answers to refund attempts.
+#[async_trait]
+pub trait Refunds: Send + Sync {
+    /// Moves the booking from `confirmed` to `cancelled` with `c.refund`, deletes its seat locks (each
+    /// MUST be sold to it) and takes its seats off its user's count, at once; `AlreadyFinal` with the
+    /// status when the booking is not confirmed.
+    async fn cancel_paid(&self, c: &Cancellation) -> Result<Applied, StoreError>;
+    /// Applies an answer to the booking's refund `refund_id`: a success makes it `succeeded` and writes
+    /// the reversal (whose entries MUST NOT exist yet) at once; a decline makes it `failed` with the
+    /// attempt, unless it succeeded or a later attempt was applied. `false` when nothing changed (a
+    /// redelivery, or an answer overtaken).
+    async fn apply_refund(
+        &self,
+        booking: &BookingId,
+        refund_id: &str,
+        applied: &RefundApplied,
+        at: Timestamp,
+    ) -> Result<bool, StoreError>;
 }
 
 /// Idempotency keys: claimed before the work, completed with it (see [`crate::idempotency`]).

@@ -5,6 +5,7 @@
 
 use ticketing_core::domain::ledger;
 use ticketing_core::domain::payment::{PaymentEvent, PaymentEventType, PgResult};
+use ticketing_core::domain::refund::Refund;
 use ticketing_core::domain::seats::SeatLock;
 use ticketing_core::domain::{
     BookingId, BookingStatus, ChargeId, Currency, IntentStatus, Money, PaymentMethod, PerformanceId, Quantity, SeatId,
@@ -97,6 +98,7 @@ fn outcome(h: &NewHold, success: bool, now: i64) -> PaymentOutcome {
             failure_code: (!success).then(|| "DECLINE_2".to_owned()),
             processed_at: at(now),
             resolves_at: None,
+            refund_declines: 0,
         },
         event: Some(PaymentEvent::of(
             b,
@@ -440,6 +442,11 @@ pub async fn a_refund_owed_is_booked_once_with_its_note<S: Store>(store: &S) {
         event_id: event.event_id.clone(),
         note: "REFUND_OWED: late".to_owned(),
         at: at(HOLD_MS + 5),
+        refund: Refund::new(
+            h.booking.total.clone(),
+            &ledger::refund_owed_transaction_id(event.event_id.as_str()),
+            at(HOLD_MS + 5),
+        ),
     };
     assert!(store.owe_refund(&owed).await.expect("booked"));
     assert!(

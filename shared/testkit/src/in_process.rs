@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use ticketing_core::app::ExpireHolds;
-use ticketing_core::ports::{Bookings, ExpiryQueue, HoldExpiry, Payments, QueueError, Settlements};
+use ticketing_core::ports::{Bookings, ExpiryQueue, HoldExpiry, Inbox, Payments, QueueError, Refunds, Settlements};
 use tokio::sync::mpsc;
 use tracing::{warn, Instrument};
 
@@ -37,7 +37,7 @@ impl ExpiryQueue for InProcessQueue {
 
 /// Consumes the in-process queue until it closes, retrying a failed expiry a second later through
 /// `queue` (the expirer's own).
-pub async fn run_expiries<S: Bookings + Payments + Settlements>(
+pub async fn run_expiries<S: Bookings + Payments + Settlements + Refunds + Inbox>(
     mut due: mpsc::UnboundedReceiver<HoldExpiry>,
     expire: &ExpireHolds<S>,
     queue: &dyn ExpiryQueue,

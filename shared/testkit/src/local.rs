@@ -9,12 +9,14 @@ use lambda_http::{Body, Request, Response};
 use ticketing_aws::config::{self, ConfigError, LOCAL_WEBHOOK_SECRET};
 use ticketing_aws::http::{self, ApiError, AuthMode};
 use ticketing_core::app::{
-    load_catalog, CreateBooking, ExecutePayment, ExpireHolds, Gateway, HoldPolicy, ListBookings, ManagePerformances,
-    PerformanceCache, ProcessingPolicy, ReceiveWebhook, SeatMap, SettleEvents, WebhookSecret,
+    load_catalog, CancelBooking, CancelPolicy, CreateBooking, ExecutePayment, ExpireHolds, Gateway, HoldPolicy,
+    ListBookings, ManagePerformances, PerformanceCache, ProcessingPolicy, ReceiveWebhook, Refunder, SeatMap,
+    SettleEvents, WebhookSecret,
 };
 use ticketing_core::domain::{Clock, SystemClock};
 use ticketing_core::ports::{
-    Bookings, ExpiryQueue, HoldExpiry, Holds, IdempotencyKeys, Inbox, Payments, Performances, SeatLocks, Settlements,
+    Bookings, ExpiryQueue, HoldExpiry, Holds, IdempotencyKeys, Inbox, Payments, Performances, Refunds, SeatLocks,
+    Settlements,
 };
 use tokio::sync::mpsc;
 
@@ -23,10 +25,13 @@ use crate::memory::MemoryStore;
 
 /// What every route of the API needs of a store.
 pub trait ApiStore:
-    SeatLocks + Holds + Bookings + Payments + Settlements + IdempotencyKeys + Inbox + Performances
+    SeatLocks + Holds + Bookings + Payments + Settlements + Refunds + IdempotencyKeys + Inbox + Performances
 {
 }
-impl<T: SeatLocks + Holds + Bookings + Payments + Settlements + IdempotencyKeys + Inbox + Performances> ApiStore for T {}
+impl<T> ApiStore for T where
+    T: SeatLocks + Holds + Bookings + Payments + Settlements + Refunds + IdempotencyKeys + Inbox + Performances
+{
+}
 
 /// What the use cases are built from.
 pub struct Parts<S> {
@@ -37,6 +42,7 @@ pub struct Parts<S> {
     pub clock: Arc<dyn Clock>,
     pub policy: HoldPolicy,
     pub processing: ProcessingPolicy,
+    pub cancel: CancelPolicy,
     pub expiries: Arc<dyn ExpiryQueue>,
     pub secret: WebhookSecret,
     pub gateway: Gateway,
@@ -53,6 +59,7 @@ pub struct LocalApi<S> {
     pub settle_events: SettleEvents<S>,
     pub expire_holds: ExpireHolds<S>,
     pub manage_performances: ManagePerformances<S>,
+    pub cancel_booking: CancelBooking<S>,
     /// The expiry queue the services share (the in-process expirer re-enqueues through it).
     pub expiries: Arc<dyn ExpiryQueue>,
     /// How the routes decide the caller.
@@ -67,6 +74,7 @@ impl<S: ApiStore> LocalApi<S> {
             clock,
             policy,
             processing,
+            cancel,
             expiries,
             secret,
             gateway,
@@ -84,9 +92,16 @@ impl<S: ApiStore> LocalApi<S> {
             execute_payment: ExecutePayment::new(store.clone(), clock.clone(), gateway, processing),
             list_bookings: ListBookings::new(store.clone()),
             seat_map: SeatMap::new(store.clone(), performances.clone(), clock.clone()),
-            manage_performances: ManagePerformances::new(store.clone(), clock.clone(), performances),
+            manage_performances: ManagePerformances::new(store.clone(), clock.clone(), performances.clone()),
             receive_webhook: ReceiveWebhook::new(store.clone(), clock.clone(), secret),
-            settle_events: SettleEvents::new(store.clone(), clock.clone()),
+            settle_events: SettleEvents::new(store.clone(), clock.clone(), expiries.clone()),
+            cancel_booking: CancelBooking::new(
+                store.clone(),
+                clock.clone(),
+                performances.clone(),
+                Refunder::new(store.clone(), clock.clone(), expiries.clone()),
+                cancel,
+            ),
             expire_holds: ExpireHolds::new(store, clock, expiries.clone(), processing),
             expiries,
             auth,
@@ -100,6 +115,9 @@ pub async fn route<S: ApiStore>(api: &LocalApi<S>, req: Request) -> Response<Bod
         "/bookings" => http::create_booking(&api.create_booking, &api.auth, req).await,
         "/payments/execute" => http::execute_payment(&api.execute_payment, &api.auth, req).await,
         "/bookings/my" => http::list_my_bookings(&api.list_bookings, &api.auth, req).await,
+        path if path.starts_with("/bookings/") && path.ends_with("/cancel") => {
+            http::cancel_booking(&api.cancel_booking, &api.auth, req).await
+        }
         "/webhooks/pg" => http::receive_webhook(&api.receive_webhook, req).await,
         path if path.starts_with("/performances/") && path.ends_with("/seats") => {
             http::seat_map(&api.seat_map, &api.auth, req).await
@@ -140,6 +158,7 @@ pub async fn memory_api(webhook_url: &str) -> Result<MemoryApi, StartError> {
         clock: Arc::new(SystemClock),
         policy: config::hold_policy()?,
         processing: config::processing_policy()?,
+        cancel: config::cancel_policy()?,
         expiries: Arc::new(queue),
         secret,
         gateway: Gateway::Simulated(config::simulated_gateway(webhook_url)?),

@@ -16,7 +16,9 @@ use lambda_http::{Body, Request, RequestExt};
 use serde_json::Value;
 use ticketing_aws::dynamodb::{DynamoStore, Tables};
 use ticketing_aws::http::AuthMode;
-use ticketing_core::app::{load_catalog, Gateway, HoldPolicy, ProcessingPolicy, WebhookSecret, DEFAULT_CATALOG_TTL};
+use ticketing_core::app::{
+    load_catalog, CancelPolicy, Gateway, HoldPolicy, ProcessingPolicy, WebhookSecret, DEFAULT_CATALOG_TTL,
+};
 use ticketing_core::audit::AuditSource;
 use ticketing_core::catalog::Catalog;
 use ticketing_core::domain::payment::PaymentIntent;
@@ -118,6 +120,7 @@ pub struct Setup {
     secret: String,
     auth: AuthMode,
     gateway: Gateway,
+    cancel: CancelPolicy,
 }
 
 impl Setup {
@@ -136,6 +139,7 @@ impl Setup {
             secret: SECRET.to_owned(),
             auth: AuthMode::Header,
             gateway: Gateway::Notifies,
+            cancel: CancelPolicy::default(),
         }
     }
 
@@ -174,6 +178,12 @@ impl Setup {
         self
     }
 
+    /// Bookings can be cancelled until `cutoff` before their performance starts (default 24 hours).
+    pub fn cancel_cutoff(mut self, cutoff: Duration) -> Self {
+        self.cancel = CancelPolicy { cutoff };
+        self
+    }
+
     /// Expiries go to `queue` instead of the in-process queue.
     pub fn expiries(mut self, queue: Arc<dyn ExpiryQueue>) -> Self {
         self.expiries = Some(queue);
@@ -193,6 +203,7 @@ impl Setup {
             clock: self.clock.clone(),
             policy: self.policy,
             processing: self.processing,
+            cancel: self.cancel,
             expiries,
             secret: WebhookSecret::new(self.secret),
             gateway: self.gateway,

@@ -12,7 +12,7 @@ use tokio::process::{Child, Command};
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The functions of `template.yaml`, as their binaries are named.
-pub const ALL: [&str; 9] = [
+pub const ALL: [&str; 10] = [
     "create-booking",
     "execute-payment",
     "list-my-bookings",
@@ -22,6 +22,7 @@ pub const ALL: [&str; 9] = [
     "expire-holds",
     "deliver-notifications",
     "manage-performances",
+    "cancel-booking",
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -40,6 +40,7 @@ async fn every_documented_operation_is_served_and_documents_its_answers() {
         ("POST", "/payments/execute"),
         ("GET", "/bookings/my"),
         ("GET", "/performances/{performanceId}/seats"),
+        ("POST", "/bookings/{bookingId}/cancel"),
         ("GET", "/performances"),
         ("POST", "/performances"),
         ("GET", "/performances/{performanceId}"),
@@ -54,7 +55,9 @@ async fn every_documented_operation_is_served_and_documents_its_answers() {
 
     let app = Setup::seats(10).secret("whsec_spec").build(memory()).await;
     for (method, path) in &documented {
-        let concrete = path.replace("{performanceId}", "perf_001");
+        let concrete = path
+            .replace("{performanceId}", "perf_001")
+            .replace("{bookingId}", "no-such-booking");
         let method: Method = method.parse().expect("method");
         let responses = &spec["paths"][path.as_str()][method.as_str().to_lowercase().as_str()]["responses"];
         // No caller (or no signature), and a wrong method: both documented, and neither is a 404 route.

@@ -143,6 +143,7 @@ mod tests {
                 failure_code: None,
                 processed_at: at,
                 resolves_at: None,
+                refund_declines: 0,
             },
             event: Some(PaymentEvent {
                 event_id: EventId::generate(),

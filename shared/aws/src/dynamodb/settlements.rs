@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{CancellationReason, Delete, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, Delete, TransactWriteItem, Update};
 use ticketing_core::domain::{
     Booking, BookingId, BookingStatus, EventId, IntentStatus, PaymentIntentId, SeatId, SeatState, Timestamp,
 };
@@ -151,6 +151,19 @@ impl Settlements for DynamoStore {
         }
         let note = self.note_update(&owed.event_id, &owed.note, owed.at)?;
         tx.push(Part::Event, TransactWriteItem::builder().update(note).build());
+        // The booking's refund of the money, unless it has one (a booking ended once has one refund).
+        if let Some(entry) = owed.entries.first() {
+            let refund = built(
+                Update::builder()
+                    .table_name(&self.tables.bookings)
+                    .set_key(Some(key("bookingId", entry.booking_id.as_str())))
+                    .update_expression("SET refund = if_not_exists(refund, :refund)")
+                    .condition_expression("attribute_exists(bookingId)")
+                    .expression_attribute_values(":refund", AttributeValue::M(to_item(&owed.refund)?))
+                    .build(),
+            )?;
+            tx.push(Part::Booking, TransactWriteItem::builder().update(refund).build());
+        }
         match self.transact(tx).await {
             Ok(()) => Ok(true),
             // Booked by an earlier delivery of the same event.
@@ -194,9 +207,10 @@ impl DynamoStore {
 }
 
 impl DynamoStore {
-    /// Moves a booking to `to` from the states it may come from; on refusal, returns the old item.
-    /// With `lapsed_by`, the booking's hold must also have lapsed by then.
-    fn booking_transition(
+    /// Moves a booking to `to` from `pending` (a settlement or a release: the booking's payment is
+    /// decided); on refusal, returns the old item. With `lapsed_by`, the booking's hold must also have
+    /// lapsed by then.
+    pub(super) fn booking_transition(
         &self,
         id: &BookingId,
         to: BookingStatus,
@@ -207,7 +221,12 @@ impl DynamoStore {
             table: &self.tables.bookings,
             key: key("bookingId", id.as_str()),
             to: to.as_str(),
-            from: to.reachable_from().iter().map(|st| st.as_str()).collect(),
+            from: to
+                .reachable_from()
+                .iter()
+                .filter(|st| **st == BookingStatus::Pending)
+                .map(|st| st.as_str())
+                .collect(),
             at,
             also: lapsed_by.map(|t| {
                 (

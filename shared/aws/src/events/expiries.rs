@@ -2,13 +2,13 @@
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use ticketing_core::app::{ApplyError, ExpireHolds};
-use ticketing_core::ports::{Bookings, HoldExpiry, Payments, Settlements};
+use ticketing_core::ports::{Bookings, HoldExpiry, Inbox, Payments, Refunds, Settlements};
 use tracing::field::Empty;
 
 use super::{partial_batch, sqs_failures};
 
 /// Applies each expiry message on its own, reporting only the failed ones.
-pub async fn process_expiries<S: Bookings + Payments + Settlements>(
+pub async fn process_expiries<S: Bookings + Payments + Settlements + Refunds + Inbox>(
     expire: &ExpireHolds<S>,
     batch: SqsEvent,
 ) -> SqsBatchResponse {

@@ -4,15 +4,16 @@ use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use serde_dynamo::AttributeValue;
 use ticketing_core::app::{ApplyError, InboxEvent, SettleEvents};
+use ticketing_core::domain::refund::RefundEvent;
 use ticketing_core::metrics::{self, Metric};
-use ticketing_core::ports::{Bookings, Payments, Settlements};
+use ticketing_core::ports::{Bookings, Inbox, Payments, Refunds, Settlements};
 use ticketing_core::webhook::StoredNotification;
 use tracing::field::Empty;
 
 use super::partial_batch;
 
 /// Applies every record of a stream batch on its own and reports only the failed ones.
-pub async fn process_stream<S: Bookings + Payments + Settlements>(
+pub async fn process_stream<S: Bookings + Payments + Settlements + Refunds + Inbox>(
     settle: &SettleEvents<S>,
     batch: Event,
 ) -> DynamoDbEventResponse {
@@ -35,7 +36,7 @@ pub async fn process_stream<S: Bookings + Payments + Settlements>(
     response
 }
 
-async fn apply_record<S: Bookings + Payments + Settlements>(
+async fn apply_record<S: Bookings + Payments + Settlements + Refunds + Inbox>(
     settle: &SettleEvents<S>,
     record: &EventRecord,
 ) -> Result<(), ApplyError> {
@@ -61,11 +62,13 @@ async fn apply_record<S: Bookings + Payments + Settlements>(
 pub fn inbox_event(record: &EventRecord) -> Result<InboxEvent, ApplyError> {
     let image = record.change.new_image.clone();
     let malformed = |e: serde_dynamo::Error| ApplyError::Malformed(e.to_string());
-    if matches!(image.get("type"), Some(AttributeValue::S(kind)) if kind == StoredNotification::TYPE) {
-        Ok(InboxEvent::Notification(
+    match image.get("type") {
+        Some(AttributeValue::S(kind)) if kind == StoredNotification::TYPE => Ok(InboxEvent::Notification(
             serde_dynamo::from_item(image).map_err(malformed)?,
-        ))
-    } else {
-        Ok(InboxEvent::Payment(serde_dynamo::from_item(image).map_err(malformed)?))
+        )),
+        Some(AttributeValue::S(kind)) if RefundEvent::TYPES.contains(&kind.as_str()) => {
+            Ok(InboxEvent::Refund(serde_dynamo::from_item(image).map_err(malformed)?))
+        }
+        _ => Ok(InboxEvent::Payment(serde_dynamo::from_item(image).map_err(malformed)?)),
     }
 }

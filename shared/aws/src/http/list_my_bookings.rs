@@ -7,6 +7,7 @@ use ticketing_core::app::ListBookings;
 use ticketing_core::domain::Booking;
 use ticketing_core::ports::Bookings;
 
+use super::cancel_booking::refund_view;
 use super::{allow, respond, AuthMode};
 
 fn booking_view(b: &Booking) -> Value {
@@ -20,6 +21,7 @@ fn booking_view(b: &Booking) -> Value {
         "totalAmount": b.total.amount,
         "currency": b.total.currency,
         "createdAt": b.created_at,
+        "refund": b.refund.as_ref().map(refund_view),
     })
 }
 

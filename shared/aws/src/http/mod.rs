@@ -3,6 +3,7 @@
 //! nowhere else. Internals are never echoed to clients.
 
 mod caller;
+mod cancel_booking;
 mod create_booking;
 mod create_performance;
 mod execute_payment;
@@ -24,6 +25,7 @@ use performance_sales::performance_sales;
 use update_performance::update_performance;
 
 pub use caller::{AuthMode, Caller, Role};
+pub use cancel_booking::cancel_booking;
 pub use create_booking::create_booking;
 pub use execute_payment::execute_payment;
 pub use list_my_bookings::list_my_bookings;
@@ -128,6 +130,14 @@ impl From<FlowError> for ApiError {
                 Self::new(S::CONFLICT, "BOOKING_NOT_PENDING", e.to_string())
             }
             FlowError::AlreadyPaid => Self::new(S::CONFLICT, "ALREADY_PAID", e.to_string()),
+            FlowError::NotCancellable(_) | FlowError::PaymentInProgress => {
+                Self::new(S::CONFLICT, "BOOKING_NOT_CANCELLABLE", e.to_string())
+            }
+            FlowError::PaymentSettling => Self {
+                transient: true,
+                ..Self::new(S::CONFLICT, "BOOKING_NOT_CANCELLABLE", e.to_string())
+            },
+            FlowError::CancellationClosed => Self::new(S::CONFLICT, "CANCELLATION_CLOSED", e.to_string()),
             FlowError::HoldExpired => Self::new(S::CONFLICT, "HOLD_EXPIRED", e.to_string()),
             FlowError::PriceOverflow => Self::bad_request("INVALID_QUANTITY", e.to_string()),
             FlowError::SeatLimitReached { .. } => Self::new(S::CONFLICT, "SEAT_LIMIT_REACHED", e.to_string()),

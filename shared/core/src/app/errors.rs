@@ -45,6 +45,15 @@ pub enum FlowError {
     PaymentDeclined,
     #[error("booking has already been paid")]
     AlreadyPaid,
+    #[error("the booking is {} and cannot be cancelled", .0.as_str())]
+    NotCancellable(BookingStatus),
+    #[error("the booking's payment is being processed by the gateway; it can be cancelled once that ends")]
+    PaymentInProgress,
+    /// The booking is paid and not confirmed yet (the worker is behind); a retry will cancel it.
+    #[error("the booking's payment is being confirmed; please try again")]
+    PaymentSettling,
+    #[error("bookings of this performance can no longer be cancelled")]
+    CancellationClosed,
     #[error("the booking's seat hold has lapsed")]
     HoldExpired,
     #[error("price overflow")]

@@ -14,12 +14,14 @@ use std::time::Duration;
 
 use tracing::{info, warn};
 
+use super::refunds::Refunder;
 use super::{ApplyError, ProcessingPolicy};
 use crate::domain::payment::{ChargeStatus, PaymentIntent};
 use crate::domain::{ledger, Booking, BookingStatus, Clock, EventId, IntentStatus, Timestamp};
 use crate::metrics::{self, Metric};
 use crate::ports::{
-    Applied, Bookings, Consistency, ExpiryQueue, HoldExpiry, Payments, Release, Settlement, Settlements, MAX_DELAY,
+    Applied, Bookings, Consistency, ExpiryQueue, HoldExpiry, Inbox, Payments, Release, Settlement, Settlements,
+    MAX_DELAY,
 };
 
 /// How long to wait before looking again: until `due`, at most the queue's longest delay.
@@ -34,20 +36,23 @@ pub struct ExpireHolds<S> {
     clock: Arc<dyn Clock>,
     queue: Arc<dyn ExpiryQueue>,
     processing: ProcessingPolicy,
+    refunder: Refunder<S>,
 }
 
-impl<S: Bookings + Payments + Settlements> ExpireHolds<S> {
+impl<S: Bookings + Payments + Settlements + Inbox> ExpireHolds<S> {
     pub fn new(
         store: Arc<S>,
         clock: Arc<dyn Clock>,
         queue: Arc<dyn ExpiryQueue>,
         processing: ProcessingPolicy,
     ) -> Self {
+        let refunder = Refunder::new(Arc::clone(&store), Arc::clone(&clock), Arc::clone(&queue));
         Self {
             store,
             clock,
             queue,
             processing,
+            refunder,
         }
     }
 
@@ -66,6 +71,15 @@ impl<S: Bookings + Payments + Settlements> ExpireHolds<S> {
             info!("no such booking: its hold was never written; nothing to expire");
             return Ok(());
         };
+        // The same queue follows refunds up: one still open is asked again.
+        if booking.refund.as_ref().is_some_and(|r| r.is_open()) {
+            // The status read may be a moment old; the refund's attempts must be current.
+            let current = self.store.booking(&expiry.booking_id, Consistency::Strong).await?;
+            if let Some(booking) = current {
+                self.refunder.attempt(&booking).await?;
+            }
+            return Ok(());
+        }
         if booking.status.is_final() {
             info!(status = booking.status.as_str(), "booking already ended");
             return Ok(());

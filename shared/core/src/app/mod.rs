@@ -1,6 +1,7 @@
 //! The use cases, one service per file, each built with every part it needs. A Lambda function builds
 //! exactly one of them; the local server builds them all over one store.
 
+mod cancel_booking;
 mod create_booking;
 mod errors;
 mod execute_payment;
@@ -10,10 +11,12 @@ mod list_bookings;
 mod manage_performances;
 mod performance_cache;
 mod receive_webhook;
+mod refunds;
 mod seat_map;
 mod seat_search;
 mod settle_events;
 
+pub use cancel_booking::{CancelBooking, CancelPolicy};
 pub use create_booking::{BookingRequest, CreateBooking, HoldPolicy, EXPIRY_MARGIN};
 pub use errors::{ApplyError, FlowError};
 pub use execute_payment::{ExecutePayment, Gateway, PaymentRequest, ProcessingPolicy};
@@ -25,5 +28,6 @@ pub use manage_performances::{
 };
 pub use performance_cache::{PerformanceCache, DEFAULT_TTL as DEFAULT_CATALOG_TTL};
 pub use receive_webhook::{Receipt, ReceiveWebhook, WebhookError, WebhookSecret};
+pub use refunds::Refunder;
 pub use seat_map::SeatMap;
 pub use settle_events::{InboxEvent, SettleEvents};

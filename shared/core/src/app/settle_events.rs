@@ -6,15 +6,21 @@ use std::sync::Arc;
 
 use tracing::{info, warn};
 
+use super::cancel_booking::FOLLOW_UP;
+use super::refunds::Refunder;
 use super::ApplyError;
 use crate::domain::ledger;
 use crate::domain::payment::{PaymentEvent, PaymentEventType};
+use crate::domain::refund::{Refund, RefundEvent, RefundEventType};
 use crate::domain::{
     BookingId, BookingStatus, ChargeId, Clock, EventId, IntentStatus, Money, PaymentIntentId, PerformanceId, SeatId,
     Timestamp, UserId,
 };
 use crate::metrics::{self, Metric};
-use crate::ports::{Applied, Bookings, Consistency, Payments, RefundOwed, Release, Settlement, Settlements};
+use crate::ports::{
+    Applied, Bookings, Consistency, ExpiryQueue, Inbox, Payments, RefundApplied, RefundOwed, Refunds, Release,
+    Settlement, Settlements,
+};
 use crate::webhook::{NotificationType, StoredNotification};
 
 /// An event of the inbox, as the worker applies it.
@@ -24,6 +30,8 @@ pub enum InboxEvent {
     Payment(PaymentEvent),
     /// A gateway notification (an asynchronous outcome), received by the webhook.
     Notification(StoredNotification),
+    /// The gateway's answer to a refund attempt.
+    Refund(RefundEvent),
 }
 
 impl InboxEvent {
@@ -31,6 +39,7 @@ impl InboxEvent {
         match self {
             Self::Payment(e) => &e.event_id,
             Self::Notification(n) => &n.event_id,
+            Self::Refund(r) => &r.event_id,
         }
     }
 
@@ -38,6 +47,7 @@ impl InboxEvent {
         match self {
             Self::Payment(e) => &e.booking_id,
             Self::Notification(n) => &n.booking_id,
+            Self::Refund(r) => &r.booking_id,
         }
     }
 }
@@ -61,11 +71,14 @@ struct Outcome<'a> {
 pub struct SettleEvents<S> {
     store: Arc<S>,
     clock: Arc<dyn Clock>,
+    refunder: Refunder<S>,
 }
 
-impl<S: Bookings + Payments + Settlements> SettleEvents<S> {
-    pub fn new(store: Arc<S>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+impl<S: Bookings + Payments + Settlements + Refunds + Inbox> SettleEvents<S> {
+    /// `follow_ups` is the delay queue refunds are followed up on (the expiry queue).
+    pub fn new(store: Arc<S>, clock: Arc<dyn Clock>, follow_ups: Arc<dyn ExpiryQueue>) -> Self {
+        let refunder = Refunder::new(Arc::clone(&store), Arc::clone(&clock), follow_ups);
+        Self { store, clock, refunder }
     }
 
     /// The clock events are applied by (the worker measures its lag with it).
@@ -92,7 +105,44 @@ impl<S: Bookings + Payments + Settlements> SettleEvents<S> {
                 self.settle_or_release(outcome).await
             }
             InboxEvent::Notification(notification) => self.apply_notification(notification).await,
+            InboxEvent::Refund(event) => self.apply_refund(event).await,
         }
+    }
+
+    /// A refund attempt's answer: a success books the reversal with it, once; a decline marks the
+    /// refund failed (its follow-up asks again), unless a success or a later attempt came first.
+    async fn apply_refund(&self, event: &RefundEvent) -> Result<(), ApplyError> {
+        let at = self.clock.now();
+        let applied = match event.event_type {
+            RefundEventType::RefundSucceeded => RefundApplied::Succeeded {
+                entries: Box::new(ledger::reversal(
+                    &event.booking_id,
+                    &event.refund(),
+                    &event.event_id,
+                    at,
+                )),
+            },
+            RefundEventType::RefundFailed => RefundApplied::Declined {
+                attempt: event.attempt,
+                failure_code: event.failure_code.clone().unwrap_or_else(|| "REFUND_FAILED".to_owned()),
+            },
+        };
+        let changed = self
+            .store
+            .apply_refund(&event.booking_id, &event.refund_id, &applied, at)
+            .await?;
+        match (changed, &applied) {
+            (true, RefundApplied::Succeeded { .. }) => {
+                info!(refund_id = %event.refund_id, amount = event.amount.amount, "refund succeeded; reversal booked");
+                metrics::count(Metric::RefundsSucceeded);
+            }
+            (true, RefundApplied::Declined { .. }) => {
+                warn!(refund_id = %event.refund_id, attempt = event.attempt, "refund declined; it is tried again");
+                metrics::count(Metric::RefundsDeclined);
+            }
+            (false, _) => info!(refund_id = %event.refund_id, "refund answer already applied or overtaken"),
+        }
+        Ok(())
     }
 
     /// A gateway notification names the booking and the charge; both are read first. A notification
@@ -222,6 +272,14 @@ impl<S: Bookings + Payments + Settlements> SettleEvents<S> {
                 return Ok(());
             }
             Applied::NoSuchBooking => return Err(ApplyError::UnknownBooking(o.booking_id.to_string())),
+            // Confirmed by this success once, then cancelled by its customer (and refunded): a
+            // redelivery, not money taken anew.
+            Applied::AlreadyFinal(BookingStatus::Cancelled)
+                if o.succeeded && self.was_captured(o.booking_id).await? =>
+            {
+                info!("already applied; the booking was confirmed, then cancelled");
+                return Ok(());
+            }
             Applied::AlreadyFinal(status) if o.succeeded => {
                 let note = format!(
                     "REFUND_OWED: the payment succeeded after the booking was {}",
@@ -247,27 +305,42 @@ impl<S: Bookings + Payments + Settlements> SettleEvents<S> {
         Ok(())
     }
 
+    /// Whether the booking's payment was captured: its refund reverses its capture (a confirmed booking
+    /// cancelled later).
+    async fn was_captured(&self, booking: &BookingId) -> Result<bool, ApplyError> {
+        let capture = ledger::capture_transaction_id(booking);
+        Ok(self
+            .store
+            .booking(booking, Consistency::Strong)
+            .await?
+            .and_then(|b| b.refund)
+            .is_some_and(|r| r.reverses == capture))
+    }
+
     /// Money taken for a booking that did not get its seats: booked as owed back at once (a balanced
-    /// transaction into `REFUNDS_PAYABLE`), with the note on its event; once, however often delivered.
+    /// transaction into `REFUNDS_PAYABLE`), with the note on its event, and its refund asked on the
+    /// booking; once, however often delivered. Then the gateway is asked for the refund.
     async fn owe_refund(&self, o: &Outcome<'_>, note: String, at: Timestamp) -> Result<(), ApplyError> {
+        // Once per charge, however many events report it; an event that names no charge, once.
+        let reference = o.charge.map_or(o.event_id.as_str(), ChargeId::as_str);
+        let entries = ledger::refund_owed(o.booking_id, o.amount, o.event_id, reference, at);
         let owed = RefundOwed {
-            // Once per charge, however many events report it; an event that names no charge, once.
-            entries: ledger::refund_owed(
-                o.booking_id,
-                o.amount,
-                o.event_id,
-                o.charge.map_or(o.event_id.as_str(), ChargeId::as_str),
-                at,
-            ),
+            refund: Refund::new(o.amount.clone(), &entries[0].transaction_id, at),
+            entries,
             event_id: o.event_id.clone(),
             note,
             at,
         };
+        // Before the write that asks for the refund: it is followed up whatever happens next.
+        self.refunder.follow_up(o.booking_id, FOLLOW_UP).await?;
         if self.store.owe_refund(&owed).await? {
             warn!(note = %owed.note, amount = o.amount.amount, "payment taken for an ended booking; refund owed");
             metrics::count(Metric::RefundsOwed);
         } else {
             info!("refund owed already booked");
+        }
+        if let Some(booking) = self.store.booking(o.booking_id, Consistency::Strong).await? {
+            self.refunder.attempt(&booking).await?;
         }
         Ok(())
     }

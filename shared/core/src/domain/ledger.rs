@@ -1,6 +1,7 @@
 //! Double-entry bookkeeping: every money movement is one transaction of a debit and a credit of the
 //! same amount, so the ledger always sums to zero.
 
+use super::refund::Refund;
 use super::{BookingId, EventId, Money, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -34,6 +35,9 @@ pub struct LedgerEntry {
     pub booking_id: BookingId,
     pub event_id: EventId,
     pub created_at: Timestamp,
+    /// For a reversal: the transaction it reverses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reverses: Option<String>,
 }
 
 impl LedgerEntry {
@@ -64,8 +68,46 @@ pub fn refund_owed(
     reference: &str,
     at: Timestamp,
 ) -> [LedgerEntry; 2] {
-    let id = format!("txn_refund_owed_{reference}");
+    let id = refund_owed_transaction_id(reference);
     transaction(id, Account::RefundsPayable, booking_id, amount, event_id, at)
+}
+
+/// The ledger transaction of a succeeded refund: a new transaction that reverses the one that took the
+/// money (the capture: debit `MERCHANT_BALANCE`; a refund owed: debit `REFUNDS_PAYABLE`; credit
+/// `CUSTOMER_PAYABLE`), naming it. Its id follows from the refund, so a refund is booked once.
+pub fn reversal(booking_id: &BookingId, refund: &Refund, event_id: &EventId, at: Timestamp) -> [LedgerEntry; 2] {
+    let from = if refund.reverses.starts_with(REFUND_OWED_PREFIX) {
+        Account::RefundsPayable
+    } else {
+        Account::MerchantBalance
+    };
+    let entry = |account, direction, n: u8| LedgerEntry {
+        entry_id: format!("{n}"),
+        transaction_id: reversal_transaction_id(refund),
+        account,
+        direction,
+        amount: refund.amount.clone(),
+        booking_id: booking_id.clone(),
+        event_id: event_id.clone(),
+        created_at: at,
+        reverses: Some(refund.reverses.clone()),
+    };
+    [
+        entry(from, Direction::Debit, 1),
+        entry(Account::CustomerPayable, Direction::Credit, 2),
+    ]
+}
+
+/// The id of a refund's reversal.
+pub fn reversal_transaction_id(refund: &Refund) -> String {
+    format!("txn_{}", refund.refund_id)
+}
+
+const REFUND_OWED_PREFIX: &str = "txn_refund_owed_";
+
+/// The id of the transaction that books money taken for an ended booking as owed back.
+pub fn refund_owed_transaction_id(reference: &str) -> String {
+    format!("{REFUND_OWED_PREFIX}{reference}")
 }
 
 /// Money received from the customer (debit `CUSTOMER_PAYABLE`) and credited to `to`.
@@ -86,6 +128,7 @@ fn transaction(
         booking_id: booking_id.clone(),
         event_id: event_id.clone(),
         created_at: at,
+        reverses: None,
     };
     [
         entry(Account::CustomerPayable, Direction::Debit, 1),

@@ -5,6 +5,7 @@ mod ids;
 pub mod ledger;
 mod money;
 pub mod payment;
+pub mod refund;
 pub mod seats;
 mod status;
 mod time;
@@ -81,4 +82,7 @@ pub struct Booking {
     #[serde(with = "millis")]
     pub hold_expires_at: Timestamp,
     pub updated_at: Timestamp,
+    /// The money given back, once the booking was paid and did not keep its seats.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund: Option<refund::Refund>,
 }

@@ -121,6 +121,13 @@ pub struct PgResult {
     /// one it never resolves.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolves_at: Option<Timestamp>,
+    /// How many refund attempts of this charge the simulated gateway declines before one succeeds.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub refund_declines: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// The simulated payment gateway. It decides by CVV, like a PG's test cards:
@@ -133,6 +140,7 @@ pub struct PgResult {
 /// | `444` | declined, `CARD_EXPIRED` |
 /// | `777` | processing: the charge succeeds after `processing`, and the gateway notifies it by a signed webhook |
 /// | `778` | processing, never resolved: only the void after the processing deadline ends it |
+/// | `445` | success; its refund is declined once (`REFUND_DECLINED`), then succeeds |
 /// | any other 3 or 4 digits | success |
 pub fn charge(_token: &PaymentMethodToken, cvv: &Cvv, at: Timestamp, processing: Duration) -> PgResult {
     let (is_success, failure) = match cvv.0.as_str() {
@@ -149,6 +157,7 @@ pub fn charge(_token: &PaymentMethodToken, cvv: &Cvv, at: Timestamp, processing:
         failure_code: failure.map(str::to_owned),
         processed_at: at,
         resolves_at: (cvv.0 == "777").then(|| Timestamp::from_millis(at.as_millis().saturating_add(millis))),
+        refund_declines: u32::from(cvv.0 == "445"),
     }
 }
 

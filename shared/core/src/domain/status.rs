@@ -28,7 +28,9 @@ impl BookingStatus {
     pub fn reachable_from(self) -> &'static [BookingStatus] {
         match self {
             Self::Pending => &[],
-            Self::Confirmed | Self::Failed | Self::Cancelled | Self::Expired => &[Self::Pending],
+            Self::Confirmed | Self::Failed | Self::Expired => &[Self::Pending],
+            // A customer cancels a booking not paid yet, or one paid (which is refunded).
+            Self::Cancelled => &[Self::Pending, Self::Confirmed],
         }
     }
 
@@ -36,6 +38,7 @@ impl BookingStatus {
         next.reachable_from().contains(&self)
     }
 
+    /// Whether the booking's payment is settled one way or the other: it left `pending`.
     pub fn is_final(self) -> bool {
         self != Self::Pending
     }
@@ -119,7 +122,8 @@ mod tests {
         for next in [Confirmed, Failed, Cancelled, Expired] {
             assert!(Pending.can_become(next));
             for done in [Confirmed, Failed, Cancelled, Expired] {
-                assert!(!done.can_become(next), "{done:?} -> {next:?}");
+                let cancel_paid = done == Confirmed && next == Cancelled;
+                assert_eq!(done.can_become(next), cancel_paid, "{done:?} -> {next:?}");
             }
         }
         assert!(!Pending.can_become(Pending));

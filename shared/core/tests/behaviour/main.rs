@@ -6,6 +6,7 @@ mod helpers;
 
 mod bad_input;
 mod booking;
+mod cancellation;
 mod contention;
 mod contract;
 mod expiry;

@@ -9,6 +9,7 @@ mod inbox;
 mod keys;
 mod payments;
 mod performances;
+mod refunds;
 mod scan;
 mod settlements;
 

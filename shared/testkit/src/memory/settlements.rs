@@ -20,11 +20,14 @@ fn move_intent(state: &mut State, id: &PaymentIntentId, to: IntentStatus, at: Ti
     movable
 }
 
-/// Checks a booking may move to `to`; `Err` carries what to answer when it may not.
+/// Checks a pending booking may move to `to` (a settlement or a release: its payment is decided);
+/// `Err` carries what to answer when it may not.
 fn check_transition(state: &State, id: &BookingId, to: BookingStatus) -> Result<(), Applied> {
     match state.bookings.get(id) {
         None => Err(Applied::NoSuchBooking),
-        Some(b) if !b.status.can_become(to) => Err(Applied::AlreadyFinal(b.status)),
+        Some(b) if b.status != BookingStatus::Pending || !b.status.can_become(to) => {
+            Err(Applied::AlreadyFinal(b.status))
+        }
         Some(_) => Ok(()),
     }
 }
@@ -143,6 +146,9 @@ impl Settlements for MemoryStore {
             state
                 .ledger
                 .insert((e.transaction_id.clone(), e.entry_id.clone()), e.clone());
+        }
+        if let Some(booking) = owed.entries.first().and_then(|e| state.bookings.get_mut(&e.booking_id)) {
+            booking.refund.get_or_insert_with(|| owed.refund.clone());
         }
         Ok(true)
     }

@@ -17,8 +17,8 @@ use ticketing_aws::dynamodb::{CapacityLog, DynamoStore, Tables};
 use ticketing_aws::events::process_stream;
 use ticketing_aws::http::AuthMode;
 use ticketing_core::app::{
-    load_catalog, BookingRequest, ExpireHolds, Gateway, HoldPolicy, PaymentRequest, ProcessingPolicy, WebhookSecret,
-    DEFAULT_CATALOG_TTL,
+    load_catalog, BookingRequest, CancelPolicy, ExpireHolds, Gateway, HoldPolicy, PaymentRequest, ProcessingPolicy,
+    WebhookSecret, DEFAULT_CATALOG_TTL,
 };
 use ticketing_core::catalog::Catalog;
 use ticketing_core::domain::payment::{Cvv, PaymentMethodToken};
@@ -246,6 +246,7 @@ async fn main() -> Result<(), Error> {
         clock: Arc::new(SystemClock),
         policy: HoldPolicy::default(),
         processing: ProcessingPolicy::default(),
+        cancel: CancelPolicy::default(),
         expiries: queue.clone(),
         secret: WebhookSecret::new(ticketing_aws::config::LOCAL_WEBHOOK_SECRET.to_owned()),
         gateway: Gateway::Notifies,

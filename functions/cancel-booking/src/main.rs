@@ -1,0 +1,15 @@
+//! `cancel-booking`: wiring only; the behaviour lives in `ticketing_aws::http::cancel_booking`.
+
+use lambda_http::{run, service_fn, Error, Request};
+use ticketing_aws::{config, http};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    config::init_tracing();
+    let auth = &config::auth_mode()?;
+    let service = &config::cancel_booking().await?;
+    run(service_fn(move |req: Request| async move {
+        Ok::<_, Error>(http::cancel_booking(service, auth, req).await)
+    }))
+    .await
+}
