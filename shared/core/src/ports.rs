@@ -10,7 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{PerformanceRecord, PerformanceStatus};
+use crate::catalog::{CancellationProgress, PerformanceRecord, PerformanceStatus};
 use crate::domain::ledger::LedgerEntry;
 use crate::domain::payment::{PaymentEvent, PaymentIntent, PgResult};
 use crate::domain::refund::Refund;
@@ -490,6 +490,9 @@ pub trait Performances: Send + Sync {
     /// performance's version, so that a change read before it is refused); `false` if the layout
     /// changed since.
     async fn lock_layout(&self, id: &PerformanceId, layout_version: u64) -> Result<bool, StoreError>;
+    /// Records how far the cancellation of a cancelled performance's bookings got (nothing else of the
+    /// performance changes).
+    async fn record_cancellation(&self, id: &PerformanceId, progress: &CancellationProgress) -> Result<(), StoreError>;
     /// At most `limit` performances of `status`, soonest first (by `startsAt`, then id), from after
     /// `after`; `next` is set when more may follow.
     async fn performances(

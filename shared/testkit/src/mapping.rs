@@ -13,7 +13,7 @@ use serde_dynamo::{AttributeValue, Item};
 use ticketing_aws::events::process_stream;
 use ticketing_core::app::SettleEvents;
 use ticketing_core::domain::{Clock, SystemClock, Timestamp};
-use ticketing_core::ports::{Bookings, Inbox, Payments, Refunds, Settlements};
+use ticketing_core::ports::{Bookings, Inbox, Payments, Performances, Refunds, SeatLocks, Settlements};
 use tracing::{error, warn};
 
 use crate::memory::{MemoryStore, StreamedItem};
@@ -368,7 +368,7 @@ impl ShardReader for MemoryShard<'_> {
 }
 
 /// Feeds the worker from the in-memory store's stream, in process, until the task is dropped.
-pub async fn run_worker<S: Bookings + Payments + Settlements + Refunds + Inbox>(
+pub async fn run_worker<S: Bookings + Payments + Settlements + Refunds + Inbox + Performances + SeatLocks>(
     stream: &MemoryStore,
     settle: &SettleEvents<S>,
     mapping: Mapping,

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
-use ticketing_core::catalog::{PerformanceRecord, PerformanceStatus};
+use ticketing_core::catalog::{CancellationProgress, PerformanceRecord, PerformanceStatus};
 use ticketing_core::domain::PerformanceId;
 use ticketing_core::idempotency::Completion;
 use ticketing_core::ports::{Consistency, CreateError, Page, PageKey, Performances, StoreError, UpdateError};
@@ -124,6 +124,20 @@ impl Performances for DynamoStore {
             .send()
             .await;
         conditional(update)
+    }
+
+    async fn record_cancellation(&self, id: &PerformanceId, progress: &CancellationProgress) -> Result<(), StoreError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.tables.performances)
+            .set_key(Some(key("performanceId", id.as_str())))
+            .update_expression("SET cancellation = :progress")
+            .condition_expression("attribute_exists(performanceId)")
+            .expression_attribute_values(":progress", AttributeValue::M(to_item(progress)?))
+            .send()
+            .await;
+        conditional(update).map(|_| ())
     }
 
     async fn performances(

@@ -4,16 +4,17 @@ use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use serde_dynamo::AttributeValue;
 use ticketing_core::app::{ApplyError, InboxEvent, SettleEvents};
+use ticketing_core::catalog::ShowCancellation;
 use ticketing_core::domain::refund::RefundEvent;
 use ticketing_core::metrics::{self, Metric};
-use ticketing_core::ports::{Bookings, Inbox, Payments, Refunds, Settlements};
+use ticketing_core::ports::{Bookings, Inbox, Payments, Performances, Refunds, SeatLocks, Settlements};
 use ticketing_core::webhook::StoredNotification;
 use tracing::field::Empty;
 
 use super::partial_batch;
 
 /// Applies every record of a stream batch on its own and reports only the failed ones.
-pub async fn process_stream<S: Bookings + Payments + Settlements + Refunds + Inbox>(
+pub async fn process_stream<S: Bookings + Payments + Settlements + Refunds + Inbox + Performances + SeatLocks>(
     settle: &SettleEvents<S>,
     batch: Event,
 ) -> DynamoDbEventResponse {
@@ -36,7 +37,7 @@ pub async fn process_stream<S: Bookings + Payments + Settlements + Refunds + Inb
     response
 }
 
-async fn apply_record<S: Bookings + Payments + Settlements + Refunds + Inbox>(
+async fn apply_record<S: Bookings + Payments + Settlements + Refunds + Inbox + Performances + SeatLocks>(
     settle: &SettleEvents<S>,
     record: &EventRecord,
 ) -> Result<(), ApplyError> {
@@ -47,7 +48,9 @@ async fn apply_record<S: Bookings + Payments + Settlements + Refunds + Inbox>(
     let event = inbox_event(record)?;
     let span = tracing::Span::current();
     span.record("event_id", event.event_id().as_str());
-    span.record("booking_id", event.booking_id().as_str());
+    if let Some(booking) = event.booking_id() {
+        span.record("booking_id", booking.as_str());
+    }
     settle.apply(&event).await?;
     metrics::count(Metric::EventsProcessed);
     let created = record.change.approximate_creation_date_time.timestamp_millis();
@@ -64,6 +67,9 @@ pub fn inbox_event(record: &EventRecord) -> Result<InboxEvent, ApplyError> {
     let malformed = |e: serde_dynamo::Error| ApplyError::Malformed(e.to_string());
     match image.get("type") {
         Some(AttributeValue::S(kind)) if kind == StoredNotification::TYPE => Ok(InboxEvent::Notification(
+            serde_dynamo::from_item(image).map_err(malformed)?,
+        )),
+        Some(AttributeValue::S(kind)) if kind == ShowCancellation::TYPE => Ok(InboxEvent::ShowCancelled(
             serde_dynamo::from_item(image).map_err(malformed)?,
         )),
         Some(AttributeValue::S(kind)) if RefundEvent::TYPES.contains(&kind.as_str()) => {

@@ -7,7 +7,7 @@ use ticketing_core::app::{ManagePerformances, PerformanceDraft};
 use ticketing_core::catalog::{InvalidPerformance, PerformanceRecord};
 use ticketing_core::domain::UserId;
 use ticketing_core::idempotency::{Remember, StoredResponse};
-use ticketing_core::ports::{IdempotencyKeys, Performances, SeatLocks};
+use ticketing_core::ports::{IdempotencyKeys, Inbox, Performances, SeatLocks};
 
 use super::idempotent::idempotently;
 use super::performances::{invalid, performance_id, performance_view, Fields};
@@ -59,7 +59,7 @@ fn parse(auth: &AuthMode, req: &Request) -> Result<(UserId, PerformanceDraft), A
 }
 
 /// `POST /performances`
-pub(crate) async fn create_performance<S: Performances + SeatLocks + IdempotencyKeys>(
+pub(crate) async fn create_performance<S: Performances + SeatLocks + Inbox + IdempotencyKeys>(
     service: &ManagePerformances<S>,
     auth: &AuthMode,
     req: Request,

@@ -3,13 +3,13 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use ticketing_core::app::ManagePerformances;
-use ticketing_core::ports::{Performances, SeatLocks};
+use ticketing_core::ports::{Inbox, Performances, SeatLocks};
 
 use super::performances::{performance_id, performance_view};
 use super::{respond, AuthMode, Role};
 
 /// `GET /performances/{performanceId}`
-pub(crate) async fn get_performance<S: Performances + SeatLocks>(
+pub(crate) async fn get_performance<S: Performances + SeatLocks + Inbox>(
     service: &ManagePerformances<S>,
     auth: &AuthMode,
     id: &str,

@@ -6,7 +6,7 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 use ticketing_core::app::ManagePerformances;
 use ticketing_core::catalog::{InvalidPerformance, PerformanceStatus};
-use ticketing_core::ports::{PageKey, Performances, SeatLocks};
+use ticketing_core::ports::{Inbox, PageKey, Performances, SeatLocks};
 
 use super::performances::{invalid, performance_view, query};
 use super::{respond, ApiError, AuthMode, Role};
@@ -33,7 +33,7 @@ fn key_of(cursor: &str) -> Option<PageKey> {
 }
 
 /// `GET /performances`
-pub(crate) async fn list_performances<S: Performances + SeatLocks>(
+pub(crate) async fn list_performances<S: Performances + SeatLocks + Inbox>(
     service: &ManagePerformances<S>,
     auth: &AuthMode,
     req: Request,

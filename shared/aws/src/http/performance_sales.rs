@@ -4,7 +4,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 use ticketing_core::app::{ManagePerformances, SalesLine};
-use ticketing_core::ports::{Performances, SeatLocks};
+use ticketing_core::ports::{Inbox, Performances, SeatLocks};
 
 use super::performances::performance_id;
 use super::{respond, AuthMode, Role};
@@ -20,7 +20,7 @@ fn figures(line: &SalesLine) -> Value {
 }
 
 /// `GET /performances/{performanceId}/sales`
-pub(crate) async fn performance_sales<S: Performances + SeatLocks>(
+pub(crate) async fn performance_sales<S: Performances + SeatLocks + Inbox>(
     service: &ManagePerformances<S>,
     auth: &AuthMode,
     id: &str,
@@ -46,6 +46,14 @@ pub(crate) async fn performance_sales<S: Performances + SeatLocks>(
                     "currency": report.currency,
                     "sections": sections,
                     "total": figures(&report.total),
+                    "cancellation": report.cancellation.as_ref().map(|c| json!({
+                        "bookingsCancelled": c.bookings_cancelled,
+                        "refundsAsked": c.refunds_asked,
+                        "remaining": c.remaining,
+                        "batches": c.batches,
+                        "finished": c.finished,
+                        "updatedAt": c.updated_at,
+                    })),
                 }),
             ))
         }

@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 use ticketing_core::app::ManagePerformances;
 use ticketing_core::catalog::{InvalidPerformance, PerformanceRecord, PerformanceStatus, Row, Section};
 use ticketing_core::domain::{Currency, PerformanceId, Timestamp};
-use ticketing_core::ports::{IdempotencyKeys, Performances, SeatLocks};
+use ticketing_core::ports::{IdempotencyKeys, Inbox, Performances, SeatLocks};
 
 use super::{create_performance, get_performance, list_performances, performance_sales, update_performance};
 use super::{ApiError, AuthMode};
@@ -38,7 +38,7 @@ fn route(req: &Request) -> Option<Route> {
 }
 
 /// Every performance route.
-pub async fn performances<S: Performances + SeatLocks + IdempotencyKeys>(
+pub async fn performances<S: Performances + SeatLocks + Inbox + IdempotencyKeys>(
     service: &ManagePerformances<S>,
     auth: &AuthMode,
     req: Request,

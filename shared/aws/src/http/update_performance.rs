@@ -5,7 +5,7 @@ use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 use ticketing_core::app::{ManagePerformances, PerformanceChanges};
 use ticketing_core::catalog::InvalidPerformance;
-use ticketing_core::ports::{Performances, SeatLocks};
+use ticketing_core::ports::{Inbox, Performances, SeatLocks};
 
 use super::performances::{performance_id, performance_view, Fields};
 use super::{json_body, respond, ApiError, AuthMode, Role};
@@ -47,7 +47,7 @@ fn changes(fields: &Fields) -> Result<PerformanceChanges, ApiError> {
 }
 
 /// `PATCH /performances/{performanceId}`
-pub(crate) async fn update_performance<S: Performances + SeatLocks>(
+pub(crate) async fn update_performance<S: Performances + SeatLocks + Inbox>(
     service: &ManagePerformances<S>,
     auth: &AuthMode,
     id: &str,

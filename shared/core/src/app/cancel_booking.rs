@@ -47,7 +47,7 @@ pub struct CancelBooking<S> {
     store: Arc<S>,
     clock: Arc<dyn Clock>,
     performances: Arc<PerformanceCache<S>>,
-    refunder: Refunder<S>,
+    canceller: Canceller<S>,
     policy: CancelPolicy,
 }
 
@@ -66,11 +66,16 @@ impl<S: Bookings + Payments + Settlements + Refunds + Inbox + Performances> Canc
         refunder: Refunder<S>,
         policy: CancelPolicy,
     ) -> Self {
+        let canceller = Canceller {
+            store: Arc::clone(&store),
+            clock: Arc::clone(&clock),
+            refunder,
+        };
         Self {
             store,
             clock,
             performances,
-            refunder,
+            canceller,
             policy,
         }
     }
@@ -98,8 +103,8 @@ impl<S: Bookings + Payments + Settlements + Refunds + Inbox + Performances> Canc
             }
             self.check_cutoff(&booking).await?;
             let attempt = match booking.status {
-                BookingStatus::Confirmed => self.cancel_paid(&booking).await?,
-                _ => self.cancel_unpaid(&booking).await?,
+                BookingStatus::Confirmed => self.canceller.cancel_paid(&booking).await?,
+                _ => self.canceller.cancel_unpaid(&booking).await?,
             };
             match attempt {
                 Some(cancelled) => return Ok(cancelled),
@@ -122,10 +127,23 @@ impl<S: Bookings + Payments + Settlements + Refunds + Inbox + Performances> Canc
         }
         Ok(())
     }
+}
+
+/// Cancels one booking, for its customer or for a cancelled show.
+pub(super) struct Canceller<S> {
+    store: Arc<S>,
+    clock: Arc<dyn Clock>,
+    refunder: Refunder<S>,
+}
+
+impl<S: Bookings + Payments + Settlements + Refunds + Inbox> Canceller<S> {
+    pub(super) fn new(store: Arc<S>, clock: Arc<dyn Clock>, refunder: Refunder<S>) -> Self {
+        Self { store, clock, refunder }
+    }
 
     /// A pending booking: cancelled with its intent, if nobody has paid it. `None` when its payment is
     /// settling (paid: the worker confirms it in a moment; then it is cancelled as paid).
-    async fn cancel_unpaid(&self, booking: &Booking) -> Result<Option<Booking>, FlowError> {
+    pub(super) async fn cancel_unpaid(&self, booking: &Booking) -> Result<Option<Booking>, FlowError> {
         let intent = self
             .store
             .payment_intent(&booking.payment_intent_id)
@@ -165,7 +183,7 @@ impl<S: Bookings + Payments + Settlements + Refunds + Inbox + Performances> Canc
 
     /// A confirmed booking: cancelled, its seats back on sale, its refund asked; then the gateway is
     /// asked for it (a failure there is followed up by the delay queue).
-    async fn cancel_paid(&self, booking: &Booking) -> Result<Option<Booking>, FlowError> {
+    pub(super) async fn cancel_paid(&self, booking: &Booking) -> Result<Option<Booking>, FlowError> {
         // Before the write that asks for the refund: a crash after it cannot leave the refund unasked.
         self.refunder.follow_up(&booking.booking_id, FOLLOW_UP).await?;
         let now = self.clock.now();

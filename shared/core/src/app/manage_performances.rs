@@ -9,13 +9,13 @@ use tracing::info;
 
 use super::performance_cache::PerformanceCache;
 use super::{FlowError, Idempotency};
-use crate::catalog::draft;
-use crate::catalog::{Catalog, Performance, PerformanceRecord, PerformanceStatus, Section};
+use crate::catalog::{draft, CancellationProgress};
+use crate::catalog::{Catalog, Performance, PerformanceRecord, PerformanceStatus, Section, ShowCancellation};
 use crate::domain::seats::Availability;
 use crate::domain::{BookingId, Clock, Currency, PerformanceId, Timestamp};
 use crate::idempotency::Remember;
 use crate::ports::{
-    Consistency, CreateError, IdempotencyKeys, Page, PageKey, Performances, SeatLocks, StoreError, UpdateError,
+    Consistency, CreateError, IdempotencyKeys, Inbox, Page, PageKey, Performances, SeatLocks, StoreError, UpdateError,
 };
 
 /// How many times a change is tried again after another change of the same performance won.
@@ -70,6 +70,8 @@ pub struct SalesReport {
     pub currency: Currency,
     pub sections: Vec<SalesLine>,
     pub total: SalesLine,
+    /// For a cancelled performance: how far the cancellation of its bookings got.
+    pub cancellation: Option<CancellationProgress>,
 }
 
 /// Operators' and browsers' use of the performances.
@@ -86,7 +88,7 @@ impl<S: IdempotencyKeys> ManagePerformances<S> {
     }
 }
 
-impl<S: Performances + SeatLocks> ManagePerformances<S> {
+impl<S: Performances + SeatLocks + Inbox> ManagePerformances<S> {
     pub fn new(store: Arc<S>, clock: Arc<dyn Clock>, cache: Arc<PerformanceCache<S>>) -> Self {
         Self { store, clock, cache }
     }
@@ -119,6 +121,7 @@ impl<S: Performances + SeatLocks> ManagePerformances<S> {
             version: 1,
             created_at: now,
             updated_at: now,
+            cancellation: None,
         };
         draft::check(&record)?;
         let completion = remember.map(|r| r.completion(&record));
@@ -152,6 +155,12 @@ impl<S: Performances + SeatLocks> ManagePerformances<S> {
             }
             let mut next = changed;
             next.version = read.version + 1;
+            if next.status == PerformanceStatus::Cancelled && read.status != PerformanceStatus::Cancelled {
+                // Published before the change: the worker cancels the bookings once it sees the
+                // performance cancelled (an event whose change did not happen is ignored).
+                let first = ShowCancellation::new(id, next.version, 0, self.clock.now());
+                self.store.put_event(&first.event_id, &first).await?;
+            }
             next.updated_at = self.clock.now();
             if layout_changed {
                 next.layout_version = read.layout_version + 1;
@@ -255,6 +264,7 @@ impl<S: Performances + SeatLocks> ManagePerformances<S> {
             currency: perf.record.currency.clone(),
             sections,
             total,
+            cancellation: perf.record.cancellation.clone(),
         })
     }
 }

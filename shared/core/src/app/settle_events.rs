@@ -6,9 +6,11 @@ use std::sync::Arc;
 
 use tracing::{info, warn};
 
-use super::cancel_booking::FOLLOW_UP;
+use super::cancel_booking::{Canceller, FOLLOW_UP};
 use super::refunds::Refunder;
 use super::ApplyError;
+use super::FlowError;
+use crate::catalog::{CancellationProgress, PerformanceStatus, ShowCancellation};
 use crate::domain::ledger;
 use crate::domain::payment::{PaymentEvent, PaymentEventType};
 use crate::domain::refund::{Refund, RefundEvent, RefundEventType};
@@ -18,8 +20,8 @@ use crate::domain::{
 };
 use crate::metrics::{self, Metric};
 use crate::ports::{
-    Applied, Bookings, Consistency, ExpiryQueue, Inbox, Payments, RefundApplied, RefundOwed, Refunds, Release,
-    Settlement, Settlements,
+    Applied, Bookings, Consistency, ExpiryQueue, Inbox, Payments, Performances, RefundApplied, RefundOwed, Refunds,
+    Release, SeatLocks, Settlement, Settlements,
 };
 use crate::webhook::{NotificationType, StoredNotification};
 
@@ -32,6 +34,8 @@ pub enum InboxEvent {
     Notification(StoredNotification),
     /// The gateway's answer to a refund attempt.
     Refund(RefundEvent),
+    /// A batch of a cancelled performance's bookings to cancel.
+    ShowCancelled(ShowCancellation),
 }
 
 impl InboxEvent {
@@ -40,17 +44,23 @@ impl InboxEvent {
             Self::Payment(e) => &e.event_id,
             Self::Notification(n) => &n.event_id,
             Self::Refund(r) => &r.event_id,
+            Self::ShowCancelled(s) => &s.event_id,
         }
     }
 
-    pub fn booking_id(&self) -> &BookingId {
+    /// The booking the event is about; none for a performance's.
+    pub fn booking_id(&self) -> Option<&BookingId> {
         match self {
-            Self::Payment(e) => &e.booking_id,
-            Self::Notification(n) => &n.booking_id,
-            Self::Refund(r) => &r.booking_id,
+            Self::Payment(e) => Some(&e.booking_id),
+            Self::Notification(n) => Some(&n.booking_id),
+            Self::Refund(r) => Some(&r.booking_id),
+            Self::ShowCancelled(_) => None,
         }
     }
 }
+
+/// How many of a cancelled show's bookings one event cancels.
+const SHOW_BATCH: usize = 25;
 
 /// What an inbox event asks of a booking.
 struct Outcome<'a> {
@@ -72,13 +82,20 @@ pub struct SettleEvents<S> {
     store: Arc<S>,
     clock: Arc<dyn Clock>,
     refunder: Refunder<S>,
+    canceller: Canceller<S>,
 }
 
-impl<S: Bookings + Payments + Settlements + Refunds + Inbox> SettleEvents<S> {
+impl<S: Bookings + Payments + Settlements + Refunds + Inbox + Performances + SeatLocks> SettleEvents<S> {
     /// `follow_ups` is the delay queue refunds are followed up on (the expiry queue).
     pub fn new(store: Arc<S>, clock: Arc<dyn Clock>, follow_ups: Arc<dyn ExpiryQueue>) -> Self {
         let refunder = Refunder::new(Arc::clone(&store), Arc::clone(&clock), follow_ups);
-        Self { store, clock, refunder }
+        let canceller = Canceller::new(Arc::clone(&store), Arc::clone(&clock), refunder.clone());
+        Self {
+            store,
+            clock,
+            refunder,
+            canceller,
+        }
     }
 
     /// The clock events are applied by (the worker measures its lag with it).
@@ -106,7 +123,103 @@ impl<S: Bookings + Payments + Settlements + Refunds + Inbox> SettleEvents<S> {
             }
             InboxEvent::Notification(notification) => self.apply_notification(notification).await,
             InboxEvent::Refund(event) => self.apply_refund(event).await,
+            InboxEvent::ShowCancelled(event) => self.cancel_show(event).await,
         }
+    }
+
+    /// One batch of a cancelled performance's bookings: each still holding seats (they are found by its
+    /// seat locks, which a cancellation deletes, so a batch redelivered or cut short by a crash picks up
+    /// where it stopped) is cancelled, a paid one refunded. The progress is recorded on the
+    /// performance, and the next batch published while bookings remain.
+    async fn cancel_show(&self, event: &ShowCancellation) -> Result<(), ApplyError> {
+        let id = &event.performance_id;
+        let Some(perf) = self.store.performance(id, Consistency::Strong).await? else {
+            return self.note(&event.event_id, "IGNORED: no such performance").await;
+        };
+        if perf.status != PerformanceStatus::Cancelled {
+            return self
+                .note(&event.event_id, "IGNORED: the performance is not cancelled")
+                .await;
+        }
+        let locks = self.store.seat_locks(id, Consistency::Strong).await?;
+        let mut bookings: Vec<BookingId> = Vec::new();
+        for lock in locks {
+            if !bookings.contains(&lock.booking_id) {
+                bookings.push(lock.booking_id);
+            }
+        }
+        let (mut cancelled, mut refunded) = (0u64, 0u64);
+        for booking_id in bookings.iter().take(SHOW_BATCH) {
+            let Some(booking) = self.store.booking(booking_id, Consistency::Strong).await? else {
+                continue;
+            };
+            let attempt = match booking.status {
+                BookingStatus::Confirmed => self.canceller.cancel_paid(&booking).await,
+                BookingStatus::Pending => self.canceller.cancel_unpaid(&booking).await,
+                _ => Ok(None),
+            };
+            match attempt {
+                Ok(Some(done)) => {
+                    cancelled += 1;
+                    refunded += u64::from(done.refund.is_some());
+                }
+                // Its payment is being processed or settled: a later batch takes it.
+                Ok(None) | Err(FlowError::PaymentInProgress | FlowError::PaymentSettling) => {}
+                Err(FlowError::Store(e)) => return Err(e.into()),
+                Err(FlowError::Queue(e)) => return Err(e.into()),
+                Err(other) => {
+                    warn!(booking_id = %booking_id, error = %other, "booking of a cancelled show not cancelled")
+                }
+            }
+        }
+        let at = self.clock.now();
+        let before = perf.cancellation.clone();
+        let remaining = u64::try_from(bookings.len())
+            .unwrap_or(u64::MAX)
+            .saturating_sub(cancelled);
+        let progress = CancellationProgress {
+            bookings_cancelled: before.as_ref().map_or(0, |p| p.bookings_cancelled) + cancelled,
+            refunds_asked: before.as_ref().map_or(0, |p| p.refunds_asked) + refunded,
+            remaining,
+            batches: before.as_ref().map_or(0, |p| p.batches) + 1,
+            finished: remaining == 0,
+            updated_at: at,
+        };
+        self.store.record_cancellation(id, &progress).await?;
+        info!(performance_id = %id, cancelled, refunded, remaining, "a batch of a cancelled show's bookings");
+        if remaining > 0 && cancelled > 0 {
+            let next = event.next(at);
+            self.store.put_event(&next.event_id, &next).await?;
+        } else if remaining > 0 {
+            let note = format!(
+                "STALLED: {remaining} bookings hold seats with payments still being processed; each is cancelled when confirmed"
+            );
+            warn!(note = %note, "cancelled show not finished");
+            self.note(&event.event_id, &note).await?;
+        }
+        Ok(())
+    }
+
+    /// A booking confirmed for a performance that was cancelled meanwhile: cancelled and refunded at once.
+    async fn cancel_if_show_cancelled(&self, booking_id: &BookingId) -> Result<(), ApplyError> {
+        let Some(booking) = self.store.booking(booking_id, Consistency::Strong).await? else {
+            return Ok(());
+        };
+        let cancelled = self
+            .store
+            .performance(&booking.performance_id, Consistency::Eventual)
+            .await?
+            .is_some_and(|p| p.status == PerformanceStatus::Cancelled);
+        if cancelled {
+            warn!("confirmed for a cancelled show; cancelled and refunded");
+            match self.canceller.cancel_paid(&booking).await {
+                Ok(_) => {}
+                Err(FlowError::Store(e)) => return Err(e.into()),
+                Err(FlowError::Queue(e)) => return Err(e.into()),
+                Err(other) => warn!(error = %other, "not cancelled"),
+            }
+        }
+        Ok(())
     }
 
     /// A refund attempt's answer: a success books the reversal with it, once; a decline marks the
@@ -265,6 +378,9 @@ impl<S: Bookings + Payments + Settlements + Refunds + Inbox> SettleEvents<S> {
         let note = match applied {
             Applied::Done => {
                 info!(status = target.as_str(), "booking updated");
+                if o.succeeded {
+                    self.cancel_if_show_cancelled(o.booking_id).await?;
+                }
                 return Ok(());
             }
             Applied::AlreadyFinal(status) if status == target => {

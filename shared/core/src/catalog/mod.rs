@@ -9,7 +9,10 @@ pub mod draft;
 pub mod performance;
 
 pub use draft::InvalidPerformance;
-pub use performance::{NotBookable, Performance, PerformanceRecord, PerformanceStatus, Row, Section};
+pub use performance::{
+    CancellationProgress, NotBookable, Performance, PerformanceRecord, PerformanceStatus, Row, Section,
+    ShowCancellation,
+};
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -132,6 +135,7 @@ impl Catalog {
                 version: 1,
                 created_at: Timestamp::from_millis(0),
                 updated_at: Timestamp::from_millis(0),
+                cancellation: None,
             };
             draft::check(&record).map_err(|e| invalid(&e.to_string()))?;
             performances.push(record);

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Currency, Money, PerformanceId, SeatId, Timestamp};
+use crate::domain::{Currency, EventId, Money, PerformanceId, SeatId, Timestamp};
 
 /// Where a performance stands: `draft -> on_sale -> closed`, or `cancelled` from `draft` or `on_sale`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -112,6 +112,59 @@ pub struct PerformanceRecord {
     pub created_at: Timestamp,
     #[serde(with = "crate::domain::millis")]
     pub updated_at: Timestamp,
+    /// For a cancelled performance: how far the cancellation of its bookings got.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancellation: Option<CancellationProgress>,
+}
+
+/// How far the worker got cancelling a cancelled performance's bookings (and refunding the paid ones).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CancellationProgress {
+    pub bookings_cancelled: u64,
+    pub refunds_asked: u64,
+    /// Bookings still holding seats after the last batch (payments still being processed among them).
+    pub remaining: u64,
+    pub batches: u32,
+    pub finished: bool,
+    pub updated_at: Timestamp,
+}
+
+/// Asks the worker to cancel a cancelled performance's bookings, one bounded batch per event; each
+/// batch publishes the next while bookings remain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShowCancellation {
+    pub event_id: EventId,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub performance_id: PerformanceId,
+    /// The performance's version that cancelled it, and the batch.
+    pub version: u64,
+    pub batch: u32,
+    pub occurred_at: Timestamp,
+}
+
+impl ShowCancellation {
+    /// The inbox's `type` of these events.
+    pub const TYPE: &'static str = "PERFORMANCE_CANCELLED";
+
+    pub fn new(performance: &PerformanceId, version: u64, batch: u32, at: Timestamp) -> Self {
+        let id = format!("evt_cancel_{performance}_v{version}_b{batch}");
+        Self {
+            event_id: EventId::try_from(id).unwrap_or_else(|_| EventId::generate()),
+            kind: Self::TYPE.to_owned(),
+            performance_id: performance.clone(),
+            version,
+            batch,
+            occurred_at: at,
+        }
+    }
+
+    /// The event of the next batch.
+    pub fn next(&self, at: Timestamp) -> Self {
+        Self::new(&self.performance_id, self.version, self.batch + 1, at)
+    }
 }
 
 /// Why a booking cannot be made for a performance now.
@@ -231,6 +284,7 @@ mod tests {
             version: 1,
             created_at: Timestamp::from_millis(0),
             updated_at: Timestamp::from_millis(0),
+            cancellation: None,
         }
     }
 

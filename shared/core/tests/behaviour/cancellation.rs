@@ -406,3 +406,102 @@ on_both_stores!(
     a_refund_answer_redelivered_after_a_worker_crash_is_booked_once,
     a_payment_that_succeeded_after_its_booking_ended_is_refunded_once,
 );
+
+/// A show of 1,000 seats (ten rows of 100), sold out in bookings of `seats_per_booking`, one in ten left
+/// unpaid; then cancelled by an operator: the worker cancels every booking in bounded batches and refunds
+/// every paid one, and the sales figures show how far it got.
+async fn a_cancelled_show_of_1000_seats_is_cancelled_and_refunded_completely<S: TestStore>(
+    fixture: Fixture<S>,
+    seats_per_booking: u32,
+) {
+    let app = Setup::seats(1).build(fixture).await;
+    let rows: Vec<Value> = "ABCDEFGHIJ"
+        .chars()
+        .map(|r| json!({"row": r.to_string(), "seats": 100}))
+        .collect();
+    let show = json!({"performanceId": "gala", "title": "Gala", "venue": "Arena", "startsAt": "2099-12-31T19:00:00Z",
+        "salesOpenAt": "2020-01-01T00:00:00Z", "salesCloseAt": "2099-12-31T18:00:00Z", "currency": "KRW",
+        "maxSeatsPerBooking": 10, "sections": [{"name": "Floor", "price": 1000, "rows": rows}]});
+    let operator = |method: Method, path: &str, body: Option<&Value>| {
+        let body = body.map(Value::to_string);
+        let mut req = request(method, path, Some("op"), body.as_deref());
+        req.headers_mut()
+            .insert("x-user-roles", "operator".parse().expect("header"));
+        req
+    };
+    assert_eq!(
+        app.call(operator(Method::POST, "/performances", Some(&show))).await.0,
+        StatusCode::CREATED
+    );
+    let publish = json!({"status": "on_sale"});
+    assert_eq!(
+        app.call(operator(Method::PATCH, "/performances/gala", Some(&publish)))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let bookings = 1000 / seats_per_booking;
+    let body =
+        json!({"performanceId": "gala", "quantity": seats_per_booking, "paymentMethod": "CREDIT_CARD"}).to_string();
+    with_worker(&app, async {
+        let mut paid = Vec::new();
+        for i in 0..bookings {
+            let user = format!("fan_{i}");
+            let (status, created) = app
+                .call(request(Method::POST, "/bookings", Some(&user), Some(&body)))
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{created}");
+            let id = created["bookingId"].as_str().expect("id").to_owned();
+            if i % 10 != 0 {
+                assert_eq!(app.pay(&user, &id, "120").await.0, StatusCode::OK);
+                paid.push((user, id));
+            }
+        }
+        for (user, id) in &paid {
+            app.wait_for_status(user, id, "confirmed").await;
+        }
+        let cancel = json!({"status": "cancelled"});
+        assert_eq!(
+            app.call(operator(Method::PATCH, "/performances/gala", Some(&cancel)))
+                .await
+                .0,
+            StatusCode::OK
+        );
+        let started = Instant::now();
+        loop {
+            let (_, sales) = app.call(operator(Method::GET, "/performances/gala/sales", None)).await;
+            if sales["cancellation"]["finished"] == true {
+                assert_eq!(sales["cancellation"]["bookingsCancelled"], bookings);
+                assert_eq!(sales["total"]["sold"], 0);
+                assert_eq!(sales["total"]["available"], 1000);
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(120), "never finished: {sales}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        for (user, id) in &paid {
+            wait_for_refund(&app, user, id, "succeeded").await;
+        }
+    })
+    .await;
+    let report = audit::run(app.store.as_ref()).await.expect("audit");
+    assert!(report.is_clean(), "{report}");
+    let paid = usize::try_from(bookings - bookings.div_ceil(10)).expect("a count");
+    assert_eq!(
+        (report.reversals, report.confirmed, report.refunds_in_progress.len()),
+        (paid, 0, 0)
+    );
+    assert_eq!(report.ledger_total, 0);
+    assert!(app.locks().await.is_empty(), "every seat is free");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_show_of_1000_seats_is_refunded_completely_in_memory() {
+    a_cancelled_show_of_1000_seats_is_cancelled_and_refunded_completely(memory(), 4).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_show_of_1000_seats_is_refunded_completely_on_dynamodb_local() {
+    let fixture = ticketing_testkit::test_app::dynamodb().await;
+    a_cancelled_show_of_1000_seats_is_cancelled_and_refunded_completely(fixture, 10).await;
+}

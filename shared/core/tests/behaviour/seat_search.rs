@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use ticketing_core::app::{load_catalog, BookingRequest, CreateBooking, FlowError, HoldPolicy, PerformanceCache};
-use ticketing_core::catalog::{Catalog, PerformanceRecord, PerformanceStatus};
+use ticketing_core::catalog::{CancellationProgress, Catalog, PerformanceRecord, PerformanceStatus};
 use ticketing_core::domain::seats::SeatLock;
 use ticketing_core::domain::{
     Clock, ManualClock, PaymentMethod, PerformanceId, Quantity, SeatId, SystemClock, Timestamp, UserId,
@@ -90,6 +90,10 @@ impl Performances for CountingReads {
 
     async fn lock_layout(&self, id: &PerformanceId, layout_version: u64) -> Result<bool, StoreError> {
         self.store.lock_layout(id, layout_version).await
+    }
+
+    async fn record_cancellation(&self, id: &PerformanceId, progress: &CancellationProgress) -> Result<(), StoreError> {
+        self.store.record_cancellation(id, progress).await
     }
 
     async fn performances(

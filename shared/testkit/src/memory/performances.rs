@@ -1,7 +1,7 @@
 //! [`Performances`]; the DynamoDB store's `performances.rs` writes the same rules as conditions.
 
 use async_trait::async_trait;
-use ticketing_core::catalog::{PerformanceRecord, PerformanceStatus};
+use ticketing_core::catalog::{CancellationProgress, PerformanceRecord, PerformanceStatus};
 use ticketing_core::domain::PerformanceId;
 use ticketing_core::idempotency::Completion;
 use ticketing_core::ports::{Consistency, CreateError, Page, PageKey, Performances, StoreError, UpdateError};
@@ -67,6 +67,13 @@ impl Performances for MemoryStore {
             }
             _ => Ok(false),
         }
+    }
+
+    async fn record_cancellation(&self, id: &PerformanceId, progress: &CancellationProgress) -> Result<(), StoreError> {
+        if let Some(stored) = self.state().performances.get_mut(id) {
+            stored.cancellation = Some(progress.clone());
+        }
+        Ok(())
     }
 
     async fn performances(
