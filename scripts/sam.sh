@@ -125,6 +125,11 @@ check "expire-holds (a paid booking)" "$(invoke ExpireHoldsFunction "$work/expir
   'a["batchItemFailures"] == []'
 check "process-events (no such booking)" "$(invoke ProcessEventsFunction events/process-events.json)" \
   'len(a["batchItemFailures"]) == 1'
+unpaid=$(invoke CreateBookingFunction events/create-booking.json)
+with_booking "$(python3 -c 'import json,sys; print(json.loads(json.loads(sys.argv[1])["body"])["bookingId"])' "$unpaid")" \
+  events/cancel-booking.json "$work/cancel.json"
+check "cancel-booking (an unpaid booking: cancelled, nothing to refund)" "$(invoke CancelBookingFunction "$work/cancel.json")" \
+  'a["statusCode"] == 200 and json.loads(a["body"]) ["refund"] is None'
 check "manage-performances (create a draft)" "$(invoke ManagePerformancesFunction events/create-performance.json)" \
   'a["statusCode"] == 201 and json.loads(a["body"])["status"] == "draft"'
 check "manage-performances (what is on sale)" "$(invoke ManagePerformancesFunction events/list-performances.json)" \
@@ -135,7 +140,7 @@ start_api "$port"
 # parks it), so it is delivered.
 check "deliver-notifications" "$(invoke DeliverNotificationsFunction events/deliver-notifications.json)" \
   'a["batchItemFailures"] == []'
-echo "sam invoke scenarios: 13 passed"
+echo "sam invoke scenarios: 14 passed"
 
 if ! scripts/seed-scenarios.sh "http://127.0.0.1:$port" ||
   ! ASYNC_WAIT_SECONDS=120 scripts/async-payment-scenario.sh "http://127.0.0.1:$port" ||

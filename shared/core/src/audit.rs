@@ -335,6 +335,7 @@ fn check_confirmed(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::refund::Refund;
     use crate::domain::{
         Currency, EventId, Money, PaymentIntentId, PaymentMethod, PerformanceId, Quantity, SeatId, Timestamp, UserId,
     };
@@ -450,6 +451,106 @@ mod tests {
         assert_eq!(
             report.breaches,
             ["confirmed booking b-1 owns the sold seats [A1, A2, A3], not its seats [A1, A2]"]
+        );
+    }
+
+    fn cancelled_with_refund(b: &Booking, status: crate::domain::refund::RefundStatus) -> Booking {
+        let mut refund = Refund::new(
+            b.total.clone(),
+            &ledger::capture_transaction_id(&b.booking_id),
+            Timestamp::from_millis(0),
+        );
+        refund.status = status;
+        Booking {
+            status: BookingStatus::Cancelled,
+            refund: Some(refund),
+            ..b.clone()
+        }
+    }
+
+    #[test]
+    fn a_cancelled_booking_is_refunded_exactly_once_or_has_its_refund_in_progress() {
+        use crate::domain::refund::RefundStatus;
+        let paid = booking(&["A1", "A2"]);
+        let done = cancelled_with_refund(&paid, RefundStatus::Succeeded);
+        let reversal = ledger::reversal(
+            &done.booking_id,
+            done.refund.as_ref().expect("a refund"),
+            &EventId::generate(),
+            Timestamp::from_millis(1),
+        );
+        let entries = [capture(&paid, &paid.total), reversal.clone()].concat();
+        let report = check(std::slice::from_ref(&done), &entries, &[]);
+        assert!(report.is_clean(), "{report}");
+        assert_eq!((report.reversals, report.ledger_total), (1, 0));
+
+        let waiting = cancelled_with_refund(&paid, RefundStatus::Failed);
+        let report = check(std::slice::from_ref(&waiting), &capture(&paid, &paid.total), &[]);
+        assert!(report.is_clean(), "{report}");
+        assert_eq!(
+            report.refunds_in_progress,
+            [(paid.booking_id.clone(), 60_000, "KRW".to_owned())]
+        );
+
+        let twice = [capture(&paid, &paid.total), reversal.clone(), reversal].concat();
+        let report = check(std::slice::from_ref(&done), &twice, &[]);
+        assert!(!report.is_clean(), "a reversal written twice is a breach: {report}");
+    }
+
+    #[test]
+    fn a_reversal_of_nothing_or_of_another_amount_is_a_breach() {
+        let paid = booking(&["A1"]);
+        let done = cancelled_with_refund(&paid, crate::domain::refund::RefundStatus::Succeeded);
+        let refund = done.refund.clone().expect("a refund");
+        let mut wrong = ledger::reversal(
+            &done.booking_id,
+            &refund,
+            &EventId::generate(),
+            Timestamp::from_millis(1),
+        );
+        for line in &mut wrong {
+            line.amount = krw(59_000);
+        }
+        let entries = [capture(&paid, &paid.total), wrong].concat();
+        let report = check(std::slice::from_ref(&done), &entries, &[]);
+        assert!(
+            report
+                .breaches
+                .iter()
+                .any(|b| b.contains("does not undo transaction txn_capture_b-1 exactly")),
+            "{report}"
+        );
+        let orphan = ledger::reversal(
+            &done.booking_id,
+            &refund,
+            &EventId::generate(),
+            Timestamp::from_millis(1),
+        );
+        let report = check(std::slice::from_ref(&done), &orphan, &[]);
+        assert!(
+            report
+                .breaches
+                .iter()
+                .any(|b| b.contains("names transaction txn_capture_b-1, which does not exist")),
+            "{report}"
+        );
+    }
+
+    #[test]
+    fn a_cancelled_booking_that_still_owns_a_seat_is_a_breach() {
+        let paid = booking(&["A1"]);
+        let done = cancelled_with_refund(&paid, crate::domain::refund::RefundStatus::Pending);
+        let report = check(
+            std::slice::from_ref(&done),
+            &capture(&paid, &paid.total),
+            &[sold(&paid, "A1")],
+        );
+        assert!(
+            report
+                .breaches
+                .iter()
+                .any(|b| b.contains("is still sold for cancelled booking b-1")),
+            "{report}"
         );
     }
 }

@@ -87,6 +87,18 @@ pub enum NotificationType {
     PaymentSucceeded,
     #[serde(rename = "payment_intent.payment_failed")]
     PaymentFailed,
+    /// A refund the gateway answered later: it went through.
+    #[serde(rename = "refund.succeeded")]
+    RefundSucceeded,
+    /// A refund the gateway answered later: it was declined (it is asked again).
+    #[serde(rename = "refund.failed")]
+    RefundFailed,
+}
+
+impl NotificationType {
+    pub fn is_refund(self) -> bool {
+        matches!(self, Self::RefundSucceeded | Self::RefundFailed)
+    }
 }
 
 /// A notification as the gateway sends it.
@@ -110,6 +122,9 @@ pub struct NotificationData {
     pub currency: Currency,
     #[serde(default)]
     pub failure_code: Option<String>,
+    /// For a `refund.*` notification: the refund it answers (the booking's `refund.refundId`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund_id: Option<String>,
 }
 
 /// A notification as stored in the events inbox, for the worker.
@@ -125,6 +140,8 @@ pub struct StoredNotification {
     pub charge_id: ChargeId,
     pub amount: Money,
     pub failure_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund_id: Option<String>,
     pub created: i64,
     pub received_at: Timestamp,
 }
@@ -141,6 +158,7 @@ impl StoredNotification {
             charge_id: notification.data.charge_id.clone(),
             amount: Money::new(notification.data.amount, notification.data.currency.clone()),
             failure_code: notification.data.failure_code.clone(),
+            refund_id: notification.data.refund_id.clone(),
             created: notification.created,
             received_at,
         }

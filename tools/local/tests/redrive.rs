@@ -45,6 +45,7 @@ async fn given_up_records_go_to_the_dead_letter_queue_and_redrive_applies_them()
             amount: 30_000,
             currency: Currency::try_from("KRW".to_owned()).expect("valid"),
             failure_code: None,
+            refund_id: None,
         },
     };
     let stored = StoredNotification::of(&ghost, Timestamp::from_millis(0));

@@ -216,3 +216,19 @@ async fn the_performance_samples_create_a_draft_and_list_what_is_on_sale_in_both
         assert_eq!(ids, ["perf_001", "perf_002"], "the draft is not on sale");
     }
 }
+
+#[tokio::test]
+async fn the_cancel_sample_cancels_the_booking_it_names() {
+    let app = Setup::with_catalog(Catalog::builtin()).build(memory()).await;
+    let req = lambda_http::request::from_str(&sample("create-booking.json")).expect("API Gateway v2 event");
+    let created = body(&http::create_booking(&app.api.create_booking, &app.api.auth, req).await);
+    let booking = created["bookingId"].as_str().expect("id");
+    let req = lambda_http::request::from_str(&sample("cancel-booking.json")).expect("API Gateway v2 event");
+    let placeholder = http::cancel_booking(&app.api.cancel_booking, &app.api.auth, req).await;
+    assert_eq!(placeholder.status(), StatusCode::NOT_FOUND, "placeholder id");
+    let named = sample("cancel-booking.json").replace("REPLACE-WITH-A-BOOKING-ID", booking);
+    let req = lambda_http::request::from_str(&named).expect("event");
+    let cancelled = http::cancel_booking(&app.api.cancel_booking, &app.api.auth, req).await;
+    assert_eq!(cancelled.status(), StatusCode::OK);
+    assert_eq!(body(&cancelled)["status"], "cancelled");
+}

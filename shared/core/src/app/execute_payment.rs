@@ -199,6 +199,7 @@ impl<S: Bookings + Payments> ExecutePayment<S> {
                 amount: booking.total.amount,
                 currency: booking.total.currency.clone(),
                 failure_code: None,
+                refund_id: None,
             },
         };
         // The payment is recorded either way: a lost notification leaves the charge to the reconciliation.

@@ -13,7 +13,7 @@ use super::FlowError;
 use crate::catalog::{CancellationProgress, PerformanceStatus, ShowCancellation};
 use crate::domain::ledger;
 use crate::domain::payment::{PaymentEvent, PaymentEventType};
-use crate::domain::refund::{Refund, RefundEvent, RefundEventType};
+use crate::domain::refund::{Refund, RefundAnswer, RefundEvent, RefundEventType};
 use crate::domain::{
     BookingId, BookingStatus, ChargeId, Clock, EventId, IntentStatus, Money, PaymentIntentId, PerformanceId, SeatId,
     Timestamp, UserId,
@@ -281,6 +281,9 @@ impl<S: Bookings + Payments + Settlements + Refunds + Inbox + Performances + Sea
             let note = format!("PARKED: booking {} does not exist", notification.booking_id);
             return self.note(&notification.event_id, &note).await;
         };
+        if notification.notification_type.is_refund() {
+            return self.apply_refund_notification(notification, &booking).await;
+        }
         let Some(intent) = self.store.payment_intent(&booking.payment_intent_id).await? else {
             return Err(ApplyError::Malformed(format!(
                 "booking {} has no payment intent",
@@ -344,6 +347,49 @@ impl<S: Bookings + Payments + Settlements + Refunds + Inbox + Performances + Sea
                 .await
             }
         }
+    }
+
+    /// A refund's answer that a gateway sent later (`refund.succeeded` / `refund.failed`): applied as
+    /// its answer at once would be, when it names the booking's refund, amount and currency.
+    async fn apply_refund_notification(
+        &self,
+        notification: &StoredNotification,
+        booking: &crate::domain::Booking,
+    ) -> Result<(), ApplyError> {
+        let ours = booking
+            .refund
+            .as_ref()
+            .filter(|r| Some(&r.refund_id) == notification.refund_id.as_ref() && r.amount == notification.amount);
+        let Some(refund) = ours else {
+            warn!("refund notification does not match the booking's refund; not applied");
+            metrics::count(Metric::NotificationMismatches);
+            return self
+                .note(
+                    &notification.event_id,
+                    "NOTIFICATION_MISMATCH: not the booking's refund, amount or currency",
+                )
+                .await;
+        };
+        let succeeded = notification.notification_type == NotificationType::RefundSucceeded;
+        let answer = if succeeded {
+            RefundAnswer::Succeeded
+        } else {
+            RefundAnswer::Declined(
+                notification
+                    .failure_code
+                    .clone()
+                    .unwrap_or_else(|| "REFUND_FAILED".to_owned()),
+            )
+        };
+        let mut event = RefundEvent::of(
+            &booking.booking_id,
+            refund,
+            refund.attempts + 1,
+            &answer,
+            self.clock.now(),
+        );
+        event.event_id = notification.event_id.clone();
+        self.apply_refund(&event).await
     }
 
     async fn note(&self, event: &EventId, note: &str) -> Result<(), ApplyError> {

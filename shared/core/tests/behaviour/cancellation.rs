@@ -16,7 +16,10 @@ use ticketing_core::domain::payment::{PaymentEvent, PaymentEventType};
 use ticketing_core::domain::refund::{RefundAnswer, RefundEvent};
 use ticketing_core::domain::{BookingId, BookingStatus, Clock, IntentStatus, ManualClock, SystemClock};
 use ticketing_core::ports::HoldExpiry;
-use ticketing_testkit::test_app::{booking_id, memory, request, with_key, Fixture, Setup, TestApp, TestStore, USER};
+use ticketing_testkit::inspect::Inspect;
+use ticketing_testkit::test_app::{
+    booking_id, memory, request, webhook, with_key, Fixture, Setup, TestApp, TestStore, SECRET, USER,
+};
 
 use crate::helpers::{on_both_stores, with_worker};
 
@@ -505,3 +508,57 @@ async fn a_cancelled_show_of_1000_seats_is_refunded_completely_on_dynamodb_local
     let fixture = ticketing_testkit::test_app::dynamodb().await;
     a_cancelled_show_of_1000_seats_is_cancelled_and_refunded_completely(fixture, 10).await;
 }
+
+async fn a_refund_a_gateway_answers_later_by_webhook_is_applied_once<S: TestStore>(fixture: Fixture<S>) {
+    let app = Setup::seats(2).build(fixture).await;
+    let mut id = String::new();
+    let mut charge = String::new();
+    with_worker(&app, async {
+        let (_, created) = app.book(USER, 1).await;
+        id = created["bookingId"].as_str().expect("id").to_owned();
+        let (_, paid) = app.pay(USER, &id, "120").await;
+        charge = paid["pgMockData"]["chargeId"].as_str().expect("a charge").to_owned();
+        app.wait_for_status(USER, &id, "confirmed").await;
+    })
+    .await;
+    let (_, cancelled) = cancel(&app, USER, &id).await;
+    let refund_id = cancelled["refund"]["refundId"].as_str().expect("a refund").to_owned();
+    let signed_at = app.clock.now().as_millis() / 1000;
+    let body = |event: &str, amount: i64| {
+        json!({"id": event, "type": "refund.succeeded", "created": signed_at,
+            "data": {"bookingId": id, "chargeId": charge, "refundId": refund_id, "amount": amount, "currency": "KRW"}})
+        .to_string()
+    };
+    for (event, amount) in [
+        ("evt_refund_late_1", 60_000),
+        ("evt_refund_late_1", 60_000),
+        ("evt_refund_wrong", 1),
+    ] {
+        let req = webhook(&body(event, amount), SECRET, signed_at);
+        let (status, answer) = app.call(req).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+    with_worker(&app, async {
+        wait_for_refund(&app, USER, &id, "succeeded").await;
+        // The gateway's own answer and the webhook's both said so: one reversal.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    })
+    .await;
+    let booking_id = BookingId::try_from(id.as_str()).expect("valid");
+    assert_eq!(
+        entries(&app, &booking_id, Account::CustomerPayable).await,
+        2,
+        "one capture, one reversal"
+    );
+    let wrong = app
+        .store
+        .event(&ticketing_core::domain::EventId::try_from("evt_refund_wrong").expect("valid"))
+        .await
+        .expect("read")
+        .expect("stored");
+    assert!(format!("{wrong:?}").contains("NOTIFICATION_MISMATCH"), "{wrong:?}");
+    let report = audit::run(app.store.as_ref()).await.expect("audit");
+    assert!(report.is_clean(), "{report}");
+}
+
+on_both_stores!(a_refund_a_gateway_answers_later_by_webhook_is_applied_once);

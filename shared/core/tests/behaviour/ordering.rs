@@ -75,6 +75,7 @@ async fn run<S: TestStore>(app: &TestApp<S>, cvv: &str, reports: &[Report]) -> (
                         amount: 60_000,
                         currency: Currency::try_from("KRW".to_owned()).expect("valid"),
                         failure_code: (!succeeded).then(|| "DECLINE_2".to_owned()),
+                        refund_id: None,
                     },
                 };
                 let stored = StoredNotification::of(&notification, now);
