@@ -16,7 +16,6 @@ use ticketing_core::domain::payment::{PaymentEvent, PaymentEventType};
 use ticketing_core::domain::refund::{RefundAnswer, RefundEvent};
 use ticketing_core::domain::{BookingId, BookingStatus, Clock, IntentStatus, ManualClock, SystemClock};
 use ticketing_core::ports::HoldExpiry;
-use ticketing_testkit::inspect::Inspect;
 use ticketing_testkit::test_app::{
     booking_id, memory, request, webhook, with_key, Fixture, Setup, TestApp, TestStore, SECRET, USER,
 };
