@@ -114,8 +114,9 @@ impl Refunds for DynamoStore {
                 }
                 match self.transact(tx).await {
                     Ok(()) => Ok(true),
-                    // Applied by an earlier delivery, or the booking's refund is another.
-                    Err(Cancelled::Refused(refusal)) if refusal.lost_race() => Ok(false),
+                    // A condition failed: applied by an earlier delivery, or the booking's refund is
+                    // another. (Conflicts alone are retried by the stream.)
+                    Err(Cancelled::Refused(refusal)) if refusal.failed().next().is_some() => Ok(false),
                     Err(Cancelled::Refused(refusal)) => Err(refusal.into_error()),
                     Err(Cancelled::Other(e)) => Err(e),
                 }
