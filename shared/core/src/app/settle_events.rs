@@ -201,25 +201,29 @@ impl<S: Bookings + Payments + Settlements + Refunds + Inbox + Performances + Sea
     }
 
     /// A booking confirmed for a performance that was cancelled meanwhile: cancelled and refunded at once.
-    async fn cancel_if_show_cancelled(&self, booking_id: &BookingId) -> Result<(), ApplyError> {
+    /// One eventually consistent read per confirmation (half a read unit).
+    async fn cancel_if_show_cancelled(&self, booking_id: &BookingId, show: &PerformanceId) -> Result<(), ApplyError> {
+        let cancelled = self
+            .store
+            .performance(show, Consistency::Eventual)
+            .await?
+            .is_some_and(|p| p.status == PerformanceStatus::Cancelled);
+        if !cancelled {
+            return Ok(());
+        }
         let Some(booking) = self.store.booking(booking_id, Consistency::Strong).await? else {
             return Ok(());
         };
-        let cancelled = self
-            .store
-            .performance(&booking.performance_id, Consistency::Eventual)
-            .await?
-            .is_some_and(|p| p.status == PerformanceStatus::Cancelled);
-        if cancelled {
-            warn!("confirmed for a cancelled show; cancelled and refunded");
-            match self.canceller.cancel_paid(&booking).await {
-                Ok(_) => {}
-                Err(FlowError::Store(e)) => return Err(e.into()),
-                Err(FlowError::Queue(e)) => return Err(e.into()),
-                Err(other) => warn!(error = %other, "not cancelled"),
+        warn!("confirmed for a cancelled show; cancelled and refunded");
+        match self.canceller.cancel_paid(&booking).await {
+            Ok(_) => Ok(()),
+            Err(FlowError::Store(e)) => Err(e.into()),
+            Err(FlowError::Queue(e)) => Err(e.into()),
+            Err(other) => {
+                warn!(error = %other, "not cancelled");
+                Ok(())
             }
         }
-        Ok(())
     }
 
     /// A refund attempt's answer: a success books the reversal with it, once; a decline marks the
@@ -425,7 +429,7 @@ impl<S: Bookings + Payments + Settlements + Refunds + Inbox + Performances + Sea
             Applied::Done => {
                 info!(status = target.as_str(), "booking updated");
                 if o.succeeded {
-                    self.cancel_if_show_cancelled(o.booking_id).await?;
+                    self.cancel_if_show_cancelled(o.booking_id, o.performance_id).await?;
                 }
                 return Ok(());
             }

@@ -46,7 +46,7 @@ const CHANGES: &str = include_str!("../bench/changes.md");
 
 /// One confirmed 2-seat booking's requests costed by DynamoDB's documented rules: (request, items
 /// written, write units, read units, note).
-const RULES: [(&str, &str, f64, f64, &str); 6] = [
+const RULES: [(&str, &str, f64, f64, &str); 7] = [
     (
         "Query a row's seat locks",
         "-",
@@ -70,11 +70,21 @@ const RULES: [(&str, &str, f64, f64, &str); 6] = [
         0.0,
         "",
     ),
+    (
+        "GetItem performance after the settlement",
+        "-",
+        0.0,
+        0.5,
+        " (eventually consistent: was the show cancelled meanwhile?)",
+    ),
     ("GetItem booking at expiry", "-", 0.0, 0.5, " (eventually consistent)"),
 ];
-const BUDGET: &str = "Budget: 5 requests and 20 write units. The sixth request is the hold's expiry, due
-for every hold, paid or not (a read of the booking, where it was a 4-item transaction that the
-conditions refused). 6 write units over: the byUser GSI written twice (insert, then the status), 2;
+const BUDGET: &str = "Budget: 5 requests and 20 write units. The sixth request is the worker's read of
+the performance after it confirms a booking (a booking confirmed for a show cancelled meanwhile is
+cancelled and refunded at once); the seventh is the hold's expiry, due for every hold, paid or not (a
+read of the booking, where it was a 4-item transaction that the conditions refused). A process's first
+booking of a performance also reads the performance (GetItem) and, once per performance, locks its
+layout (UpdateItem); the table above is measured after one such booking. 6 write units over: the byUser GSI written twice (insert, then the status), 2;
 the ledger's two entries as two items, 2; the customer's seat count (maxSeatsPerUser), 2. Besides DynamoDB, each booking's expiry is one SQS message
 (send, receive, delete: 3 requests, $1.20 per million bookings at $0.40 per million requests).";
 const FLOW_BOOKINGS: usize = 500;
@@ -118,6 +128,8 @@ fn function_env(dynamodb: &str, sqs: &str, queue_url: &str, tables: &Tables) -> 
         ("AWS_ENDPOINT_URL_SQS", sqs),
         ("HOLD_EXPIRY_QUEUE_URL", queue_url),
         ("PG_WEBHOOK_SECRET", ticketing_aws::config::LOCAL_WEBHOOK_SECRET),
+        // Where deliver-notifications posts (it starts without being invoked here).
+        ("PG_WEBHOOK_URL", "http://127.0.0.1:9/webhooks/pg"),
         ("AUTH_MODE", "header"),
         ("RUST_LOG", "info"),
         ("BOOKINGS_TABLE", &tables.bookings),
@@ -142,6 +154,20 @@ fn request(performance: &str) -> Result<BookingRequest, Error> {
         payment_method: PaymentMethod::CreditCard,
         section: None,
     })
+}
+
+/// The worker applies the next record of the events stream.
+async fn settle_next(app: &LocalApi<DynamoStore>, shard: &mut StreamShards) -> Result<(), Error> {
+    let mut records = Vec::new();
+    while records.is_empty() {
+        records.extend(shard.read(1).await?);
+    }
+    let response = process_stream(&app.settle_events, batch(records)).await;
+    if response.batch_item_failures.is_empty() {
+        Ok(())
+    } else {
+        Err("the worker failed".into())
+    }
 }
 
 async fn book_and_pay(app: &LocalApi<DynamoStore>, user: &UserId, performance: &str) -> Result<Booking, Error> {
@@ -254,19 +280,17 @@ async fn main() -> Result<(), Error> {
     }));
     let mut report = String::new();
 
-    // 1. One complete flow, request by request.
+    // 1. One complete flow, request by request, once this process knows the performance (its first
+    // booking of it reads the performance and locks its layout).
     let user = UserId::try_from("bench_user")?;
-    let booking = book_and_pay(&app, &user, "bench_0").await?;
     let streams = aws_sdk_dynamodbstreams::Client::new(&config);
     let mut shard = StreamShards::open(&client, streams.clone(), &tables.events, "us-east-1").await?;
-    let mut records = Vec::new();
-    while records.is_empty() {
-        records.extend(shard.read(100).await?);
-    }
-    let response = process_stream(&app.settle_events, batch(records)).await;
-    if !response.batch_item_failures.is_empty() {
-        return Err("the worker failed".into());
-    }
+    book_and_pay(&app, &UserId::try_from("bench_warm_up")?, "bench_0").await?;
+    settle_next(&app, &mut shard).await?;
+    queue.take().ok_or("the warm-up booking scheduled no expiry")?;
+    log.take();
+    let booking = book_and_pay(&app, &user, "bench_0").await?;
+    settle_next(&app, &mut shard).await?;
     // Every hold's expiry comes due, paid or not: the paid booking's, at its time.
     let expiry = queue.take().ok_or("the booking scheduled no expiry")?;
     let at_due = ExpireHolds::new(
@@ -292,6 +316,7 @@ async fn main() -> Result<(), Error> {
         "pay: read the booking",
         "pay: outcome + event",
         "worker: settle",
+        "worker: the show's status",
         "expiry: read the booking",
     ];
     let (mut reads, mut writes) = (0.0, 0.0);
