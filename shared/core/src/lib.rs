@@ -34,3 +34,14 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
         hex
     })
 }
+
+/// The bytes of lower-case (or upper-case) hexadecimal text; `None` when it is not.
+pub(crate) fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}

@@ -456,6 +456,18 @@ pub struct PageKey {
     pub performance_id: PerformanceId,
 }
 
+impl PageKey {
+    /// The key as an opaque cursor for clients: hex of its JSON.
+    pub fn to_cursor(&self) -> String {
+        crate::hex(serde_json::to_string(self).unwrap_or_default().as_bytes())
+    }
+
+    /// The key a cursor of [`PageKey::to_cursor`] holds; `None` for any other text.
+    pub fn from_cursor(cursor: &str) -> Option<Self> {
+        serde_json::from_slice(&crate::unhex(cursor)?).ok()
+    }
+}
+
 /// Some performances, and where the list goes on from if it does.
 #[derive(Clone, Debug, Default)]
 pub struct Page {

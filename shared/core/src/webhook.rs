@@ -39,16 +39,6 @@ pub fn sign(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
     format!("t={timestamp},v1={}", crate::hex(&digest))
 }
 
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
 /// Checks a `PG-Signature` header against the raw body: well formed, recent, and matching one `v1` in
 /// constant time.
 pub fn verify(header: Option<&str>, body: &[u8], secret: &[u8], now: Timestamp) -> Result<(), SignatureError> {
@@ -58,7 +48,7 @@ pub fn verify(header: Option<&str>, body: &[u8], secret: &[u8], now: Timestamp) 
     for part in header.split(',') {
         match part.trim().split_once('=') {
             Some(("t", t)) => timestamp = Some(t.parse::<i64>().map_err(|_| SignatureError::Malformed)?),
-            Some(("v1", v)) => signatures.push(unhex(v).ok_or(SignatureError::Malformed)?),
+            Some(("v1", v)) => signatures.push(crate::unhex(v).ok_or(SignatureError::Malformed)?),
             Some(_) => {}
             None => return Err(SignatureError::Malformed),
         }

@@ -15,23 +15,6 @@ use super::{respond, ApiError, AuthMode, Role};
 const DEFAULT_LIMIT: u32 = 20;
 const MAX_LIMIT: u32 = 100;
 
-/// A page's cursor: the key to go on from, as hex of its JSON (opaque to clients).
-fn cursor_of(key: &PageKey) -> Option<String> {
-    let json = serde_json::to_vec(key).ok()?;
-    Some(json.iter().map(|b| format!("{b:02x}")).collect())
-}
-
-fn key_of(cursor: &str) -> Option<PageKey> {
-    if !cursor.len().is_multiple_of(2) || !cursor.is_ascii() {
-        return None;
-    }
-    let bytes: Option<Vec<u8>> = (0..cursor.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(cursor.get(i..i + 2)?, 16).ok())
-        .collect();
-    serde_json::from_slice(&bytes?).ok()
-}
-
 /// `GET /performances`
 pub(crate) async fn list_performances<S: Performances + SeatLocks + Inbox>(
     service: &ManagePerformances<S>,
@@ -72,7 +55,7 @@ pub(crate) async fn list_performances<S: Performances + SeatLocks + Inbox>(
             };
             let after = match query(&req, "cursor") {
                 None => None,
-                Some(cursor) => Some(key_of(&cursor).ok_or_else(|| {
+                Some(cursor) => Some(PageKey::from_cursor(&cursor).ok_or_else(|| {
                     ApiError::bad_request("INVALID_CURSOR", "cursor must be a nextCursor this route returned")
                 })?),
             };
@@ -82,7 +65,7 @@ pub(crate) async fn list_performances<S: Performances + SeatLocks + Inbox>(
                 StatusCode::OK,
                 json!({
                     "performances": performances,
-                    "nextCursor": page.next.as_ref().and_then(cursor_of),
+                    "nextCursor": page.next.as_ref().map(PageKey::to_cursor),
                 }),
             ))
         }

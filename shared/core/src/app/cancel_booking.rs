@@ -66,11 +66,7 @@ impl<S: Bookings + Payments + Settlements + Refunds + Inbox + Performances> Canc
         refunder: Refunder<S>,
         policy: CancelPolicy,
     ) -> Self {
-        let canceller = Canceller {
-            store: Arc::clone(&store),
-            clock: Arc::clone(&clock),
-            refunder,
-        };
+        let canceller = Canceller::new(Arc::clone(&store), Arc::clone(&clock), refunder);
         Self {
             store,
             clock,
