@@ -237,19 +237,25 @@ pub fn auth_mode() -> Result<AuthMode, ConfigError> {
     }
 }
 
-/// JSON logs, one object per line, filtered by `RUST_LOG` (default `info`).
+/// JSON logs, one object per line, filtered by `RUST_LOG` (default `info`): levels per target
+/// (`info,ticketing_core=debug`), without the regular expressions of span filters, which would add
+/// their engine to every function.
 pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // A second initialisation (tests) keeps the first subscriber.
-    let _ = tracing_subscriber::fmt()
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|spec| spec.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO));
+    let logs = tracing_subscriber::fmt::layer()
         .json()
-        .with_env_filter(filter)
         .with_current_span(true)
         .with_span_list(true)
         .without_time()
-        .with_ansi(false)
-        .try_init();
+        .with_ansi(false);
+    // A second initialisation (tests) keeps the first subscriber.
+    let _ = tracing_subscriber::registry().with(logs).with(filter).try_init();
 }
 
 /// What every function's service is built from: the SDK configuration (`AWS_REGION`,

@@ -1,7 +1,9 @@
-//! Idempotency keys with Stripe's semantics. A request that carries `Idempotency-Key` first claims the
-//! key for a short lease; its effect and the response to replay are then written in the same
-//! transaction that completes the key, so a key is remembered exactly when its effect happened. A
-//! crash in between loses nothing: the lease lapses and a retry does the work. A retry with the same
+//! Idempotency keys with Stripe's semantics. A key is remembered exactly when its effect happened: the
+//! response to replay is written in the transaction of the effect. On a route that calls no outside
+//! party (create a booking, cancel one) that transaction also claims the key, if it is free: no write
+//! of its own. A route that calls the payment gateway first claims the key for a short lease, since the
+//! gateway's charge cannot be part of any transaction and must not be made twice; a crash after the
+//! claim loses nothing: the lease lapses and a retry does the work. A retry with the same
 //! key and body replays the first response; another body gets 422; a retry while the first request is
 //! still in flight gets 409. Keys are scoped per user and route and kept 24 hours.
 
@@ -96,6 +98,16 @@ impl KeyRecord {
         }
     }
 
+    /// The record that claims `key` in the write of the request's effect, completed there with its
+    /// response ([`Remember::completion`]); nothing holds the key before that write.
+    pub fn to_claim_in_effect(key: String, request_hash: String, now: Timestamp) -> Self {
+        Self {
+            state: KeyState::Completed,
+            lease_until: now,
+            ..Self::claim(key, request_hash, now)
+        }
+    }
+
     /// The record no longer holds its key: it is past its retention, or an abandoned claim.
     pub fn is_free_at(&self, now: Timestamp) -> bool {
         self.expires_at <= now.as_millis() / 1000 || (self.state == KeyState::InFlight && self.lease_until <= now)
@@ -111,12 +123,28 @@ pub enum Claimed {
     Taken(KeyRecord),
 }
 
-/// Completing a claimed key with the response to replay, in the transaction of the effect.
+/// Completing a key with the response to replay, in the transaction of the effect.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Completion {
-    pub key: String,
-    pub claim_token: String,
-    pub response: StoredResponse,
+pub enum Completion {
+    /// The claim this request made before its work, completed if it still holds the key.
+    Claimed {
+        key: String,
+        claim_token: String,
+        response: StoredResponse,
+    },
+    /// The key claimed and completed at once: the record, written only if the key is free as of its
+    /// `created_at` (absent, past its retention, or an abandoned claim).
+    InEffect(KeyRecord),
+}
+
+impl Completion {
+    /// The stored key.
+    pub fn key(&self) -> &str {
+        match self {
+            Self::Claimed { key, .. } => key,
+            Self::InEffect(record) => &record.idempotency_key,
+        }
+    }
 }
 
 /// What a request under a key does next (`app::Idempotency::claim` decides).
@@ -132,8 +160,9 @@ pub enum NextAction {
     Mismatch,
 }
 
-/// A claimed key, and how to render the response it will replay from what the work made: the work
-/// completes the key in the transaction of its effect.
+/// A key, and how to render the response it will replay from what the work made: the work completes
+/// the key in the transaction of its effect. `key` is a claim made before the work (in flight), or the
+/// record to claim it with in that transaction ([`KeyRecord::to_claim_in_effect`]).
 pub struct Remember<'a, T> {
     pub key: &'a KeyRecord,
     pub render: fn(&T) -> StoredResponse,
@@ -142,10 +171,17 @@ pub struct Remember<'a, T> {
 impl<T> Remember<'_, T> {
     /// The completion of the key with the response for `made`.
     pub fn completion(&self, made: &T) -> Completion {
-        Completion {
-            key: self.key.idempotency_key.clone(),
-            claim_token: self.key.claim_token.clone(),
-            response: (self.render)(made),
+        let response = (self.render)(made);
+        match self.key.state {
+            KeyState::InFlight => Completion::Claimed {
+                key: self.key.idempotency_key.clone(),
+                claim_token: self.key.claim_token.clone(),
+                response,
+            },
+            KeyState::Completed => Completion::InEffect(KeyRecord {
+                response: Some(response),
+                ..self.key.clone()
+            }),
         }
     }
 }

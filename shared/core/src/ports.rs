@@ -147,12 +147,20 @@ impl NewHold {
     }
 }
 
+/// A seat a hold was refused, with its lock as it stands when the store tells it: none for a lapsed
+/// hold whose booking may still be paid.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TakenSeat {
+    pub seat_id: SeatId,
+    pub lock: Option<SeatLock>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum HoldError {
-    /// A seat was taken (or a lapsed lock changed, or its old booking was paid) since it was read:
-    /// read again and retry. Names the seats known to have been refused, if any.
+    /// A seat was taken (or a lapsed lock changed, or its old booking was paid) since it was seen:
+    /// choose again and retry. Names the seats known to have been refused, if any, with their locks.
     #[error("a seat was taken by another booking")]
-    SeatsTaken(Vec<SeatId>),
+    SeatsTaken(Vec<TakenSeat>),
     /// The request's idempotency key was taken over by a retry after its lease lapsed; nothing written.
     #[error("the idempotency key was taken over by another request")]
     KeyTaken,
@@ -169,7 +177,8 @@ pub trait Holds: Send + Sync {
     /// Writes the booking, its payment intent and its seat locks at once, or nothing. It MUST refuse
     /// with [`HoldError::SeatsTaken`] when a seat of `hold.locks` has a lock not listed in
     /// `hold.replaces`, or a listed lock changed, has not lapsed by `now`, or belongs to a booking whose
-    /// intent may still be paid; it then names the refused seats it knows. Taking a lapsed lock over
+    /// intent may still be paid; it then names the refused seats it knows, each with its lock as it
+    /// stands (the store's answer to the refusal, not a further read). Taking a lapsed lock over
     /// MUST mark its old intent so that the old booking can never be paid. With `hold.idempotency` it
     /// MUST complete the key in the same transaction, and refuse with [`HoldError::KeyTaken`] when the
     /// claim no longer holds the key. It MUST count the booking's seats toward its user's seats of the

@@ -13,7 +13,7 @@ use ticketing_core::domain::{
 };
 use ticketing_core::ports::{
     Applied, Bookings, Consistency, HoldError, HoldRequest, Holds, NewHold, PaymentOutcome, Payments, RecordError,
-    Release, SeatLocks, Settlement, Settlements,
+    Release, SeatLocks, Settlement, Settlements, TakenSeat,
 };
 
 use crate::inspect::Inspect;
@@ -221,7 +221,17 @@ pub async fn a_seat_is_held_once<S: Store>(store: &S) {
     let first = hold("u1", &["A1", "A2"], 0, vec![]);
     store.hold(&first, at(0)).await.expect("first hold");
     let clash = hold("u2", &["A2", "A3"], 1, vec![]);
-    assert!(matches!(store.hold(&clash, at(1)).await, Err(HoldError::SeatsTaken(_))));
+    match store.hold(&clash, at(1)).await {
+        Err(HoldError::SeatsTaken(refused)) => assert_eq!(
+            refused,
+            [TakenSeat {
+                seat_id: seat("A2"),
+                lock: first.locks.iter().find(|l| l.seat_id == seat("A2")).cloned(),
+            }],
+            "names the refused seat with the lock that holds it"
+        ),
+        other => panic!("a held seat must be refused, got {other:?}"),
+    }
     assert!(lock_of(store, "A3").await.is_none(), "a failed hold writes nothing");
     assert!(store
         .booking(&clash.booking.booking_id, Consistency::Strong)
@@ -287,7 +297,11 @@ pub async fn lapsed_locks_go_only_as_they_were_seen<S: Store>(store: &S) {
     let lapsed = lock_of(store, "B2").await.expect("locked");
     let grab = hold("u2", &["B2", "B3"], later, vec![lapsed]);
     match store.hold(&grab, at(later)).await {
-        Err(HoldError::SeatsTaken(refused)) => assert_eq!(refused, [seat("B2")], "names the refused seat"),
+        Err(HoldError::SeatsTaken(refused)) => assert_eq!(
+            refused.iter().map(|t| &t.seat_id).collect::<Vec<_>>(),
+            [&seat("B2")],
+            "names the refused seat"
+        ),
         other => panic!("the lapsed lock of a paid booking must be refused, got {other:?}"),
     }
 }

@@ -3,12 +3,12 @@
 use std::collections::{BTreeSet, HashMap};
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 use ticketing_core::domain::seats::SeatLock;
 use ticketing_core::domain::{BookingId, IntentStatus, PerformanceId, SeatId, SeatState, Timestamp};
-use ticketing_core::ports::{Consistency, HoldError, Holds, NewHold, SeatLocks, StoreError};
+use ticketing_core::ports::{Consistency, HoldError, Holds, NewHold, SeatLocks, StoreError, TakenSeat};
 
-use super::expr::{built, key, n, put_new, s, status_in, to_item, user_seats_key};
+use super::expr::{built, from_item, key, n, put_new, s, status_in, to_item, user_seats_key};
 use super::keys::complete_key_item;
 use super::tx::{Cancelled, Tx};
 use super::DynamoStore;
@@ -91,15 +91,23 @@ impl Holds for DynamoStore {
                 Err(HoldError::LimitReached)
             }
             Err(Cancelled::Refused(refusal)) if refusal.lost_race() => {
+                // A refused lock comes back as it stands (`ALL_OLD`): the next attempt knows who holds
+                // the seat without reading it.
                 let refused = refusal
                     .failed()
-                    .flat_map(|(part, _)| match part {
-                        Part::Lock(seat) => vec![seat.clone()],
+                    .flat_map(|(part, reason)| match part {
+                        Part::Lock(seat) => vec![TakenSeat {
+                            seat_id: seat.clone(),
+                            lock: reason.item().and_then(|item| from_item(item.clone()).ok()),
+                        }],
                         Part::LapsedIntent(booking) => hold
                             .replaces
                             .iter()
                             .filter(|r| &r.booking_id == booking)
-                            .map(|r| r.seat_id.clone())
+                            .map(|r| TakenSeat {
+                                seat_id: r.seat_id.clone(),
+                                lock: None,
+                            })
                             .collect(),
                         Part::Booking | Part::Intent | Part::UserSeats | Part::Key => vec![],
                     })
@@ -133,6 +141,7 @@ impl DynamoStore {
         let put = built(
             put.table_name(&self.tables.occupied_seats)
                 .set_item(Some(to_item(lock)?))
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
                 .build(),
         )?;
         Ok(TransactWriteItem::builder().put(put).build())

@@ -7,9 +7,9 @@ use serde_json::{json, Value};
 use ticketing_core::app::{BookingRequest, CreateBooking};
 use ticketing_core::domain::{Booking, PaymentMethod, PerformanceId, Quantity};
 use ticketing_core::idempotency::{Remember, StoredResponse};
-use ticketing_core::ports::{Holds, IdempotencyKeys, Performances, SeatLocks};
+use ticketing_core::ports::{Holds, IdempotencyKeys, Performances, SeatLocks, Settlements};
 
-use super::idempotent::idempotently;
+use super::idempotent::idempotently_in_effect;
 use super::{post_request, stored, ApiError, AuthMode, ParseBody};
 
 #[derive(Deserialize)]
@@ -75,7 +75,7 @@ fn remembered(booking: &Booking) -> StoredResponse {
 }
 
 /// `POST /bookings`
-pub async fn create_booking<S: SeatLocks + Holds + IdempotencyKeys + Performances>(
+pub async fn create_booking<S: SeatLocks + Holds + Settlements + IdempotencyKeys + Performances>(
     service: &CreateBooking<S>,
     auth: &AuthMode,
     req: Request,
@@ -84,7 +84,7 @@ pub async fn create_booking<S: SeatLocks + Holds + IdempotencyKeys + Performance
         Ok(parsed) => parsed,
         Err(e) => return e.into_response(),
     };
-    idempotently(
+    idempotently_in_effect(
         service.idempotency(),
         &req,
         &user.clone(),

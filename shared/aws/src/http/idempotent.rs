@@ -50,19 +50,13 @@ where
     W: FnOnce(Option<KeyRecord>) -> F,
     F: Future<Output = Result<(StatusCode, Value), Refusal>>,
 {
-    let key = match req.headers().get("idempotency-key") {
-        None => {
-            return respond(work(None).await.map_err(|refusal| match refusal {
-                Refusal::Api(e) => e,
-                // Without a key there is no key to lose.
-                Refusal::KeyTaken => FlowError::KeyTaken.into(),
-            }));
-        }
-        Some(value) => match value.to_str().ok().and_then(|v| IdempotencyKey::try_from(v).ok()) {
-            Some(key) => key,
-            None => return ApiError::bad_request("INVALID_IDEMPOTENCY_KEY", InvalidKey.to_string()).into_response(),
-        },
+    let key = match key_of(req) {
+        Ok(Some(key)) => key,
+        Ok(None) => return without_key(work).await,
+        Err(e) => return e.into_response(),
     };
+    // This route calls the payment gateway, whose charge no transaction can include: the key is
+    // claimed before the work, so that a retry never charges twice.
     let claim = match keys.claim(user, route, &key, req.body().as_ref()).await {
         Ok(NextAction::Proceed(claim)) => claim,
         Ok(other) => return answer_for(other),
@@ -81,6 +75,71 @@ where
             e.into_response()
         }
     }
+}
+
+/// Runs `work` at most once per `Idempotency-Key` on a route that calls no outside party: the key is
+/// claimed by the transaction of the work's effect, so a key costs no request of its own. `work` gets
+/// the record to claim it with. An answer without an effect (a `404`, sold out) is remembered after it;
+/// a key taken by another request is answered with what that request left.
+pub(crate) async fn idempotently_in_effect<W, F>(
+    keys: Idempotency<'_>,
+    req: &Request,
+    user: &UserId,
+    route: &str,
+    work: W,
+) -> Response<Body>
+where
+    W: FnOnce(Option<KeyRecord>) -> F,
+    F: Future<Output = Result<(StatusCode, Value), Refusal>>,
+{
+    let key = match key_of(req) {
+        Ok(Some(key)) => key,
+        Ok(None) => return without_key(work).await,
+        Err(e) => return e.into_response(),
+    };
+    let record = keys.to_claim_in_effect(user, route, &key, req.body().as_ref());
+    let next = match work(Some(record.clone())).await {
+        Ok((status, body)) => return json_response(status, &body),
+        Err(Refusal::KeyTaken) => keys.holder(&record).await,
+        Err(Refusal::Api(e)) if e.transient => return e.into_response(),
+        Err(Refusal::Api(e)) => match keys.remember(&record, stored((e.status, e.body()))).await {
+            Ok(None) => return e.into_response(),
+            Ok(Some(next)) => Ok(next),
+            Err(failed) => {
+                error!(error = %failed, "could not remember the answer under its idempotency key");
+                return e.into_response();
+            }
+        },
+    };
+    match next {
+        Ok(next) => answer_for(next),
+        Err(e) => ApiError::from(FlowError::from(e)).into_response(),
+    }
+}
+
+/// The request's `Idempotency-Key`, if it has one.
+fn key_of(req: &Request) -> Result<Option<IdempotencyKey>, ApiError> {
+    let Some(value) = req.headers().get("idempotency-key") else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| IdempotencyKey::try_from(v).ok())
+        .map(Some)
+        .ok_or_else(|| ApiError::bad_request("INVALID_IDEMPOTENCY_KEY", InvalidKey.to_string()))
+}
+
+async fn without_key<W, F>(work: W) -> Response<Body>
+where
+    W: FnOnce(Option<KeyRecord>) -> F,
+    F: Future<Output = Result<(StatusCode, Value), Refusal>>,
+{
+    respond(work(None).await.map_err(|refusal| match refusal {
+        Refusal::Api(e) => e,
+        // Without a key there is no key to lose.
+        Refusal::KeyTaken => FlowError::KeyTaken.into(),
+    }))
 }
 
 /// The answer for a key that another request holds.

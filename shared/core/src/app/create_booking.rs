@@ -1,6 +1,7 @@
-//! `POST /bookings`: check the performance is on sale, choose seats (within a section if asked),
-//! schedule the hold's expiry, and write the pending booking, its payment intent and its seat locks at
-//! once; a race lost to another booking is retried.
+//! `POST /bookings`: check the performance is on sale, choose seats (within a section if asked) from
+//! what this process has seen of the hall, and write the pending booking, its payment intent and its
+//! seat locks at once, the hold's expiry sent at the same time: one request to DynamoDB in the common
+//! case. A race lost to another booking is retried with what its refusal told.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -8,25 +9,32 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
-use tracing::{info, warn, Instrument};
+use tracing::{error, info, warn, Instrument};
 
 use super::performance_cache::PerformanceCache;
-use super::seat_search::{find_seats, Hall, RowHints, SeatChoice};
+use super::seat_search::{find_seats, Hall, Halls, SeatChoice};
 use super::FlowError;
 use super::Idempotency;
 use crate::catalog::Performance;
-use crate::domain::{Booking, BookingId, Clock, PaymentMethod, PerformanceId, Quantity, SeatId, UserId};
+use crate::domain::{
+    Booking, BookingId, BookingStatus, Clock, IntentStatus, PaymentMethod, PerformanceId, Quantity, SeatId, Timestamp,
+    UserId,
+};
 use crate::idempotency::Remember;
 use crate::metrics::{self, Metric};
 use crate::ports::{
-    ExpiryQueue, HoldError, HoldExpiry, HoldRequest, Holds, IdempotencyKeys, NewHold, Performances, SeatLocks,
+    ExpiryQueue, HoldError, HoldExpiry, HoldRequest, Holds, IdempotencyKeys, NewHold, Performances, Release, SeatLocks,
+    Settlements,
 };
 
 /// How many times a booking reads the performance again after its layout changed under it.
 const LAYOUT_ATTEMPTS: u32 = 3;
 
-/// How many times a booking re-reads the hall after losing a seat to a concurrent booking.
+/// How many times a booking chooses again after losing a seat to a concurrent booking.
 const HOLD_ATTEMPTS: u32 = 25;
+
+/// How many more times an expiry that could not be sent is tried before its hold is withdrawn.
+const EXPIRY_RETRIES: u32 = 2;
 
 /// Sent with the hold's length plus this, the expiry arrives after a hold written by a later attempt.
 pub const EXPIRY_MARGIN: Duration = Duration::from_secs(1);
@@ -60,7 +68,8 @@ pub struct CreateBooking<S> {
     clock: Arc<dyn Clock>,
     policy: HoldPolicy,
     expiries: Arc<dyn ExpiryQueue>,
-    row_hints: RowHints,
+    /// What this process has seen of the halls it sells.
+    halls: Halls,
 }
 
 impl<S: IdempotencyKeys> CreateBooking<S> {
@@ -70,7 +79,7 @@ impl<S: IdempotencyKeys> CreateBooking<S> {
     }
 }
 
-impl<S: SeatLocks + Holds + Performances> CreateBooking<S> {
+impl<S: SeatLocks + Holds + Settlements + Performances> CreateBooking<S> {
     pub fn new(
         store: Arc<S>,
         performances: Arc<PerformanceCache<S>>,
@@ -84,7 +93,7 @@ impl<S: SeatLocks + Holds + Performances> CreateBooking<S> {
             clock,
             policy,
             expiries,
-            row_hints: RowHints::default(),
+            halls: Halls::default(),
         }
     }
 
@@ -149,59 +158,44 @@ impl<S: SeatLocks + Holds + Performances> CreateBooking<S> {
     ) -> Result<Booking, FlowError> {
         let quantity = usize::try_from(request.quantity.get()).unwrap_or(usize::MAX);
         let mut refused: HashSet<SeatId> = HashSet::new();
-        let mut scheduled = false;
+        let mut expiry = Expiry::Unsent;
         for attempt in 0..HOLD_ATTEMPTS {
             let now = self.clock.now();
-            let (choice, rows_read) = find_seats(
-                self.store.as_ref(),
-                Hall {
-                    performance: perf.id(),
-                    seats: hall,
-                },
-                quantity,
-                &refused,
-                attempt,
-                &self.row_hints,
-                now,
-            )
-            .await?;
-            let (seats, read) = match choice {
-                SeatChoice::Found { seats, read } => (seats, read),
+            let hall = Hall {
+                performance: perf.id(),
+                seats: hall,
+            };
+            let (choice, reads) = find_seats(self.store.as_ref(), hall, quantity, &refused, &self.halls, now).await?;
+            let (seats, replaces) = match choice {
+                SeatChoice::Found { seats, replaces } => (seats, replaces),
                 SeatChoice::SoldOut { free } => {
                     info!(free, "seats unavailable");
                     metrics::count(Metric::SeatsUnavailable);
                     return Err(FlowError::SeatsUnavailable(perf.id().clone()));
                 }
             };
-            // The expiry goes out once, before the first write: once the hold is written, nothing may
-            // stop it from lapsing. A request turned away for want of seats sends none; a message whose
-            // hold is never written finds no booking.
-            if !scheduled {
-                let delay = Duration::from_secs(self.policy.hold_seconds) + EXPIRY_MARGIN;
-                self.expiries
-                    .schedule(&HoldExpiry::for_booking(&request.booking_id), delay)
-                    .await?;
-                scheduled = true;
-            }
             // Each seat at its section's price.
             let priced = HoldRequest {
                 total: perf.price_of(&seats).ok_or(FlowError::PriceOverflow)?,
                 ..request.clone()
             };
-            let mut hold = NewHold::pending(&priced, seats, &read, now, self.policy.hold_seconds);
+            let mut hold = NewHold::pending(&priced, seats, &replaces, now, self.policy.hold_seconds);
             hold.idempotency = remember.map(|r| r.completion(&hold.booking));
             hold.seat_limit = perf.max_seats_per_user();
-            match self.store.hold(&hold, now).await {
+            match self.hold_with_expiry(&hold, now, &mut expiry).await? {
                 Ok(()) => {
-                    info!(seats = %seat_list(&hold.booking.seat_ids), attempt, rows_read, "booking created");
+                    self.halls.held(perf.id(), &hold.locks);
+                    info!(seats = %seat_list(&hold.booking.seat_ids), attempt, reads, "booking created");
                     metrics::count(Metric::BookingsCreated);
                     return Ok(hold.booking);
                 }
-                Err(HoldError::SeatsTaken(seats)) => {
-                    let lapsed: HashSet<&SeatId> = hold.replaces.iter().map(|l| &l.seat_id).collect();
-                    refused.extend(seats.into_iter().filter(|s| lapsed.contains(s)));
-                    let backoff = rand::rng().random_range(1..=(2u64 << attempt.min(5)));
-                    tokio::time::sleep(Duration::from_millis(backoff)).await;
+                Err(HoldError::SeatsTaken(taken)) => {
+                    self.halls.refused(perf.id(), taken, &mut refused, now);
+                    // Losing again and again means a crowd on the same seats: give it a moment to move.
+                    if attempt >= 2 {
+                        let backoff = rand::rng().random_range(1..=(2u64 << attempt.min(5)));
+                        tokio::time::sleep(Duration::from_millis(backoff)).await;
+                    }
                 }
                 Err(HoldError::KeyTaken) => return Err(FlowError::KeyTaken),
                 Err(HoldError::LimitReached) => {
@@ -215,6 +209,67 @@ impl<S: SeatLocks + Holds + Performances> CreateBooking<S> {
         metrics::count(Metric::SeatsUnavailable);
         Err(FlowError::SeatsContended(perf.id().clone()))
     }
+
+    /// Writes the hold; with its first attempt, sends the hold's expiry at the same time. Once a hold
+    /// is written, nothing may stop it from lapsing: should the expiry not go out (after a few more
+    /// tries) while the hold may have been written, the hold is withdrawn (its booking cancelled, its
+    /// seats freed) and the request fails. A message whose hold is never written finds no booking and
+    /// is dropped; one sent for an attempt that lost its seats serves the next attempt's hold of the
+    /// same booking ([`EXPIRY_MARGIN`]). The outer result is the request's failure; the inner one the
+    /// hold's.
+    async fn hold_with_expiry(
+        &self,
+        hold: &NewHold,
+        now: Timestamp,
+        expiry: &mut Expiry,
+    ) -> Result<Result<(), HoldError>, FlowError> {
+        if *expiry == Expiry::Sent {
+            return Ok(self.store.hold(hold, now).await);
+        }
+        let message = HoldExpiry::for_booking(&hold.booking.booking_id);
+        let delay = Duration::from_secs(self.policy.hold_seconds) + EXPIRY_MARGIN;
+        let (sent, held) = tokio::join!(self.expiries.schedule(&message, delay), self.store.hold(hold, now));
+        let Err(unsent) = sent else {
+            *expiry = Expiry::Sent;
+            return Ok(held);
+        };
+        // Refused outright: nothing was written, the next attempt sends the expiry again.
+        if matches!(
+            held,
+            Err(HoldError::SeatsTaken(_) | HoldError::KeyTaken | HoldError::LimitReached)
+        ) {
+            warn!(error = %unsent, "the hold's expiry was not sent; the next attempt sends it");
+            return Ok(held);
+        }
+        for _ in 0..EXPIRY_RETRIES {
+            if self.expiries.schedule(&message, delay).await.is_ok() {
+                *expiry = Expiry::Sent;
+                return Ok(held);
+            }
+        }
+        error!(error = %unsent, "the hold's expiry could not be sent; the hold is withdrawn");
+        let withdrawal = Release {
+            booking_id: hold.booking.booking_id.clone(),
+            user_id: hold.booking.user_id.clone(),
+            performance_id: hold.booking.performance_id.clone(),
+            seat_ids: hold.booking.seat_ids.clone(),
+            to: BookingStatus::Cancelled,
+            at: self.clock.now(),
+            intent: Some((hold.booking.payment_intent_id.clone(), IntentStatus::Cancelled)),
+        };
+        match self.store.release(&withdrawal).await {
+            Ok(applied) => info!(?applied, "hold withdrawn"),
+            Err(e) => error!(error = %e, "the hold could not be withdrawn; its lock lapses by itself"),
+        }
+        Err(unsent.into())
+    }
+}
+
+/// Whether the hold's expiry went out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Expiry {
+    Unsent,
+    Sent,
 }
 
 fn limit_reached(perf: &Performance) -> FlowError {

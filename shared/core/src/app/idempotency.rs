@@ -36,6 +36,32 @@ impl<'a> Idempotency<'a> {
         })
     }
 
+    /// The record that claims `key` in the transaction of the request's effect (a route that calls no
+    /// outside party): nothing is written here.
+    pub fn to_claim_in_effect(&self, user: &UserId, route: &str, key: &IdempotencyKey, body: &[u8]) -> KeyRecord {
+        KeyRecord::to_claim_in_effect(key.scoped(user, route), fingerprint(body), self.clock.now())
+    }
+
+    /// Remembers the answer of a request under a key claimed in its effect that ended without one (a
+    /// `404`, sold out): `None` when remembered, or what another request left under the key.
+    pub async fn remember(
+        &self,
+        record: &KeyRecord,
+        response: StoredResponse,
+    ) -> Result<Option<NextAction>, StoreError> {
+        let now = self.clock.now();
+        let answered = KeyRecord {
+            response: Some(response),
+            created_at: now,
+            lease_until: now,
+            ..record.clone()
+        };
+        Ok(match self.keys.claim_key(&answered, now).await? {
+            Claimed::Fresh(_) => None,
+            Claimed::Taken(holder) => Some(decide(&record.request_hash, holder)),
+        })
+    }
+
     /// After losing a key to a retry: what the key holds now.
     pub async fn holder(&self, claim: &KeyRecord) -> Result<NextAction, StoreError> {
         Ok(match self.keys.key_record(&claim.idempotency_key).await? {
@@ -50,7 +76,7 @@ impl<'a> Idempotency<'a> {
         if transient {
             self.keys.release_key(&claim.idempotency_key, &claim.claim_token).await
         } else {
-            let completion = Completion {
+            let completion = Completion::Claimed {
                 key: claim.idempotency_key.clone(),
                 claim_token: claim.claim_token.clone(),
                 response,

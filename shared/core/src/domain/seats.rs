@@ -91,6 +91,29 @@ fn block(runs: &[&[SeatId]], quantity: usize, pick: &mut dyn FnMut(usize) -> usi
     (!blocks.is_empty()).then(|| blocks[pick(blocks.len()).min(blocks.len() - 1)].to_vec())
 }
 
+/// Blocks of `quantity` free seats next to each other in one row of `hall`, each starting where a run of
+/// free seats starts or where the block before it in that run ends: blocks taken side by side leave no
+/// gap too narrow for the next booking of the same size. Grouped by row, in hall order.
+pub fn aligned_blocks<'a>(hall: &'a [SeatId], taken: &HashSet<&SeatId>, quantity: usize) -> Vec<Vec<&'a [SeatId]>> {
+    let mut rows: Vec<Vec<&[SeatId]>> = Vec::new();
+    if quantity == 0 {
+        return rows;
+    }
+    for run in free_runs(hall, taken) {
+        let blocks = run.chunks_exact(quantity);
+        if blocks.len() == 0 {
+            continue;
+        }
+        match rows.last_mut() {
+            Some(row) if row.first().and_then(|b| b.first()).map(SeatId::row) == run.first().map(SeatId::row) => {
+                row.extend(blocks);
+            }
+            _ => rows.push(blocks.collect()),
+        }
+    }
+    rows
+}
+
 /// A block of `quantity` free seats next to each other in one row of `hall`, if there is one.
 pub fn adjacent_block(
     hall: &[SeatId],

@@ -1,5 +1,5 @@
-//! How a booking finds its seats: one short read of the row where seats were last found, not the
-//! whole hall; and the expiry each hold schedules.
+//! How a booking finds its seats: from what its process has seen of the hall, reading only rows it
+//! has not seen, and the whole hall before saying sold out; and the expiry each hold schedules.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -9,13 +9,14 @@ use async_trait::async_trait;
 use ticketing_core::app::{load_catalog, BookingRequest, CreateBooking, FlowError, HoldPolicy, PerformanceCache};
 use ticketing_core::catalog::{CancellationProgress, Catalog, PerformanceRecord, PerformanceStatus};
 use ticketing_core::domain::seats::SeatLock;
+use ticketing_core::domain::EventId;
 use ticketing_core::domain::{
     Clock, ManualClock, PaymentMethod, PerformanceId, Quantity, SeatId, SystemClock, Timestamp, UserId,
 };
 use ticketing_core::idempotency::Completion;
 use ticketing_core::ports::{
-    Consistency, CreateError, ExpiryQueue, HoldError, HoldExpiry, Holds, NewHold, Page, PageKey, Performances,
-    QueueError, SeatLocks, StoreError, UpdateError,
+    Applied, Bookings, Consistency, CreateError, ExpiryQueue, HoldError, HoldExpiry, Holds, NewHold, Page, PageKey,
+    Performances, QueueError, RefundOwed, Release, SeatLocks, Settlement, Settlements, StoreError, UpdateError,
 };
 use ticketing_testkit::memory::MemoryStore;
 
@@ -63,6 +64,25 @@ impl SeatLocks for CountingReads {
 impl Holds for CountingReads {
     async fn hold(&self, hold: &NewHold, now: Timestamp) -> Result<(), HoldError> {
         self.store.hold(hold, now).await
+    }
+}
+
+#[async_trait]
+impl Settlements for CountingReads {
+    async fn settle(&self, settlement: &Settlement) -> Result<Applied, StoreError> {
+        self.store.settle(settlement).await
+    }
+
+    async fn release(&self, release: &Release) -> Result<Applied, StoreError> {
+        self.store.release(release).await
+    }
+
+    async fn annotate_event(&self, event: &EventId, note: &str, at: Timestamp) -> Result<(), StoreError> {
+        self.store.annotate_event(event, note, at).await
+    }
+
+    async fn owe_refund(&self, owed: &RefundOwed) -> Result<bool, StoreError> {
+        self.store.owe_refund(owed).await
     }
 }
 
@@ -141,6 +161,21 @@ async fn service(
     (store, service)
 }
 
+/// Another process over the same store: what it has seen is its own.
+async fn service_over(
+    store: Arc<CountingReads>,
+    clock: Arc<dyn Clock>,
+) -> (Arc<CountingReads>, CreateBooking<CountingReads>) {
+    let performances = Arc::new(PerformanceCache::new(
+        store.clone(),
+        clock.clone(),
+        Duration::from_secs(60),
+    ));
+    let queue: Arc<CountingQueue> = Arc::default();
+    let service = CreateBooking::new(store.clone(), performances, clock, HoldPolicy::default(), queue);
+    (store, service)
+}
+
 async fn book_two(service: &CreateBooking<CountingReads>) -> Result<Vec<String>, FlowError> {
     let request = BookingRequest {
         performance_id: PerformanceId::try_from("small").expect("valid"),
@@ -166,26 +201,107 @@ async fn each_hold_schedules_its_expiry_once_and_a_turned_away_request_none() {
     assert_eq!(queue.0.load(Ordering::SeqCst), 4, "sold out: nothing to expire");
 }
 
+/// The two blocks of two seats of `row`, in either order.
+fn blocks_of(row: &str, first: &[String], second: &[String]) -> bool {
+    let a = [format!("{row}1"), format!("{row}2")];
+    let b = [format!("{row}3"), format!("{row}4")];
+    (first == a && second == b) || (first == b && second == a)
+}
+
 #[tokio::test]
-async fn a_booking_reads_the_row_where_seats_were_last_found_not_the_hall() {
+async fn a_booking_reads_only_rows_its_process_has_not_seen() {
     let clock = Arc::new(ManualClock::at(Timestamp::from_millis(1_000_000)));
     let (store, service) = service(clock.clone(), Arc::default()).await;
-    assert_eq!(book_two(&service).await.expect("booked"), ["A1", "A2"]);
+    // Nothing seen yet: row A is read, and one of its blocks taken.
+    let first = book_two(&service).await.expect("booked");
     assert_eq!(store.reads(), (1, 0));
-    assert_eq!(book_two(&service).await.expect("booked"), ["A3", "A4"]);
+    // The other block of row A, from what the process saw: no read.
+    let second = book_two(&service).await.expect("booked");
+    assert_eq!(store.reads(), (0, 0));
+    assert!(blocks_of("A", &first, &second), "{first:?} {second:?}");
+    // Row A is full as far as the process knows: row B, never seen, is read.
+    let third = book_two(&service).await.expect("booked");
     assert_eq!(store.reads(), (1, 0));
-    // Row A is full: read, then row B.
-    assert_eq!(book_two(&service).await.expect("booked"), ["B1", "B2"]);
-    assert_eq!(store.reads(), (2, 0));
-    assert_eq!(book_two(&service).await.expect("booked"), ["B3", "B4"]);
-    assert_eq!(store.reads(), (1, 0));
-    // Sold out: every row read once, then judged as a whole.
+    let fourth = book_two(&service).await.expect("booked");
+    assert_eq!(store.reads(), (0, 0));
+    assert!(blocks_of("B", &third, &fourth), "{third:?} {fourth:?}");
+    // Sold out as far as the process knows: the whole hall is read afresh before saying so.
     assert!(matches!(book_two(&service).await, Err(FlowError::SeatsUnavailable(_))));
-    assert_eq!(store.reads(), (2, 0));
-    // Every hold lapses: the walk finds no seat without a lock, and the whole hall (row A first)
-    // offers the lapsed ones.
+    assert_eq!(store.reads(), (0, 1));
+    // Every hold lapses: the whole hall, read afresh, offers the lapsed seats.
     let hold = i64::try_from(HoldPolicy::default().hold_seconds).expect("small");
     clock.set(Timestamp::from_millis(1_000_000 + 1000 * hold + 1));
-    assert_eq!(book_two(&service).await.expect("booked"), ["A1", "A2"]);
-    assert_eq!(store.reads(), (2, 0));
+    let taken_over = book_two(&service).await.expect("booked");
+    assert_eq!(store.reads(), (0, 1));
+    assert_eq!(taken_over.len(), 2);
+}
+
+#[tokio::test]
+async fn a_seat_taken_behind_the_process_s_back_is_learnt_from_the_refusal_without_a_read() {
+    let clock = Arc::new(ManualClock::at(Timestamp::from_millis(1_000_000)));
+    let (store, service) = service(clock.clone(), Arc::default()).await;
+    let first = book_two(&service).await.expect("booked");
+    assert_eq!(store.reads(), (1, 0));
+    // Another process holds the other block of row A.
+    let (_, other) = service_over(store.clone(), clock.clone()).await;
+    let taken = book_two(&other).await.expect("booked");
+    assert!(blocks_of("A", &first, &taken), "{first:?} {taken:?}");
+    store.reads();
+    // This process still thinks it free: its hold is refused with the lock that took it, and it
+    // goes on to row B, which it reads, never row A again.
+    let third = book_two(&service).await.expect("booked");
+    assert!(third[0].starts_with('B'), "{third:?}");
+    assert_eq!(store.reads(), (1, 0));
+}
+
+/// A queue that never takes a message.
+struct DownQueue;
+
+#[async_trait]
+impl ExpiryQueue for DownQueue {
+    async fn schedule(&self, _: &HoldExpiry, _: Duration) -> Result<(), QueueError> {
+        Err(QueueError("the queue is down".to_owned()))
+    }
+}
+
+#[tokio::test]
+async fn a_hold_whose_expiry_cannot_be_sent_is_withdrawn() {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let store = Arc::new(CountingReads::default());
+    load_catalog(store.as_ref(), &two_rows_of_four(), clock.now())
+        .await
+        .expect("loaded");
+    let performances = Arc::new(PerformanceCache::new(
+        store.clone(),
+        clock.clone(),
+        Duration::from_secs(60),
+    ));
+    let service = CreateBooking::new(
+        store.clone(),
+        performances,
+        clock,
+        HoldPolicy::default(),
+        Arc::new(DownQueue),
+    );
+    assert!(matches!(book_two(&service).await, Err(FlowError::Queue(_))));
+    let perf = PerformanceId::try_from("small").expect("valid");
+    assert!(
+        store
+            .seat_locks(&perf, Consistency::Strong)
+            .await
+            .expect("read")
+            .is_empty(),
+        "no seat stays held without its expiry"
+    );
+    let bookings = store
+        .store
+        .bookings_of(&UserId::try_from("u").expect("valid"), 10)
+        .await
+        .expect("read");
+    assert!(
+        bookings
+            .iter()
+            .all(|b| b.status == ticketing_core::domain::BookingStatus::Cancelled),
+        "{bookings:?}"
+    );
 }

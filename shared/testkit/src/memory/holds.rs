@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use ticketing_core::domain::seats::SeatLock;
 use ticketing_core::domain::{PerformanceId, SeatId, Timestamp};
-use ticketing_core::ports::{Consistency, HoldError, Holds, NewHold, SeatLocks, StoreError};
+use ticketing_core::ports::{Consistency, HoldError, Holds, NewHold, SeatLocks, StoreError, TakenSeat};
 
 use super::{intent_for, MemoryStore};
 
@@ -60,15 +60,22 @@ impl Holds for MemoryStore {
         let mut refused = Vec::new();
         for lock in &hold.locks {
             let expected = hold.replaces.iter().find(|r| r.seat_id == lock.seat_id);
-            let free = match (state.seat(&lock.performance_id, &lock.seat_id), expected) {
-                (None, None) => true,
+            let current = state.seat(&lock.performance_id, &lock.seat_id);
+            let refusal = match (current, expected) {
+                (None, None) => None,
                 (Some(current), Some(seen)) if current == seen && current.is_lapsed(now) => {
-                    intent_for(&state, &current.booking_id).is_some_and(|i| i.lets_lapsed_seats_go_at(now))
+                    // The lock is as seen, but its booking may still be paid.
+                    let lets_go =
+                        intent_for(&state, &current.booking_id).is_some_and(|i| i.lets_lapsed_seats_go_at(now));
+                    (!lets_go).then_some(None)
                 }
-                _ => false,
+                (current, _) => Some(current.cloned()),
             };
-            if !free {
-                refused.push(lock.seat_id.clone());
+            if let Some(lock_now) = refusal {
+                refused.push(TakenSeat {
+                    seat_id: lock.seat_id.clone(),
+                    lock: lock_now,
+                });
             }
         }
         if !refused.is_empty() {

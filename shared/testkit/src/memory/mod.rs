@@ -94,10 +94,15 @@ impl State {
 impl State {
     /// Whether `completion` may complete its key: the claim it names still holds it.
     pub(super) fn holds_claim(&self, completion: &Option<Completion>) -> bool {
-        completion.as_ref().is_none_or(|c| {
-            self.keys
-                .get(&c.key)
-                .is_some_and(|r| r.state == KeyState::InFlight && r.claim_token == c.claim_token)
+        completion.as_ref().is_none_or(|c| match c {
+            Completion::Claimed { key, claim_token, .. } => self
+                .keys
+                .get(key)
+                .is_some_and(|r| r.state == KeyState::InFlight && &r.claim_token == claim_token),
+            Completion::InEffect(record) => self
+                .keys
+                .get(&record.idempotency_key)
+                .is_none_or(|held| held.is_free_at(record.created_at)),
         })
     }
 
@@ -112,10 +117,16 @@ impl State {
     }
 
     pub(super) fn complete(&mut self, completion: &Option<Completion>) {
-        if let Some(c) = completion {
-            if let Some(record) = self.keys.get_mut(&c.key) {
-                record.state = KeyState::Completed;
-                record.response = Some(c.response.clone());
+        match completion {
+            None => {}
+            Some(Completion::Claimed { key, response, .. }) => {
+                if let Some(record) = self.keys.get_mut(key) {
+                    record.state = KeyState::Completed;
+                    record.response = Some(response.clone());
+                }
+            }
+            Some(Completion::InEffect(record)) => {
+                self.keys.insert(record.idempotency_key.clone(), record.clone());
             }
         }
     }
