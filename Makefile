@@ -23,6 +23,7 @@ export PORT ?= 3000
 export AUTH_MODE ?= header
 VENV := $(CURDIR)/.tools/venv
 WITH_TOOLS := PATH="$(VENV)/bin:$$PATH"
+FUNCTIONS := $(notdir $(wildcard functions/*))
 
 .PHONY: help tools run dev test test-rust lint smoke audit redrive bench build-lambda sam-local sam-test clean
 
@@ -68,13 +69,13 @@ redrive:
 
 ## DynamoDB Local and moto: one measured booking flow, the throughput against its ceiling, then the
 ## functions' release binaries: cold start, asynchronous latency and memory -> BENCHMARKS.md
-bench: tools
-	cargo build --quiet --release --bins --workspace --exclude ticketing-serve
-	$(WITH_TOOLS) ./target/release/bench
+bench: tools build-lambda
+	cargo build --quiet --profile fast --bins --workspace --exclude ticketing-serve
+	$(WITH_TOOLS) ./target/fast/bench
 
 ## Release binaries for Lambda (arm64), as `sam build` makes them.
 build-lambda: tools
-	$(WITH_TOOLS) cargo lambda build --release --arm64
+	$(WITH_TOOLS) cargo lambda build --release --arm64 $(addprefix -p ,$(FUNCTIONS))
 
 ## SAM on this machine: Docker (Debian's docker.io and a stand-in base image), DynamoDB Local and moto.
 sam-local:

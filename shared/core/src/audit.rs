@@ -356,6 +356,7 @@ mod tests {
             hold_expires_at: Timestamp::from_millis(1),
             updated_at: Timestamp::from_millis(0),
             refund: None,
+            seats_counted: false,
         }
     }
 

@@ -70,7 +70,8 @@ pub struct NewHold {
     pub replaces: Vec<SeatLock>,
     /// The request's idempotency key, completed in the same transaction.
     pub idempotency: Option<Completion>,
-    /// The most seats the booking's user may hold or have bought for its performance, counting these.
+    /// The most seats the booking's user may hold or have bought for its performance, counting these;
+    /// set with [`NewHold::limited_to`].
     pub seat_limit: Option<u32>,
 }
 
@@ -122,6 +123,7 @@ impl NewHold {
             hold_expires_at,
             updated_at: now,
             refund: None,
+            seats_counted: false,
         };
         let intent = PaymentIntent {
             payment_intent_id: booking.payment_intent_id.clone(),
@@ -144,6 +146,14 @@ impl NewHold {
             idempotency: None,
             seat_limit: None,
         }
+    }
+
+    /// The hold under a limit of seats per customer (`None`: no limit, and its seats are not
+    /// counted).
+    pub fn limited_to(mut self, limit: Option<u32>) -> Self {
+        self.seat_limit = limit;
+        self.booking.seats_counted = limit.is_some();
+        self
     }
 }
 
@@ -181,9 +191,9 @@ pub trait Holds: Send + Sync {
     /// stands (the store's answer to the refusal, not a further read). Taking a lapsed lock over
     /// MUST mark its old intent so that the old booking can never be paid. With `hold.idempotency` it
     /// MUST complete the key in the same transaction, and refuse with [`HoldError::KeyTaken`] when the
-    /// claim no longer holds the key. It MUST count the booking's seats toward its user's seats of the
-    /// performance in the same transaction, and with `seat_limit` refuse with
-    /// [`HoldError::LimitReached`] when the count would pass it.
+    /// key is not its to complete. With `seat_limit` it MUST count the booking's seats toward its
+    /// user's seats of the performance in the same transaction, and refuse with
+    /// [`HoldError::LimitReached`] when the count would pass the limit; without one, nothing is counted.
     async fn hold(&self, hold: &NewHold, now: Timestamp) -> Result<(), HoldError>;
 }
 
@@ -265,8 +275,10 @@ pub struct Settlement {
 #[derive(Clone, Debug)]
 pub struct Release {
     pub booking_id: BookingId,
-    /// The booking's user, whose count of seats of the performance drops by the booking's seats.
+    /// The booking's user, whose count of seats of the performance drops by the booking's seats if
+    /// they were `counted`.
     pub user_id: UserId,
+    pub counted: bool,
     pub performance_id: PerformanceId,
     pub seat_ids: Vec<SeatId>,
     pub to: BookingStatus,
@@ -329,6 +341,8 @@ pub trait Settlements: Send + Sync {
 pub struct Cancellation {
     pub booking_id: BookingId,
     pub user_id: UserId,
+    /// The booking's seats counted toward its user's: they leave the count.
+    pub counted: bool,
     pub performance_id: PerformanceId,
     pub seat_ids: Vec<SeatId>,
     pub refund: Refund,

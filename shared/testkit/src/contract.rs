@@ -133,6 +133,7 @@ fn release(h: &NewHold, now: i64) -> Release {
     Release {
         booking_id: b.booking_id.clone(),
         user_id: b.user_id.clone(),
+        counted: b.seats_counted,
         performance_id: b.performance_id.clone(),
         seat_ids: b.seat_ids.clone(),
         to: BookingStatus::Failed,
@@ -490,11 +491,7 @@ pub async fn a_refund_owed_is_booked_once_with_its_note<S: Store>(store: &S) {
 
 /// A clause of the contract.
 pub async fn a_user_holds_at_most_the_seat_limit_and_a_release_gives_room_back<S: Store>(store: &S) {
-    let limited = |user: &str, seats: &[&str], created: i64| {
-        let mut h = hold(user, seats, created, vec![]);
-        h.seat_limit = Some(3);
-        h
-    };
+    let limited = |user: &str, seats: &[&str], created: i64| hold(user, seats, created, vec![]).limited_to(Some(3));
     let first = limited("limited_user", &["J1", "J2"], 0);
     store.hold(&first, at(0)).await.expect("2 of 3");
     let over = limited("limited_user", &["J3", "J4"], 1);
@@ -517,4 +514,8 @@ pub async fn a_user_holds_at_most_the_seat_limit_and_a_release_gives_room_back<S
         .expect("room again");
     let unlimited = hold("limited_user", &["J8", "J9"], 12, vec![]);
     store.hold(&unlimited, at(12)).await.expect("no limit, no refusal");
+    // Not counted without a limit: its release leaves the count alone (3 of 3 still).
+    store.release(&release(&unlimited, 13)).await.expect("released");
+    let over = limited("limited_user", &["K1"], 14);
+    assert!(matches!(store.hold(&over, at(14)).await, Err(HoldError::LimitReached)));
 }

@@ -48,10 +48,17 @@ impl Inspect for DynamoStore {
             .send()
             .await
             .map_err(failed)?;
-        out.items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|item| serde_dynamo::from_item(item).map_err(|e| StoreError::Malformed(e.to_string())))
-            .collect()
+        // One item per ledger transaction, its entries together.
+        #[derive(serde::Deserialize)]
+        struct Transaction {
+            entries: Vec<LedgerEntry>,
+        }
+        let mut entries = Vec::new();
+        for item in out.items.unwrap_or_default() {
+            let transaction: Transaction =
+                serde_dynamo::from_item(item).map_err(|e| StoreError::Malformed(e.to_string()))?;
+            entries.extend(transaction.entries);
+        }
+        Ok(entries)
     }
 }

@@ -37,7 +37,7 @@ struct Resource {
 }
 
 /// The parts of an `AWS::DynamoDB::Table` that shape the table.
-#[derive(Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "PascalCase")]
 pub struct TableSpec {
     pub attribute_definitions: Vec<AttributeSpec>,
@@ -48,21 +48,21 @@ pub struct TableSpec {
     pub stream_specification: Option<StreamSpec>,
 }
 
-#[derive(Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "PascalCase")]
 pub struct AttributeSpec {
     pub attribute_name: String,
     pub attribute_type: String,
 }
 
-#[derive(Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "PascalCase")]
 pub struct KeySpec {
     pub attribute_name: String,
     pub key_type: String,
 }
 
-#[derive(Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "PascalCase")]
 pub struct IndexSpec {
     pub index_name: String,
@@ -70,13 +70,13 @@ pub struct IndexSpec {
     pub projection: ProjectionSpec,
 }
 
-#[derive(Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "PascalCase")]
 pub struct ProjectionSpec {
     pub projection_type: String,
 }
 
-#[derive(Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "PascalCase")]
 pub struct StreamSpec {
     pub stream_view_type: String,
@@ -99,6 +99,15 @@ fn table_specs(template_path: &Path) -> Result<BTreeMap<String, TableSpec>, Tabl
             Ok((id, spec))
         })
         .collect()
+}
+
+/// Each table of the template as it shapes the table, by the table's name in `tables`.
+pub fn specs(template_path: &Path, tables: &Tables) -> Result<BTreeMap<String, TableSpec>, TablesError> {
+    let names = local_names(tables);
+    Ok(table_specs(template_path)?
+        .into_iter()
+        .filter_map(|(id, spec)| Some((names.get(id.as_str())?.clone(), spec)))
+        .collect())
 }
 
 /// The table name each logical id of the template gets, locally.

@@ -35,10 +35,11 @@ pub enum FunctionError {
     Invoke(String, InvokeError),
 }
 
-/// The workspace's release build of `function` (`cargo build --release`, host target).
-pub fn release_binary(function: &str) -> PathBuf {
+/// The workspace's host build of `function` in the `fast` profile (`make bench` builds it: release
+/// optimisations without the deployment profile's size tuning).
+pub fn host_binary(function: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../target/release")
+        .join("../../target/fast")
         .join(function)
 }
 
@@ -131,7 +132,7 @@ fn spawn(name: &str, api: &RuntimeApi, env: &[(String, String)], output: Stdio) 
         ("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}")),
         ("AWS_LAMBDA_LOG_STREAM_NAME", "bench".to_owned()),
     ];
-    Command::new(release_binary(name))
+    Command::new(host_binary(name))
         .env_clear()
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .envs(lambda)
@@ -155,6 +156,26 @@ pub async fn cold_start(function: &str, env: &[(String, String)]) -> Result<Dura
     let elapsed = started.elapsed();
     let _ = process.kill().await;
     polled.map_err(|_| FunctionError::NoPoll(function.to_owned(), START_TIMEOUT))?;
+    Ok(elapsed)
+}
+
+/// Time from starting a process of `function` to the runtime API receiving its answer to a first
+/// invocation with `payload`: the cold start end to end (configuration, SDK clients, the handler and
+/// its first requests, connections included), without the sandbox's own start.
+pub async fn first_invocation(
+    function: &str,
+    env: &[(String, String)],
+    payload: Vec<u8>,
+) -> Result<Duration, FunctionError> {
+    let api = RuntimeApi::start(function)
+        .await
+        .map_err(|e| FunctionError::Spawn(function.to_owned(), e))?;
+    let started = Instant::now();
+    let mut process = spawn(function, &api, env, Stdio::null())?;
+    let answered = api.invoke(payload).await;
+    let elapsed = started.elapsed();
+    let _ = process.kill().await;
+    answered.map_err(|e| FunctionError::Invoke(function.to_owned(), e))?;
     Ok(elapsed)
 }
 

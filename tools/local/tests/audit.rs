@@ -76,17 +76,21 @@ async fn the_audit_is_clean_after_real_flows_and_reports_every_breach() {
         ("amount".to_owned(), n(999)),
         ("currency".to_owned(), s("KRW")),
     ]));
+    let forged = aws_sdk_dynamodb::types::AttributeValue::M(std::collections::HashMap::from([
+        ("transactionId".to_owned(), s("txn_forged")),
+        ("entryId".to_owned(), s("1")),
+        ("account".to_owned(), s("CUSTOMER_PAYABLE")),
+        ("direction".to_owned(), s("DEBIT")),
+        ("amount".to_owned(), amount),
+        ("bookingId".to_owned(), s(pending.booking_id.as_str())),
+        ("eventId".to_owned(), s("evt_forged")),
+        ("createdAt".to_owned(), s("2026-01-01T00:00:00.000Z")),
+    ]));
     client
         .put_item()
         .table_name(&tables.ledger_entries)
         .item("transactionId", s("txn_forged"))
-        .item("entryId", s("1"))
-        .item("account", s("CUSTOMER_PAYABLE"))
-        .item("direction", s("DEBIT"))
-        .item("amount", amount)
-        .item("bookingId", s(pending.booking_id.as_str()))
-        .item("eventId", s("evt_forged"))
-        .item("createdAt", s("2026-01-01T00:00:00.000Z"))
+        .item("entries", aws_sdk_dynamodb::types::AttributeValue::L(vec![forged]))
         .send()
         .await
         .expect("forged entry");
@@ -123,12 +127,12 @@ async fn the_audit_is_clean_after_real_flows_and_reports_every_breach() {
     };
     for entry in app.store.all_ledger_entries().await.expect("read") {
         if entry.booking_id == repriced.booking_id {
+            // Both entries of the transaction, in its one item.
             client
                 .update_item()
                 .table_name(&tables.ledger_entries)
                 .key("transactionId", s(&entry.transaction_id))
-                .key("entryId", s(&entry.entry_id))
-                .update_expression("SET amount = :a")
+                .update_expression("SET entries[0].amount = :a, entries[1].amount = :a")
                 .expression_attribute_values(":a", dollars(entry.amount.amount))
                 .send()
                 .await

@@ -132,3 +132,28 @@ impl StatusUpdate<'_> {
         Ok(TransactWriteItem::builder().update(built(update.build())?).build())
     }
 }
+
+/// A ledger transaction as one item: its balanced entries together, written at once, so a transaction
+/// is balanced in one write and costs one item (`ledgerEntries` is keyed by `transactionId`).
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct LedgerTransaction {
+    pub(super) transaction_id: String,
+    pub(super) entries: Vec<ticketing_core::domain::ledger::LedgerEntry>,
+}
+
+/// The put of a new ledger transaction (refused if the transaction exists).
+pub(super) fn put_ledger(
+    table: &str,
+    entries: &[ticketing_core::domain::ledger::LedgerEntry],
+) -> Result<TransactWriteItem, StoreError> {
+    let transaction_id = entries
+        .first()
+        .map(|e| e.transaction_id.clone())
+        .ok_or_else(|| StoreError::Malformed("a ledger transaction without entries".to_owned()))?;
+    let item = to_item(&LedgerTransaction {
+        transaction_id,
+        entries: entries.to_vec(),
+    })?;
+    put_new(table, item, "transactionId")
+}

@@ -78,7 +78,9 @@ impl Holds for DynamoStore {
         for booking in previous {
             tx.push(Part::LapsedIntent(booking.clone()), self.let_go_item(booking, now)?);
         }
-        tx.push(Part::UserSeats, self.count_seats_item(hold)?);
+        if let Some(limit) = hold.seat_limit {
+            tx.push(Part::UserSeats, self.count_seats_item(hold, limit)?);
+        }
         if let Some(completion) = &hold.idempotency {
             tx.push(Part::Key, complete_key_item(&self.tables, completion)?);
         }
@@ -147,22 +149,18 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
-    /// Adds the booking's seats to its user's count for the performance, within the limit if there is
-    /// one: `seats <= limit - quantity` before the addition.
-    fn count_seats_item(&self, hold: &NewHold) -> Result<TransactWriteItem, StoreError> {
+    /// Adds the booking's seats to its user's count for the performance, within the limit:
+    /// `seats <= limit - quantity` before the addition.
+    fn count_seats_item(&self, hold: &NewHold, limit: u32) -> Result<TransactWriteItem, StoreError> {
         let b = &hold.booking;
         let quantity = i64::from(b.quantity.get());
         let update = Update::builder()
             .table_name(&self.tables.user_seats)
             .set_key(Some(user_seats_key(&b.user_id, &b.performance_id)))
             .update_expression("ADD seats :q")
-            .expression_attribute_values(":q", n(quantity));
-        let update = match hold.seat_limit {
-            None => update,
-            Some(limit) => update
-                .condition_expression("attribute_not_exists(seats) OR seats <= :room")
-                .expression_attribute_values(":room", n(i64::from(limit) - quantity)),
-        };
+            .expression_attribute_values(":q", n(quantity))
+            .condition_expression("attribute_not_exists(seats) OR seats <= :room")
+            .expression_attribute_values(":room", n(i64::from(limit) - quantity));
         Ok(TransactWriteItem::builder().update(built(update.build())?).build())
     }
 

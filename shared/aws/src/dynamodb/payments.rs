@@ -157,6 +157,7 @@ mod tests {
                 failure_code: None,
                 occurred_at: at,
                 source: PaymentEvent::SOURCE_PG_SIMULATOR.to_owned(),
+                seats_counted: false,
             }),
             locks_held_until: None,
             idempotency: None,

@@ -8,7 +8,7 @@ use ticketing_core::domain::refund::RefundStatus;
 use ticketing_core::domain::{Booking, BookingId, BookingStatus, SeatId, SeatState, Timestamp};
 use ticketing_core::ports::{Applied, Cancellation, RefundApplied, Refunds, StoreError};
 
-use super::expr::{built, conditional, from_item, key, n, put_new, s, seat_key, to_item, user_seats_key};
+use super::expr::{built, conditional, from_item, key, n, put_ledger, s, seat_key, to_item, user_seats_key};
 use super::tx::{Cancelled, Tx};
 use super::DynamoStore;
 
@@ -58,15 +58,17 @@ impl Refunds for DynamoStore {
                 TransactWriteItem::builder().delete(delete).build(),
             );
         }
-        let count = built(
-            Update::builder()
-                .table_name(&self.tables.user_seats)
-                .set_key(Some(user_seats_key(&c.user_id, &c.performance_id)))
-                .update_expression("ADD seats :minus")
-                .expression_attribute_values(":minus", n(-i64::try_from(c.seat_ids.len()).unwrap_or(0)))
-                .build(),
-        )?;
-        tx.push(Part::UserSeats, TransactWriteItem::builder().update(count).build());
+        if c.counted {
+            let count = built(
+                Update::builder()
+                    .table_name(&self.tables.user_seats)
+                    .set_key(Some(user_seats_key(&c.user_id, &c.performance_id)))
+                    .update_expression("ADD seats :minus")
+                    .expression_attribute_values(":minus", n(-i64::try_from(c.seat_ids.len()).unwrap_or(0)))
+                    .build(),
+            )?;
+            tx.push(Part::UserSeats, TransactWriteItem::builder().update(count).build());
+        }
         match self.transact(tx).await {
             Ok(()) => Ok(Applied::Done),
             Err(Cancelled::Refused(refusal)) => match refusal.failed_on(|p| *p == Part::Booking) {
@@ -106,12 +108,7 @@ impl Refunds for DynamoStore {
                         .build(),
                 )?;
                 tx.push(Part::Booking, TransactWriteItem::builder().update(update).build());
-                for entry in entries.iter() {
-                    tx.push(
-                        Part::Ledger,
-                        put_new(&self.tables.ledger_entries, to_item(entry)?, "transactionId")?,
-                    );
-                }
+                tx.push(Part::Ledger, put_ledger(&self.tables.ledger_entries, entries.as_ref())?);
                 match self.transact(tx).await {
                     Ok(()) => Ok(true),
                     // A condition failed: applied by an earlier delivery, or the booking's refund is

@@ -8,7 +8,7 @@ use ticketing_core::domain::seats::SeatLock;
 use ticketing_core::domain::Booking;
 use ticketing_core::ports::StoreError;
 
-use super::expr::from_item;
+use super::expr::{from_item, LedgerTransaction};
 use super::{unavailable, DynamoStore};
 
 impl DynamoStore {
@@ -37,7 +37,8 @@ impl AuditSource for DynamoStore {
     }
 
     async fn all_ledger_entries(&self) -> Result<Vec<LedgerEntry>, StoreError> {
-        self.every_item(&self.tables.ledger_entries).await
+        let transactions: Vec<LedgerTransaction> = self.every_item(&self.tables.ledger_entries).await?;
+        Ok(transactions.into_iter().flat_map(|t| t.entries).collect())
     }
 
     async fn all_seat_locks(&self) -> Result<Vec<SeatLock>, StoreError> {

@@ -10,7 +10,7 @@ use ticketing_core::domain::{
 };
 use ticketing_core::ports::{Applied, RefundOwed, Release, Settlement, Settlements, StoreError};
 
-use super::expr::{built, from_item, key, n, put_new, s, seat_key, to_item, user_seats_key, StatusUpdate};
+use super::expr::{built, from_item, key, n, put_ledger, s, seat_key, to_item, user_seats_key, StatusUpdate};
 use super::tx::{Cancelled, Tx};
 use super::{unavailable, DynamoStore};
 
@@ -56,12 +56,7 @@ impl Settlements for DynamoStore {
                 TransactWriteItem::builder().update(update).build(),
             );
         }
-        for entry in &st.entries {
-            tx.push(
-                Part::Ledger,
-                put_new(&self.tables.ledger_entries, to_item(entry)?, "transactionId")?,
-            );
-        }
+        tx.push(Part::Ledger, put_ledger(&self.tables.ledger_entries, &st.entries)?);
         match self.transact(tx).await {
             Ok(()) => Ok(Applied::Done),
             Err(Cancelled::Refused(refusal)) => {
@@ -92,15 +87,17 @@ impl Settlements for DynamoStore {
                 tx.push(Part::Intent, self.intent_transition(intent, *to, r.at)?);
             }
             // The booking's seats leave its user's count, all of them (some may have gone to others).
-            let count = built(
-                Update::builder()
-                    .table_name(&self.tables.user_seats)
-                    .set_key(Some(user_seats_key(&r.user_id, &r.performance_id)))
-                    .update_expression("ADD seats :minus")
-                    .expression_attribute_values(":minus", n(-i64::try_from(r.seat_ids.len()).unwrap_or(0)))
-                    .build(),
-            )?;
-            tx.push(Part::UserSeats, TransactWriteItem::builder().update(count).build());
+            if r.counted {
+                let count = built(
+                    Update::builder()
+                        .table_name(&self.tables.user_seats)
+                        .set_key(Some(user_seats_key(&r.user_id, &r.performance_id)))
+                        .update_expression("ADD seats :minus")
+                        .expression_attribute_values(":minus", n(-i64::try_from(r.seat_ids.len()).unwrap_or(0)))
+                        .build(),
+                )?;
+                tx.push(Part::UserSeats, TransactWriteItem::builder().update(count).build());
+            }
             for seat in &seats {
                 let delete = built(
                     Delete::builder()
@@ -143,12 +140,7 @@ impl Settlements for DynamoStore {
 
     async fn owe_refund(&self, owed: &RefundOwed) -> Result<bool, StoreError> {
         let mut tx = Tx::new();
-        for entry in &owed.entries {
-            tx.push(
-                Part::Ledger,
-                put_new(&self.tables.ledger_entries, to_item(entry)?, "transactionId")?,
-            );
-        }
+        tx.push(Part::Ledger, put_ledger(&self.tables.ledger_entries, &owed.entries)?);
         let note = self.note_update(&owed.event_id, &owed.note, owed.at)?;
         tx.push(Part::Event, TransactWriteItem::builder().update(note).build());
         // The booking's refund of the money, unless it has one (a booking ended once has one refund).

@@ -155,6 +155,7 @@ impl<S: Bookings + Payments + Settlements + Refunds + Inbox> Canceller<S> {
         let release = Release {
             booking_id: booking.booking_id.clone(),
             user_id: booking.user_id.clone(),
+            counted: booking.seats_counted,
             performance_id: booking.performance_id.clone(),
             seat_ids: booking.seat_ids.clone(),
             to: BookingStatus::Cancelled,
@@ -191,6 +192,7 @@ impl<S: Bookings + Payments + Settlements + Refunds + Inbox> Canceller<S> {
         let cancellation = Cancellation {
             booking_id: booking.booking_id.clone(),
             user_id: booking.user_id.clone(),
+            counted: booking.seats_counted,
             performance_id: booking.performance_id.clone(),
             seat_ids: booking.seat_ids.clone(),
             refund: refund.clone(),

@@ -179,9 +179,9 @@ impl<S: SeatLocks + Holds + Settlements + Performances> CreateBooking<S> {
                 total: perf.price_of(&seats).ok_or(FlowError::PriceOverflow)?,
                 ..request.clone()
             };
-            let mut hold = NewHold::pending(&priced, seats, &replaces, now, self.policy.hold_seconds);
+            let mut hold = NewHold::pending(&priced, seats, &replaces, now, self.policy.hold_seconds)
+                .limited_to(perf.max_seats_per_user());
             hold.idempotency = remember.map(|r| r.completion(&hold.booking));
-            hold.seat_limit = perf.max_seats_per_user();
             match self.hold_with_expiry(&hold, now, &mut expiry).await? {
                 Ok(()) => {
                     self.halls.held(perf.id(), &hold.locks);
@@ -251,6 +251,7 @@ impl<S: SeatLocks + Holds + Settlements + Performances> CreateBooking<S> {
         let withdrawal = Release {
             booking_id: hold.booking.booking_id.clone(),
             user_id: hold.booking.user_id.clone(),
+            counted: hold.booking.seats_counted,
             performance_id: hold.booking.performance_id.clone(),
             seat_ids: hold.booking.seat_ids.clone(),
             to: BookingStatus::Cancelled,

@@ -27,7 +27,7 @@ pub enum FlowError {
         from: PerformanceStatus,
         to: PerformanceStatus,
     },
-    #[error("a seat of performance {0} was held: its sections and prices can no longer change")]
+    #[error("a seat of performance {0} was held: its sections and prices can no longer change, nor a limit per customer be introduced")]
     LayoutLocked(PerformanceId),
     /// Every attempt lost to a concurrent change of the performance.
     #[error("performance {0} is being changed; please try again")]

@@ -93,6 +93,7 @@ impl<S: Bookings + Payments + Settlements + Inbox> ExpireHolds<S> {
         let release = Release {
             booking_id: booking.booking_id.clone(),
             user_id: booking.user_id.clone(),
+            counted: booking.seats_counted,
             performance_id: booking.performance_id.clone(),
             seat_ids: booking.seat_ids.clone(),
             to: BookingStatus::Expired,
@@ -194,6 +195,7 @@ impl<S: Bookings + Payments + Settlements + Inbox> ExpireHolds<S> {
         let release = Release {
             booking_id: booking.booking_id.clone(),
             user_id: booking.user_id.clone(),
+            counted: booking.seats_counted,
             performance_id: booking.performance_id.clone(),
             seat_ids: booking.seat_ids.clone(),
             to: BookingStatus::Failed,

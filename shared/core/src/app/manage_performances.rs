@@ -324,7 +324,10 @@ fn apply(read: &PerformanceRecord, changes: &PerformanceChanges) -> Result<(Perf
         next.sections.clone_from(sections);
     }
     let layout_changed = next.sections != read.sections || next.currency != read.currency;
-    if layout_changed && read.layout_locked {
+    // Seats are counted per customer only under a limit: a limit introduced after the first hold
+    // would not know the seats held or bought before it (changing or lifting one is fine).
+    let limit_introduced = read.max_seats_per_user.is_none() && next.max_seats_per_user.is_some();
+    if (layout_changed || limit_introduced) && read.layout_locked {
         return Err(FlowError::LayoutLocked(read.performance_id.clone()));
     }
     draft::check(&next)?;

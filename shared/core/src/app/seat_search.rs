@@ -1,8 +1,10 @@
 //! Where a booking's seats come from: what this process has seen of the hall. A booking takes the first
 //! block of seats this process saw free and sends its hold straight away; a refusal says which seats
 //! were taken, and by what (the refused locks as they stand), and the next attempt chooses again from
-//! what it now knows. Once refused, the process knows it sells in a crowd: for a while its bookings take
-//! a random block among the first rows with room, so that concurrent clients rarely want the same. The table is read only for what the process has not
+//! what it now knows, the rows of the refused seats forgotten (read again when next needed). Once
+//! refused, the process knows it sells in a crowd: for a while its bookings take a random block among
+//! the first rows with room, so that concurrent clients rarely want the same. What a row read showed is
+//! trusted for [`ROW_TTL_MILLIS`]. The table is read only for what the process has not
 //! seen: rows it never read, one at a time until one has a free block; and, before the seats a request
 //! needs are said to be sold out, the whole hall again (seats freed since, lapsed holds).
 
@@ -22,6 +24,9 @@ const SPREAD_ROWS: usize = 4;
 /// How long after a refusal this process's bookings of the performance spread.
 const CROWD_MILLIS: i64 = 30_000;
 
+/// How long the free seats a row read showed are trusted.
+const ROW_TTL_MILLIS: i64 = 60_000;
+
 /// Per performance, what this process has seen of its hall.
 #[derive(Debug, Default)]
 pub(crate) struct Halls(Mutex<HashMap<PerformanceId, Seen>>);
@@ -30,6 +35,8 @@ pub(crate) struct Halls(Mutex<HashMap<PerformanceId, Seen>>);
 struct Seen {
     /// Every seat seen: `None` free, or its lock, as last seen.
     seats: HashMap<SeatId, Option<SeatLock>>,
+    /// When each row was read; a row refused since is forgotten.
+    rows: HashMap<String, Timestamp>,
     /// Until when bookings spread, after a refusal.
     crowd_until: Option<Timestamp>,
 }
@@ -44,11 +51,12 @@ impl Halls {
         self.with(performance, |seen| seen.crowd_until.is_some_and(|until| now < until))
     }
 
-    /// What a read found: the seats of `seats` without a lock are free.
-    fn saw(&self, performance: &PerformanceId, seats: &[SeatId], locks: &[SeatLock]) {
+    /// What a read at `now` found: the seats of `seats` without a lock are free.
+    fn saw(&self, performance: &PerformanceId, seats: &[SeatId], locks: &[SeatLock], now: Timestamp) {
         self.with(performance, |seen| {
             for seat in seats {
                 seen.seats.insert(seat.clone(), None);
+                seen.rows.insert(seat.row().to_owned(), now);
             }
             for lock in locks {
                 seen.seats.insert(lock.seat_id.clone(), Some(lock.clone()));
@@ -58,7 +66,11 @@ impl Halls {
 
     /// A hold this process wrote.
     pub(crate) fn held(&self, performance: &PerformanceId, locks: &[SeatLock]) {
-        self.saw(performance, &[], locks);
+        self.with(performance, |seen| {
+            for lock in locks {
+                seen.seats.insert(lock.seat_id.clone(), Some(lock.clone()));
+            }
+        });
     }
 
     /// A hold refused: the refused seats' locks as the store told them. A seat refused without one
@@ -73,6 +85,8 @@ impl Halls {
         self.with(performance, |seen| {
             seen.crowd_until = Some(Timestamp::from_millis(now.as_millis().saturating_add(CROWD_MILLIS)));
             for seat in taken {
+                // Others sell in this row: what this process saw of it is stale.
+                seen.rows.remove(seat.seat_id.row());
                 match seat.lock {
                     Some(lock) => {
                         seen.seats.insert(seat.seat_id, Some(lock));
@@ -85,16 +99,26 @@ impl Halls {
         });
     }
 
-    /// The seats of `hall` this process saw free, none of `refused`.
-    fn free_seats<'a>(&self, performance: &PerformanceId, hall: &'a [SeatId], refused: &HashSet<SeatId>) -> Free<'a> {
+    /// The seats of `hall` this process saw free as of `now`, none of `refused`.
+    fn free_seats<'a>(
+        &self,
+        performance: &PerformanceId,
+        hall: &'a [SeatId],
+        refused: &HashSet<SeatId>,
+        now: Timestamp,
+    ) -> Free<'a> {
         self.with(performance, |seen| {
             let mut free = Free::default();
             for seat in hall {
-                match seen.seats.get(seat) {
-                    Some(None) if !refused.contains(seat) => free.seats.insert(seat),
-                    Some(_) => false,
-                    None => free.unseen_rows.insert(seat.row()),
-                };
+                let fresh = seen
+                    .rows
+                    .get(seat.row())
+                    .is_some_and(|read| now.as_millis().saturating_sub(read.as_millis()) < ROW_TTL_MILLIS);
+                if !fresh {
+                    free.unseen_rows.insert(seat.row());
+                } else if seen.seats.get(seat).is_some_and(Option::is_none) && !refused.contains(seat) {
+                    free.seats.insert(seat);
+                }
             }
             free
         })
@@ -148,7 +172,7 @@ pub(crate) async fn find_seats<S: SeatLocks + ?Sized>(
     let mut reads = 0;
     let crowd = halls.in_crowd(hall.performance, now);
     loop {
-        let free = halls.free_seats(hall.performance, hall.seats, refused);
+        let free = halls.free_seats(hall.performance, hall.seats, refused, now);
         let not_free: HashSet<&SeatId> = hall.seats.iter().filter(|s| !free.seats.contains(s)).collect();
         if let Some(seats) = free_block(hall.seats, &not_free, quantity, crowd) {
             return Ok((
@@ -171,12 +195,12 @@ pub(crate) async fn find_seats<S: SeatLocks + ?Sized>(
         };
         let locks = store.seat_locks_between(hall.performance, first, last).await?;
         reads += 1;
-        halls.saw(hall.performance, row, &locks);
+        halls.saw(hall.performance, row, &locks, now);
     }
     // Every row seen, none with a free block as far as this process knows: the whole hall, afresh.
     let locks = store.seat_locks(hall.performance, Consistency::Strong).await?;
     reads += 1;
-    halls.saw(hall.performance, hall.seats, &locks);
+    halls.saw(hall.performance, hall.seats, &locks, now);
     let locks = halls.locks_of(hall.performance, hall.seats);
     let locked: HashSet<&SeatId> = locks.iter().map(|l| &l.seat_id).chain(refused.iter()).collect();
     let taken: HashSet<&SeatId> = locks
@@ -237,6 +261,10 @@ mod tests {
         SeatId::try_from(id).expect("valid")
     }
 
+    fn at(millis: i64) -> Timestamp {
+        Timestamp::from_millis(millis)
+    }
+
     fn perf() -> PerformanceId {
         PerformanceId::try_from("p").expect("valid")
     }
@@ -261,9 +289,9 @@ mod tests {
     fn a_block_is_taken_among_the_first_rows_with_room_and_never_over_a_seen_lock() {
         let hall = hall(&["A", "B", "C", "D", "E", "F"], 4);
         let halls = Halls::default();
-        halls.saw(&perf(), &hall, &[lock("A2")]);
+        halls.saw(&perf(), &hall, &[lock("A2")], at(0));
         for _ in 0..200 {
-            let free = halls.free_seats(&perf(), &hall, &HashSet::new());
+            let free = halls.free_seats(&perf(), &hall, &HashSet::new(), at(1));
             let taken: HashSet<&SeatId> = hall.iter().filter(|s| !free.seats.contains(s)).collect();
             let block = free_block(&hall, &taken, 2, true).expect("room");
             assert!(!block.contains(&seat("A2")));
@@ -290,10 +318,13 @@ mod tests {
     fn unseen_rows_are_not_free_and_a_refusal_teaches_the_lock() {
         let hall = hall(&["A", "B"], 2);
         let halls = Halls::default();
-        halls.saw(&perf(), &hall[..2], &[]);
-        let free = halls.free_seats(&perf(), &hall, &HashSet::new());
+        halls.saw(&perf(), &hall[..2], &[], at(0));
+        let free = halls.free_seats(&perf(), &hall, &HashSet::new(), at(1));
         assert_eq!(free.seats.len(), 2);
         assert_eq!(free.unseen_rows, HashSet::from(["B"]));
+        // Past its time, a row read is no longer trusted.
+        let stale = halls.free_seats(&perf(), &hall, &HashSet::new(), at(ROW_TTL_MILLIS));
+        assert!(stale.seats.is_empty());
         let mut refused = HashSet::new();
         halls.refused(
             &perf(),
@@ -308,11 +339,12 @@ mod tests {
                 },
             ],
             &mut refused,
-            Timestamp::from_millis(0),
+            at(0),
         );
-        assert!(halls.in_crowd(&perf(), Timestamp::from_millis(1)));
-        let free = halls.free_seats(&perf(), &hall, &refused);
+        assert!(halls.in_crowd(&perf(), at(1)));
+        let free = halls.free_seats(&perf(), &hall, &refused, at(1));
         assert!(free.seats.is_empty());
+        assert!(free.unseen_rows.contains("A"), "a row refused in is read again");
         assert_eq!(refused, HashSet::from([seat("A2")]));
     }
 }

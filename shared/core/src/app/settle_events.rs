@@ -69,6 +69,8 @@ struct Outcome<'a> {
     user_id: &'a UserId,
     performance_id: &'a PerformanceId,
     seat_ids: &'a [SeatId],
+    /// The seats count toward the user's.
+    counted: bool,
     amount: &'a Money,
     succeeded: bool,
     /// For a gateway notification: the payment intent moves with the booking.
@@ -114,6 +116,7 @@ impl<S: Bookings + Payments + Settlements + Refunds + Inbox + Performances + Sea
                     user_id: &event.user_id,
                     performance_id: &event.performance_id,
                     seat_ids: &event.seat_ids,
+                    counted: event.seats_counted,
                     amount: &event.amount,
                     succeeded: event.event_type == PaymentEventType::PaymentSucceeded,
                     intent: None,
@@ -308,6 +311,7 @@ impl<S: Bookings + Payments + Settlements + Refunds + Inbox + Performances + Sea
             user_id: &booking.user_id,
             performance_id: &booking.performance_id,
             seat_ids: &booking.seat_ids,
+            counted: booking.seats_counted,
             amount: &booking.total,
             succeeded,
             intent: Some(&booking.payment_intent_id),
@@ -417,6 +421,7 @@ impl<S: Bookings + Payments + Settlements + Refunds + Inbox + Performances + Sea
             let release = Release {
                 booking_id: o.booking_id.clone(),
                 user_id: o.user_id.clone(),
+                counted: o.counted,
                 performance_id: o.performance_id.clone(),
                 seat_ids: o.seat_ids.to_vec(),
                 to: BookingStatus::Failed,

@@ -85,4 +85,8 @@ pub struct Booking {
     /// The money given back, once the booking was paid and did not keep its seats.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refund: Option<refund::Refund>,
+    /// Its seats count toward its user's seats of the performance (the performance had a limit per
+    /// customer when it was booked): leaving, they leave the count.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub seats_counted: bool,
 }

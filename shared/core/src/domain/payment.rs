@@ -216,6 +216,9 @@ pub struct PaymentEvent {
     pub failure_code: Option<String>,
     pub occurred_at: Timestamp,
     pub source: String,
+    /// The booking's seats count toward its user's (`Booking::seats_counted`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub seats_counted: bool,
 }
 
 impl PaymentEvent {
@@ -241,6 +244,7 @@ impl PaymentEvent {
             failure_code,
             occurred_at,
             source: source.to_owned(),
+            seats_counted: booking.seats_counted,
         }
     }
 }

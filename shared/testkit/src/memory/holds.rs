@@ -93,7 +93,9 @@ impl Holds for MemoryStore {
                 .or_default()
                 .insert(lock.seat_id.clone(), lock.clone());
         }
-        state.user_seats.insert(count_key, counted + quantity);
+        if hold.seat_limit.is_some() {
+            state.user_seats.insert(count_key, counted + quantity);
+        }
         state.complete(&hold.idempotency);
         state
             .bookings

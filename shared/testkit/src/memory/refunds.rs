@@ -38,7 +38,11 @@ impl Refunds for MemoryStore {
             }
         }
         let released = u32::try_from(c.seat_ids.len()).unwrap_or(u32::MAX);
-        if let Some(count) = state.user_seats.get_mut(&(c.user_id.clone(), c.performance_id.clone())) {
+        if let Some(count) = state
+            .user_seats
+            .get_mut(&(c.user_id.clone(), c.performance_id.clone()))
+            .filter(|_| c.counted)
+        {
             *count = count.saturating_sub(released);
         }
         Ok(Applied::Done)

@@ -114,7 +114,11 @@ impl Settlements for MemoryStore {
         }
         set_status(&mut state, &r.booking_id, r.to, r.at);
         let released = u32::try_from(r.seat_ids.len()).unwrap_or(u32::MAX);
-        if let Some(count) = state.user_seats.get_mut(&(r.user_id.clone(), r.performance_id.clone())) {
+        if let Some(count) = state
+            .user_seats
+            .get_mut(&(r.user_id.clone(), r.performance_id.clone()))
+            .filter(|_| r.counted)
+        {
             *count = count.saturating_sub(released);
         }
         for seat in &r.seat_ids {

@@ -1,6 +1,7 @@
 //! The measurements of `make bench` (the binary `bench` writes them to BENCHMARKS.md).
 
 pub mod ceiling;
+pub mod requests;
 pub mod through_functions;
 
 pub use ceiling::ceiling;

@@ -50,8 +50,13 @@ struct HttpResponse {
     body: Option<String>,
 }
 
-fn sample_event(function: &str) -> Result<Value, Error> {
-    let path = events_dir().join(format!("{function}.json"));
+/// The sample event of `events/` for `function` (`sam local invoke` uses the same).
+pub fn sample_event(function: &str) -> Result<Value, Error> {
+    let name = match function {
+        "manage-performances" => "list-performances",
+        other => other,
+    };
+    let path = events_dir().join(format!("{name}.json"));
     Ok(serde_json::from_str(&std::fs::read_to_string(path)?)?)
 }
 

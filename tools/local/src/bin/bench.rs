@@ -13,7 +13,11 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ticketing_aws::dynamodb::{CapacityLog, DynamoStore, Tables};
+use std::collections::{BTreeMap, HashMap};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use lambda_http::http::Method;
+use ticketing_aws::dynamodb::{DynamoStore, Tables};
 use ticketing_aws::events::process_stream;
 use ticketing_aws::http::AuthMode;
 use ticketing_core::app::{
@@ -28,12 +32,15 @@ use ticketing_core::domain::{
     UserId,
 };
 use ticketing_core::ports::{ExpiryQueue, HoldExpiry, QueueError};
+use ticketing_local::bench::requests::{item_size, key_string, Action, Cost, Request, RequestLog, Rules};
 use ticketing_local::bench::{quantile, through_functions, Error};
 use ticketing_local::functions;
 use ticketing_testkit::emulator::Emulator;
-use ticketing_testkit::local::{LocalApi, Parts};
+use ticketing_testkit::local::{route, LocalApi, Parts};
 use ticketing_testkit::mapping::{batch, ShardReader};
 use ticketing_testkit::streams::StreamShards;
+use ticketing_testkit::tables::TableSpec;
+use ticketing_testkit::test_app::with_key;
 
 /// On-demand prices (us-east-1, per million request units) used for the cost figures.
 const WRITE_PRICE: f64 = 0.625;
@@ -41,52 +48,12 @@ const READ_PRICE: f64 = 0.125;
 const LEVELS: [usize; 3] = [1, 8, 32];
 const PER_LEVEL: Duration = Duration::from_secs(8);
 const COLD_STARTS: usize = 20;
+const FIRST_INVOCATIONS: usize = 5;
+/// The functions' size, crate by crate, before and after the size-tuned profile (`cargo bloat`).
+const SIZES: &str = include_str!("../bench/sizes.md");
 /// What was changed because of these figures, with the figures before and after, as measured then.
 const CHANGES: &str = include_str!("../bench/changes.md");
 
-/// One confirmed 2-seat booking's requests costed by DynamoDB's documented rules: (request, items
-/// written, write units, read units, note).
-const RULES: [(&str, &str, f64, f64, &str); 7] = [
-    (
-        "Query a row's seat locks",
-        "-",
-        0.0,
-        1.0,
-        " (consistent, up to 4 KB: a row of 100 seats)",
-    ),
-    (
-        "hold transaction",
-        "booking (+ byUser GSI), intent, 2 locks, the customer's seat count",
-        11.0,
-        0.0,
-        "",
-    ),
-    ("GetItem booking", "-", 0.0, 1.0, ""),
-    ("payment transaction", "intent, PAYMENT_SUCCEEDED", 4.0, 0.0, ""),
-    (
-        "settle transaction",
-        "booking (+ byUser GSI), 2 locks, 2 ledger entries",
-        11.0,
-        0.0,
-        "",
-    ),
-    (
-        "GetItem performance after the settlement",
-        "-",
-        0.0,
-        0.5,
-        " (eventually consistent: was the show cancelled meanwhile?)",
-    ),
-    ("GetItem booking at expiry", "-", 0.0, 0.5, " (eventually consistent)"),
-];
-const BUDGET: &str = "Budget: 5 requests and 20 write units. The sixth request is the worker's read of
-the performance after it confirms a booking (a booking confirmed for a show cancelled meanwhile is
-cancelled and refunded at once); the seventh is the hold's expiry, due for every hold, paid or not (a
-read of the booking, where it was a 4-item transaction that the conditions refused). A process's first
-booking of a performance also reads the performance (GetItem) and, once per performance, locks its
-layout (UpdateItem); the table above is measured after one such booking. 6 write units over: the byUser GSI written twice (insert, then the status), 2;
-the ledger's two entries as two items, 2; the customer's seat count (maxSeatsPerUser), 2. Besides DynamoDB, each booking's expiry is one SQS message
-(send, receive, delete: 3 requests, $1.20 per million bookings at $0.40 per million requests).";
 const FLOW_BOOKINGS: usize = 500;
 const FLOW_CLIENTS: usize = 8;
 
@@ -170,18 +137,206 @@ async fn settle_next(app: &LocalApi<DynamoStore>, shard: &mut StreamShards) -> R
     }
 }
 
-async fn book_and_pay(app: &LocalApi<DynamoStore>, user: &UserId, performance: &str) -> Result<Booking, Error> {
-    let booking = app
-        .create_booking
-        .create(user.clone(), request(performance)?, None)
-        .await?;
+async fn pay(app: &LocalApi<DynamoStore>, user: &UserId, booking: &Booking) -> Result<(), Error> {
     let payment = PaymentRequest {
         booking_id: booking.booking_id.clone(),
         token: PaymentMethodToken::try_from("tok_visa_creditCard")?,
         cvv: Cvv::try_from("120")?,
     };
     app.execute_payment.pay(user, payment, None).await?;
+    Ok(())
+}
+
+async fn book_and_pay(app: &LocalApi<DynamoStore>, user: &UserId, performance: &str) -> Result<Booking, Error> {
+    let booking = app
+        .create_booking
+        .create(user.clone(), request(performance)?, None)
+        .await?;
+    pay(app, user, &booking).await?;
     Ok(booking)
+}
+
+/// What a load run did.
+struct Run {
+    bookings: u64,
+    seconds: f64,
+}
+
+impl Run {
+    fn per_second(&self) -> f64 {
+        self.bookings as f64 / self.seconds
+    }
+}
+
+/// Each process books 2 seats of its performance and pays, in a loop, for [`PER_LEVEL`].
+async fn load(processes: &[Arc<LocalApi<DynamoStore>>], performances: &[String]) -> Result<Run, Error> {
+    let until = Instant::now() + PER_LEVEL;
+    let mut tasks = tokio::task::JoinSet::new();
+    for (c, (app, performance)) in processes.iter().zip(performances).enumerate() {
+        let (app, performance) = (Arc::clone(app), performance.clone());
+        tasks.spawn(async move {
+            let user = UserId::try_from(format!("bench_{c}")).map_err(|e| e.to_string())?;
+            let mut done = 0u64;
+            while Instant::now() < until {
+                book_and_pay(&app, &user, &performance)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                done += 1;
+            }
+            Ok::<u64, String>(done)
+        });
+    }
+    let mut bookings = 0u64;
+    while let Some(joined) = tasks.join_next().await {
+        bookings += joined??;
+    }
+    Ok(Run {
+        bookings,
+        seconds: PER_LEVEL.as_secs_f64(),
+    })
+}
+
+fn booking_body(performance: &str) -> String {
+    format!(r#"{{"performanceId": "{performance}", "quantity": 2, "paymentMethod": "CREDIT_CARD"}}"#)
+}
+
+/// Each table's primary key attributes.
+fn key_names(specs: &BTreeMap<String, TableSpec>) -> BTreeMap<String, Vec<String>> {
+    specs
+        .iter()
+        .map(|(t, spec)| {
+            (
+                t.clone(),
+                spec.key_schema.iter().map(|k| k.attribute_name.clone()).collect(),
+            )
+        })
+        .collect()
+}
+
+/// An item's attribute value as DynamoDB's JSON writes it (`{"S": "…"}`).
+fn typed_json(value: &AttributeValue) -> serde_json::Value {
+    use serde_json::json;
+    match value {
+        AttributeValue::S(s) => json!({ "S": s }),
+        AttributeValue::N(n) => json!({ "N": n }),
+        AttributeValue::Bool(b) => json!({ "BOOL": b }),
+        AttributeValue::Null(_) => json!({ "NULL": true }),
+        AttributeValue::B(b) => json!({ "B": "x".repeat(b.as_ref().len()) }),
+        AttributeValue::L(l) => json!({ "L": l.iter().map(typed_json).collect::<Vec<_>>() }),
+        AttributeValue::M(m) => {
+            json!({ "M": m.iter().map(|(k, v)| (k.clone(), typed_json(v))).collect::<serde_json::Map<_, _>>() })
+        }
+        AttributeValue::Ss(v) => json!({ "SS": v }),
+        AttributeValue::Ns(v) => json!({ "NS": v }),
+        _ => json!({ "NULL": true }),
+    }
+}
+
+/// The size of every item the requests wrote, by (table, key): a put's as written, an updated or
+/// deleted item's as large as it was (read now, after the flow, with a client the log does not see).
+async fn item_sizes(
+    client: &aws_sdk_dynamodb::Client,
+    specs: &BTreeMap<String, TableSpec>,
+    requests: &[&Request],
+) -> Result<HashMap<(String, String), usize>, Error> {
+    let keys = key_names(specs);
+    let mut sizes: HashMap<(String, String), usize> = HashMap::new();
+    for t in requests.iter().flat_map(|r| r.touched.iter()) {
+        let Some(names) = keys.get(&t.table) else {
+            continue;
+        };
+        let id = (t.table.clone(), key_string(&t.item, names));
+        let size = match t.action {
+            Action::Put => item_size(&t.item),
+            Action::Update | Action::Delete | Action::Check => {
+                let key: HashMap<String, AttributeValue> = names
+                    .iter()
+                    .filter_map(|n| {
+                        let (kind, v) = t.item.get(n)?.as_object()?.iter().next()?;
+                        let v = v.as_str()?.to_owned();
+                        Some((
+                            n.clone(),
+                            if kind == "N" {
+                                AttributeValue::N(v)
+                            } else {
+                                AttributeValue::S(v)
+                            },
+                        ))
+                    })
+                    .collect();
+                let now = client
+                    .get_item()
+                    .table_name(&t.table)
+                    .set_key(Some(key))
+                    .consistent_read(true)
+                    .send()
+                    .await?;
+                now.item.map_or(0, |item| {
+                    item_size(&item.iter().map(|(k, v)| (k.clone(), typed_json(v))).collect())
+                })
+            }
+            Action::Read => continue,
+        };
+        let entry = sizes.entry(id).or_insert(0);
+        *entry = (*entry).max(size);
+    }
+    Ok(sizes)
+}
+
+/// The items of a request, by table and action.
+fn describe(request: &Request) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for t in &request.touched {
+        let table = t.table.strip_prefix("bench_").unwrap_or(&t.table);
+        let part = match t.action {
+            Action::Read => continue,
+            Action::Put => format!("put {table}"),
+            Action::Update => format!("update {table}"),
+            Action::Delete => format!("delete {table}"),
+            Action::Check => format!("check {table}"),
+        };
+        parts.push(part);
+    }
+    let read = request.touched.iter().filter(|t| t.action == Action::Read).count();
+    if read > 0 || parts.is_empty() {
+        parts.push(format!("{read} item(s) read"));
+    }
+    parts.join(", ")
+}
+
+/// The sizes of the items a request wrote or read, in bytes.
+fn bytes(request: &Request, sizes: &HashMap<(String, String), usize>, keys: &BTreeMap<String, Vec<String>>) -> String {
+    request
+        .touched
+        .iter()
+        .map(|t| match t.action {
+            Action::Put | Action::Read => item_size(&t.item),
+            _ => keys
+                .get(&t.table)
+                .and_then(|names| sizes.get(&(t.table.clone(), key_string(&t.item, names))))
+                .copied()
+                .unwrap_or(0),
+        })
+        .map(|b| b.to_string())
+        .collect::<Vec<_>>()
+        .join(" + ")
+}
+
+/// One process of the application (one execution environment of each function) over `store`: what
+/// it knows of the halls is its own.
+fn process(store: &Arc<DynamoStore>, queue: &Arc<Scheduled>) -> Arc<LocalApi<DynamoStore>> {
+    Arc::new(LocalApi::new(Parts {
+        store: Arc::clone(store),
+        catalog_ttl: DEFAULT_CATALOG_TTL,
+        clock: Arc::new(SystemClock),
+        policy: HoldPolicy::default(),
+        processing: ProcessingPolicy::default(),
+        cancel: CancelPolicy::default(),
+        expiries: queue.clone(),
+        secret: WebhookSecret::new(ticketing_aws::config::LOCAL_WEBHOOK_SECRET.to_owned()),
+        gateway: Gateway::Notifies,
+        auth: AuthMode::Header,
+    }))
 }
 
 /// The expiries the bookings schedule, kept to be applied when the bench says they are due.
@@ -208,13 +363,15 @@ fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
 
-/// The Query requests logged since the last take, and the read units they consumed.
-fn queries(log: &CapacityLog) -> (usize, f64) {
-    let reads: Vec<_> = log.take().into_iter().filter(|r| r.operation == "Query").collect();
-    let units = reads
-        .iter()
-        .flat_map(|r| r.tables.iter().map(|(_, read, _)| read))
-        .sum();
+/// The Query requests logged since the last take, and their read units by the rules.
+fn queries(log: &RequestLog) -> (usize, f64) {
+    let reads: Vec<Request> = log.take().into_iter().filter(|r| r.operation == "Query").collect();
+    let (indexes, sizes) = (BTreeMap::new(), HashMap::new());
+    let rules = Rules {
+        indexes: &indexes,
+        sizes: &sizes,
+    };
+    let units = reads.iter().map(|r| rules.cost(r, &BTreeMap::new()).reads).sum();
     (reads.len(), units)
 }
 
@@ -242,10 +399,7 @@ async fn fill(
                 .build()?;
             requests.push(WriteRequest::builder().put_request(put).build());
         }
-        let mut pending = Some(std::collections::HashMap::from([(
-            tables.occupied_seats.clone(),
-            requests,
-        )]));
+        let mut pending = Some(HashMap::from([(tables.occupied_seats.clone(), requests)]));
         while let Some(items) = pending.filter(|p| !p.is_empty()) {
             let out = client.batch_write_item().set_request_items(Some(items)).send().await?;
             pending = out.unprocessed_items;
@@ -262,26 +416,27 @@ async fn main() -> Result<(), Error> {
     let client = aws_sdk_dynamodb::Client::new(&config);
     let tables = Tables::prefixed("bench_");
     ticketing_testkit::tables::create_all(&client, &ticketing_testkit::tables::template_path(), &tables).await?;
-    let log = Arc::new(CapacityLog::default());
-    let store = Arc::new(DynamoStore::new(client.clone(), tables.clone()).with_capacity_log(log.clone()));
+    // The application's requests go through a client that logs each one.
+    let log = RequestLog::default();
+    let logged = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&config)
+            .interceptor(log.clone())
+            .build(),
+    );
+    let store = Arc::new(DynamoStore::new(logged.clone(), tables.clone()));
     let queue = Arc::new(Scheduled::default());
-    load_catalog(store.as_ref(), &catalog(2 + LEVELS.len())?, SystemClock.now()).await?;
-    let app = Arc::new(LocalApi::new(Parts {
-        store: store.clone(),
-        catalog_ttl: DEFAULT_CATALOG_TTL,
-        clock: Arc::new(SystemClock),
-        policy: HoldPolicy::default(),
-        processing: ProcessingPolicy::default(),
-        cancel: CancelPolicy::default(),
-        expiries: queue.clone(),
-        secret: WebhookSecret::new(ticketing_aws::config::LOCAL_WEBHOOK_SECRET.to_owned()),
-        gateway: Gateway::Notifies,
-        auth: AuthMode::Header,
-    }));
+    // bench_0: the flow; bench_1: the fill; bench_2: the on-sale run; then one per throughput client.
+    load_catalog(
+        store.as_ref(),
+        &catalog(3 + LEVELS.iter().sum::<usize>())?,
+        SystemClock.now(),
+    )
+    .await?;
+    let app = process(&store, &queue);
     let mut report = String::new();
 
     // 1. One complete flow, request by request, once this process knows the performance (its first
-    // booking of it reads the performance and locks its layout).
+    // booking of it reads the performance, locks its layout and reads the row it books in).
     let user = UserId::try_from("bench_user")?;
     let streams = aws_sdk_dynamodbstreams::Client::new(&config);
     let mut shard = StreamShards::open(&client, streams.clone(), &tables.events, "us-east-1").await?;
@@ -289,8 +444,15 @@ async fn main() -> Result<(), Error> {
     settle_next(&app, &mut shard).await?;
     queue.take().ok_or("the warm-up booking scheduled no expiry")?;
     log.take();
-    let booking = book_and_pay(&app, &user, "bench_0").await?;
+    let booking = app
+        .create_booking
+        .create(user.clone(), request("bench_0")?, None)
+        .await?;
+    let book = log.take();
+    pay(&app, &user, &booking).await?;
+    let paid = log.take();
     settle_next(&app, &mut shard).await?;
+    let settled = log.take();
     // Every hold's expiry comes due, paid or not: the paid booking's, at its time.
     let expiry = queue.take().ok_or("the booking scheduled no expiry")?;
     let at_due = ExpireHolds::new(
@@ -300,77 +462,120 @@ async fn main() -> Result<(), Error> {
         ProcessingPolicy::default(),
     );
     at_due.expire_when_due(&expiry).await?;
-    let requests = log.take();
+    let expired = log.take();
+    // The same booking and payment under an Idempotency-Key each, through the HTTP routes.
+    let keyed_book = route(
+        &app,
+        with_key(
+            Method::POST,
+            "/bookings",
+            "bench_keys",
+            "book-1",
+            &booking_body("bench_0"),
+        ),
+    )
+    .await;
+    let created: serde_json::Value = serde_json::from_slice(keyed_book.body().as_ref())?;
+    let keyed_booking = log.take();
+    let keyed_id = created["bookingId"].as_str().ok_or("the keyed booking has no id")?;
+    let pay_body = format!(r#"{{"bookingId": "{keyed_id}", "paymentMethodToken": "tok_visa", "cvv": "120"}}"#);
+    route(
+        &app,
+        with_key(Method::POST, "/payments/execute", "bench_keys", "pay-1", &pay_body),
+    )
+    .await;
+    let keyed_payment = log.take();
+    settle_next(&app, &mut shard).await?;
+    log.take();
+
+    let specs = ticketing_testkit::tables::specs(&ticketing_testkit::tables::template_path(), &tables)?;
+    let steps = [
+        ("book", &book),
+        ("pay", &paid),
+        ("worker", &settled),
+        ("expiry", &expired),
+    ];
+    let all: Vec<&Request> = steps.iter().flat_map(|(_, r)| r.iter()).collect();
+    let sizes = item_sizes(&client, &specs, &all).await?;
+    let indexes = specs
+        .iter()
+        .map(|(t, spec)| (t.clone(), spec.global_secondary_indexes.clone()))
+        .collect();
+    let keys = key_names(&specs);
+    let rules = Rules {
+        indexes: &indexes,
+        sizes: &sizes,
+    };
     writeln!(
         report,
         "## Requests and capacity per booking\n\n\
-         One complete flow on DynamoDB Local: book 2 seats (perf of 5,000 seats, none held), pay (CVV 120),\n\
-         the worker applies the stream record (PAYMENT_SUCCEEDED), the hold's expiry comes due. Capacity as DynamoDB reports it\n\
-         with `ReturnConsumedCapacity`; prices: on-demand ${WRITE_PRICE}/M write units, ${READ_PRICE}/M read units.\n\n\
-         | # | step | operation | table | read units | write units |\n\
+         One complete flow on DynamoDB Local: book 2 seats (a performance of 5,000 seats that this process\n\
+         has booked once before), pay (CVV 120), the worker applies the stream record (PAYMENT_SUCCEEDED),\n\
+         the hold's expiry comes due. Every DynamoDB request the flow made, read off the wire by an SDK\n\
+         interceptor, and its cost by DynamoDB's documented rules derived from that request: the items it\n\
+         wrote (an update at the item's size after the flow), their sizes, the index entries they touched\n\
+         (`template.yaml`'s indexes), the items a read answered. Prices: on-demand ${WRITE_PRICE}/M write\n\
+         units, ${READ_PRICE}/M read units.\n\n\
+         | step | request | items | bytes | write units (items + indexes) | read units |\n\
          |---|---|---|---|---|---|"
     )?;
-    let steps = [
-        "book: read the seat locks",
-        "book: hold transaction",
-        "pay: read the booking",
-        "pay: outcome + event",
-        "worker: settle",
-        "worker: the show's status",
-        "expiry: read the booking",
-    ];
-    let (mut reads, mut writes) = (0.0, 0.0);
-    for (i, request) in requests.iter().enumerate() {
-        for (table, r, w) in &request.tables {
-            let table = table.strip_prefix("bench_").unwrap_or(table);
+    let mut total = Cost::default();
+    for (step, requests) in steps {
+        for request in requests.iter() {
+            let cost = rules.cost(request, &keys);
+            total += cost;
             writeln!(
                 report,
-                "| {} | {} | {} | {table} | {r} | {w} |",
-                i + 1,
-                steps.get(i).unwrap_or(&""),
-                request.operation
+                "| {step} | {}{} | {} | {} | {} ({} + {}) | {} |",
+                request.operation,
+                if request.consistent { " (consistent)" } else { "" },
+                describe(request),
+                bytes(request, &sizes, &keys),
+                cost.writes(),
+                cost.item_writes,
+                cost.index_writes,
+                cost.reads
             )?;
-            reads += r;
-            writes += w;
         }
     }
+    let requests = all.len();
+    let per_million = total.writes() * WRITE_PRICE + total.reads * READ_PRICE;
+    let booking_requests = book.len();
+    let payment_requests = paid.len();
     writeln!(
         report,
-        "\nDynamoDB Local reports: **{} requests, {reads} read units, {writes} write units** per confirmed 2-seat",
-        requests.len()
+        "\nPer confirmed 2-seat booking: **{requests} requests ({booking_requests} to book, {payment_requests} to pay), \
+         {} write units ({} for items, {} for indexes), {} read units**, i.e. **${per_million:.2} per million \
+         bookings** in DynamoDB request units.",
+        total.writes(),
+        total.item_writes,
+        total.index_writes,
+        total.reads
     )?;
     writeln!(
         report,
-        "booking. It counts a transaction's writes per table, not per item, so it under-reports: by DynamoDB's\n\
-         documented rules (a transactional write of an item up to 1 KB is 2 write units, a GSI write 1, a\n\
-         strongly consistent read up to 4 KB 1 read unit, an eventually consistent one half) the same requests cost:\n\n\
-         | request | items written | write units | read units |\n\
-         |---|---|---|---|"
+        "With an `Idempotency-Key` on each POST (through the HTTP routes): **{} request(s) to book, {} to pay** \
+         (the payment's key is claimed before the gateway is called; the booking's, in its hold transaction).",
+        keyed_booking.len(),
+        keyed_payment.len()
     )?;
-    let mut model = (0.0, 0.0);
-    for (request, items, w, r, note) in RULES {
-        writeln!(report, "| {request} | {items} | {w} | {r}{note} |")?;
-        model = (model.0 + w, model.1 + r);
-    }
-    let (model_writes, model_reads) = model;
-    let cost = model_writes * WRITE_PRICE + model_reads * READ_PRICE;
     writeln!(
         report,
-        "\nTotal by the rules: **{} requests, {model_writes} write units, {model_reads} read units**, i.e. **${cost:.2}",
-        RULES.len()
+        "Besides DynamoDB, each booking's expiry is one SQS message (send, receive, delete: 3 requests, \
+         $1.20 per million bookings at $0.40 per million requests).\n"
     )?;
-    writeln!(report, "per million bookings** in DynamoDB request units.\n{BUDGET}\n")?;
 
     // 1b. The seat-lock read as the hall fills.
-    let fill_performance = format!("bench_{}", 1 + LEVELS.len());
+    let fill_performance = "bench_1".to_owned();
     writeln!(
         report,
         "### The seat-lock read as the hall fills\n\n\
-         The figures above are for an empty hall. A booking reads the seat locks row by row, from the row where\n\
-         its process last found seats, until a row has 2 free seats side by side. With the hall filled (sold\n\
-         seats written directly, in hall order, behind the process's back), the first booking after the fill\n\
-         walks the rows filled since, the next one reads one row. The seat map reads every lock. As DynamoDB Local\n\
-         reports them:\n\n\
+         The figures above are for an empty hall. A booking chooses from what its process saw of the hall\n\
+         and reads a row only when it has not seen it (or its hold was refused in it). With the hall filled\n\
+         (sold seats written directly, in hall order, behind the process's back), the first booking after\n\
+         the fill is refused on seats it thought free, then reads the rows again from the front until one has\n\
+         2 free seats side by side; the next one reads nothing. The seat map reads every lock. Query requests\n\
+         and their read units by the rules:\n\n\
          | hall filled | locks in the table | first booking: reads, read units, time | next booking: reads, read units, time | seat map: reads, read units |\n\
          |---|---|---|---|---|"
     )?;
@@ -405,54 +610,72 @@ async fn main() -> Result<(), Error> {
     }
     writeln!(report)?;
 
-    // 2. Throughput and its ceiling.
+    // 2. Throughput and its ceiling; then the on-sale run: every client on one performance.
     writeln!(report, "## Throughput against the ceiling\n")?;
     writeln!(
         report,
-        "C clients, each booking 2 seats and paying in a loop for {} s on its own 5,000-seat performance;",
+        "C clients, each its own process of the application (what it knows of a hall is its own, as in\n\
+         one Lambda execution environment), booking 2 seats and paying in a loop for {} s, each on its own\n\
+         5,000-seat performance; the ceiling issues the minimal sequence a booking needs (the hold\n\
+         transaction with its 2 locks, the payment's consistent read of the booking, the payment\n\
+         transaction with its event) directly with the SDK, with no application code. Requests per\n\
+         booking as the log of the run counts them.\n\n\
+         | C | bookings/s (application) | bookings/s (SDK ceiling) | ratio | DynamoDB requests per booking |\n\
+         |---|---|---|---|---|",
         PER_LEVEL.as_secs()
     )?;
-    writeln!(
-        report,
-        "the ceiling issues the same two TransactWriteItems shapes (the hold with its 2 locks,\n\
-         the payment outcome with its event) directly with the SDK, with no reads and no application code.\n\n\
-         | C | bookings/s (application) | bookings/s (SDK ceiling) | ratio |\n\
-         |---|---|---|---|"
-    )?;
+    let clients_of = |clients: usize| (0..clients).map(|_| process(&store, &queue)).collect::<Vec<_>>();
     for (level, clients) in LEVELS.iter().enumerate() {
-        let performance = format!("bench_{}", level + 1);
-        let app_rate = {
-            let until = Instant::now() + PER_LEVEL;
-            let mut tasks = tokio::task::JoinSet::new();
-            for c in 0..*clients {
-                let (app, performance) = (Arc::clone(&app), performance.clone());
-                tasks.spawn(async move {
-                    let user = UserId::try_from(format!("bench_{c}")).map_err(|e| e.to_string())?;
-                    let mut done = 0u32;
-                    while Instant::now() < until {
-                        book_and_pay(&app, &user, &performance)
-                            .await
-                            .map_err(|e| e.to_string())?;
-                        done += 1;
-                    }
-                    Ok::<u32, String>(done)
-                });
-            }
-            let mut total = 0u32;
-            while let Some(joined) = tasks.join_next().await {
-                total += joined??;
-            }
-            f64::from(total) / PER_LEVEL.as_secs_f64()
-        };
+        let first = 3 + LEVELS[..level].iter().sum::<usize>();
+        let performances: Vec<String> = (0..*clients).map(|c| format!("bench_{}", first + c)).collect();
         log.take();
-        let ceiling = ticketing_local::bench::ceiling(&client, &tables, *clients, PER_LEVEL).await?;
+        let run = load(&clients_of(*clients), &performances).await?;
+        let requests = log.take();
+        let ceiling =
+            ticketing_local::bench::ceiling(&client, &tables, &format!("ceiling_{clients}"), *clients, PER_LEVEL)
+                .await?;
         writeln!(
             report,
-            "| {clients} | {app_rate:.1} | {ceiling:.1} | {:.0} % |",
-            100.0 * app_rate / ceiling
+            "| {clients} | {:.1} | {ceiling:.1} | {:.0} % | {:.2} |",
+            run.per_second(),
+            100.0 * run.per_second() / ceiling,
+            requests.len() as f64 / run.bookings as f64
         )?;
     }
-    writeln!(report)?;
+    let onsale = "bench_2".to_owned();
+    let crowd = *LEVELS.last().unwrap_or(&32);
+    log.take();
+    let run = load(&clients_of(crowd), &vec![onsale.clone(); crowd]).await?;
+    let requests = log.take();
+    let ceiling = ticketing_local::bench::ceiling(&client, &tables, "ceiling_onsale", crowd, PER_LEVEL).await?;
+    let holds: Vec<&Request> = requests
+        .iter()
+        .filter(|r| {
+            r.operation == "TransactWriteItems"
+                && r.touched
+                    .iter()
+                    .any(|t| t.table == tables.occupied_seats && t.action == Action::Put)
+        })
+        .collect();
+    let refused = holds.iter().filter(|r| r.refused).count();
+    let reads = requests.iter().filter(|r| r.operation == "Query").count();
+    writeln!(
+        report,
+        "\n### On sale: {crowd} clients on one performance\n\n\
+         The same loop, every client (each its own process) booking the same 5,000-seat performance from\n\
+         the moment it goes on sale, for {} s. A hold refused because a seat was taken meanwhile is a\n\
+         conflict; the booking then chooses again from what the refusal told (no read) and retries.\n\n\
+         | bookings/s (application) | bookings/s (SDK ceiling, C = {crowd}) | ratio | hold transactions per booking | conflicts per booking | seat-lock reads per booking | DynamoDB requests per booking |\n\
+         |---|---|---|---|---|---|---|\n\
+         | {:.1} | {ceiling:.1} | {:.0} % | {:.2} | {:.3} | {:.3} | {:.2} |\n",
+        PER_LEVEL.as_secs(),
+        run.per_second(),
+        100.0 * run.per_second() / ceiling,
+        holds.len() as f64 / run.bookings as f64,
+        refused as f64 / run.bookings as f64,
+        reads as f64 / run.bookings as f64,
+        requests.len() as f64 / run.bookings as f64,
+    )?;
     // 3. Cold start and binary size of each function.
     let work = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench");
     std::fs::create_dir_all(&work)?;
@@ -466,35 +689,49 @@ async fn main() -> Result<(), Error> {
     let flow_store = DynamoStore::new(client.clone(), flow_tables.clone());
     load_catalog(&flow_store, &catalog(1)?, SystemClock.now()).await?;
     let env = function_env(&emulator.endpoint(), &moto.endpoint(), &queue_url, &flow_tables);
+    load_catalog(&flow_store, &Catalog::builtin(), SystemClock.now()).await?;
     writeln!(
         report,
         "## Cold start\n\n\
-         Each function's release binary as this command builds it (`cargo build --release`, host target\n\
-         x86_64: the arm64 cross build, `make build-lambda`, works here but takes 10 minutes on 2 cores, past\n\
-         this command's budget; its sizes are shown when `target/lambda` holds it). Start: from spawning the\n\
-         process to its first poll of the Lambda runtime API (a stand-in in the bench; reading the\n\
-         configuration, the SDK clients, the catalog), {COLD_STARTS} starts each.\n\n\
-         | function | binary size (x86_64) | arm64 (`make build-lambda`) | start, median | start, max |\n\
-         |---|---|---|---|---|"
+         Size: each function's deployment artifact as `sam build` and `cargo lambda build --release --arm64`\n\
+         make it (`target/lambda/<function>/bootstrap`, built by `make bench` through `make build-lambda`;\n\
+         the release profile is tuned for size, see below), against the budget of 6 MB. Start: each\n\
+         function's host build in the faster `bench` profile, timed from spawning the process to its first\n\
+         poll of the Lambda runtime API (a stand-in; reading the configuration, the SDK clients) over\n\
+         {COLD_STARTS} starts, and to the runtime API receiving its answer to a first invocation with its\n\
+         sample event of `events/` (the handler and its first requests to DynamoDB Local and the queue,\n\
+         connections included) over {FIRST_INVOCATIONS} starts.\n\n\
+         | function | arm64 artifact | host binary | first poll, median | first poll, max | first invocation answered, median | max |\n\
+         |---|---|---|---|---|---|---|"
     )?;
     for function in functions::ALL {
-        let size = std::fs::metadata(functions::release_binary(function))?.len();
+        let size = std::fs::metadata(functions::host_binary(function))?.len();
         let mut starts = Vec::with_capacity(COLD_STARTS);
         for _ in 0..COLD_STARTS {
             starts.push(functions::cold_start(function, &env).await?);
         }
         starts.sort();
+        let event = serde_json::to_vec(&through_functions::sample_event(function)?)?;
+        let mut firsts = Vec::with_capacity(FIRST_INVOCATIONS);
+        for _ in 0..FIRST_INVOCATIONS {
+            firsts.push(functions::first_invocation(function, &env, event.clone()).await?);
+        }
+        firsts.sort();
         let ms = |d: Option<Duration>| d.map_or(0.0, |d| d.as_secs_f64() * 1000.0);
-        let arm64 = functions::arm64_artifact_size(function)
-            .map_or("not built".to_owned(), |bytes| format!("{:.1} MiB", mib(bytes)));
+        let arm64 = functions::arm64_artifact_size(function).map_or("not built".to_owned(), |bytes| {
+            format!("{:.2} MB ({:.2} MiB)", bytes as f64 / 1e6, mib(bytes))
+        });
         writeln!(
             report,
-            "| {function} | {:.1} MiB | {arm64} | {:.1} ms | {:.1} ms |",
+            "| {function} | {arm64} | {:.1} MiB | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms |",
             mib(size),
             ms(quantile(&starts, 0.5)),
             ms(starts.last().copied()),
+            ms(quantile(&firsts, 0.5)),
+            ms(firsts.last().copied()),
         )?;
     }
+    writeln!(report, "\n{SIZES}")?;
 
     // 4. Asynchronous latency and memory, through the functions' binaries.
     let figures = through_functions::run(
