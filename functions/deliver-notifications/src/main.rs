@@ -5,7 +5,8 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use ticketing_aws::{config, events};
 
-#[tokio::main]
+// One event at a time per execution environment: no worker threads.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     config::init_tracing();
     let notifier = &config::deliver_notifications()?;

@@ -3,7 +3,8 @@
 use lambda_http::{run, service_fn, Error, Request};
 use ticketing_aws::{config, http};
 
-#[tokio::main]
+// One event at a time per execution environment: no worker threads.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     config::init_tracing();
     let auth = &config::auth_mode()?;

@@ -345,7 +345,11 @@ async fn the_layout_is_locked_by_the_first_hold<S: TestStore>(fixture: Fixture<S
     // A limit per customer may be lifted, but not introduced once seats were held: the seats held or
     // bought without one were never counted.
     let (status, lifted) = patch(&app, &id, json!({"maxSeatsPerUser": null})).await;
-    assert_eq!((status, &lifted["maxSeatsPerUser"]), (StatusCode::OK, &json!(null)), "{lifted}");
+    assert_eq!(
+        (status, &lifted["maxSeatsPerUser"]),
+        (StatusCode::OK, &json!(null)),
+        "{lifted}"
+    );
     let introduced = patch(&app, &id, json!({"maxSeatsPerUser": 4})).await;
     assert_eq!(code(&introduced), (StatusCode::CONFLICT, "LAYOUT_LOCKED"));
 }
