@@ -287,6 +287,8 @@ pub struct Release {
     /// expiry (which also requires the hold to have lapsed by `at`), so that an expiry and a payment
     /// never both happen; `failed` for a gateway's failure notification.
     pub intent: Option<(PaymentIntentId, IntentStatus)>,
+    /// The customer's idempotency key, completed in the same transaction (a cancellation).
+    pub idempotency: Option<Completion>,
 }
 
 /// Money the gateway took for a booking that did not get its seats, booked as owed back, with the note
@@ -316,6 +318,8 @@ pub enum Applied {
     /// The payment intent had already left the states this change may move it from (an expiry found the
     /// payment recorded; a notification found the intent settled otherwise); nothing was written.
     IntentSettledOtherwise,
+    /// The change's idempotency key is another request's; nothing was written.
+    KeyTaken,
 }
 
 /// The two ways a booking leaves `pending` after its hold: settled, or released.
@@ -347,6 +351,8 @@ pub struct Cancellation {
     pub seat_ids: Vec<SeatId>,
     pub refund: Refund,
     pub at: Timestamp,
+    /// The customer's idempotency key, completed in the same transaction.
+    pub idempotency: Option<Completion>,
 }
 
 /// A refund attempt's answer, applied to its booking.

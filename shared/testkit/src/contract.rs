@@ -139,6 +139,7 @@ fn release(h: &NewHold, now: i64) -> Release {
         to: BookingStatus::Failed,
         at: at(now),
         intent: None,
+        idempotency: None,
     }
 }
 

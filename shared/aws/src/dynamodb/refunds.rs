@@ -9,6 +9,7 @@ use ticketing_core::domain::{Booking, BookingId, BookingStatus, SeatId, SeatStat
 use ticketing_core::ports::{Applied, Cancellation, RefundApplied, Refunds, StoreError};
 
 use super::expr::{built, conditional, from_item, key, n, put_ledger, s, seat_key, to_item, user_seats_key};
+use super::keys::complete_key_item;
 use super::tx::{Cancelled, Tx};
 use super::DynamoStore;
 
@@ -19,6 +20,7 @@ enum Part {
     Seat(SeatId),
     UserSeats,
     Ledger,
+    Key,
 }
 
 #[async_trait]
@@ -69,6 +71,9 @@ impl Refunds for DynamoStore {
             )?;
             tx.push(Part::UserSeats, TransactWriteItem::builder().update(count).build());
         }
+        if let Some(completion) = &c.idempotency {
+            tx.push(Part::Key, complete_key_item(&self.tables, completion)?);
+        }
         match self.transact(tx).await {
             Ok(()) => Ok(Applied::Done),
             Err(Cancelled::Refused(refusal)) => match refusal.failed_on(|p| *p == Part::Booking) {
@@ -76,6 +81,7 @@ impl Refunds for DynamoStore {
                     None => Ok(Applied::NoSuchBooking),
                     Some(item) => Ok(Applied::AlreadyFinal(from_item::<Booking>(item.clone())?.status)),
                 },
+                None if refusal.failed_on(|p| *p == Part::Key).is_some() => Ok(Applied::KeyTaken),
                 None => Err(refusal.into_error()),
             },
             Err(Cancelled::Other(e)) => Err(e),

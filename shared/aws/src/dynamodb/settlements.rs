@@ -11,6 +11,7 @@ use ticketing_core::domain::{
 use ticketing_core::ports::{Applied, RefundOwed, Release, Settlement, Settlements, StoreError};
 
 use super::expr::{built, from_item, key, n, put_ledger, s, seat_key, to_item, user_seats_key, StatusUpdate};
+use super::keys::complete_key_item;
 use super::tx::{Cancelled, Tx};
 use super::{unavailable, DynamoStore};
 
@@ -23,6 +24,7 @@ enum Part {
     Ledger,
     Event,
     UserSeats,
+    Key,
 }
 
 #[async_trait]
@@ -98,6 +100,9 @@ impl Settlements for DynamoStore {
                 )?;
                 tx.push(Part::UserSeats, TransactWriteItem::builder().update(count).build());
             }
+            if let Some(completion) = &r.idempotency {
+                tx.push(Part::Key, complete_key_item(&self.tables, completion)?);
+            }
             for seat in &seats {
                 let delete = built(
                     Delete::builder()
@@ -120,6 +125,9 @@ impl Settlements for DynamoStore {
                     }
                     if refusal.failed_on(|p| *p == Part::Intent).is_some() {
                         return Ok(Applied::IntentSettledOtherwise);
+                    }
+                    if refusal.failed_on(|p| *p == Part::Key).is_some() {
+                        return Ok(Applied::KeyTaken);
                     }
                     let gone: Vec<&SeatId> = refusal
                         .failed()

@@ -6,10 +6,10 @@ use serde_json::{json, Value};
 use ticketing_core::app::CancelBooking;
 use ticketing_core::domain::refund::Refund;
 use ticketing_core::domain::{Booking, BookingId};
+use ticketing_core::idempotency::{Remember, StoredResponse};
 use ticketing_core::ports::{Bookings, IdempotencyKeys, Inbox, Payments, Performances, Refunds, Settlements};
-use tracing::error;
 
-use super::idempotent::idempotently;
+use super::idempotent::idempotently_in_effect;
 use super::{allow, stored, ApiError, AuthMode};
 
 /// A refund as clients see it.
@@ -20,6 +20,10 @@ pub(crate) fn refund_view(refund: &Refund) -> Value {
         "currency": refund.amount.currency,
         "status": refund.status.as_str(),
     })
+}
+
+fn remembered(booking: &Booking) -> StoredResponse {
+    stored(cancelled(booking))
 }
 
 fn cancelled(booking: &Booking) -> (StatusCode, Value) {
@@ -63,20 +67,13 @@ where
         Err(e) => return e.into_response(),
     };
     let route = format!("POST /bookings/{id}/cancel");
-    idempotently(service.idempotency(), &req, &user.clone(), &route, |claim| async move {
-        let answer = cancelled(&service.cancel(&user, &id).await?);
-        // The cancellation is written; the key remembers its answer (a retry after a crash in between
-        // finds the booking cancelled and is answered 409, never cancelled twice).
-        if let Some(claim) = claim {
-            if let Err(e) = service
-                .idempotency()
-                .finish(&claim, stored(answer.clone()), false)
-                .await
-            {
-                error!(error = %e, "could not complete the idempotency key");
-            }
-        }
-        Ok(answer)
+    idempotently_in_effect(service.idempotency(), &req, &user.clone(), &route, |key| async move {
+        // The key is claimed and completed in the cancellation's own transaction.
+        let remember = key.as_ref().map(|key| Remember {
+            key,
+            render: remembered,
+        });
+        Ok(cancelled(&service.cancel(&user, &id, remember).await?))
     })
     .await
 }

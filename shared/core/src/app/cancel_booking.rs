@@ -14,6 +14,7 @@ use super::refunds::Refunder;
 use super::{FlowError, Idempotency};
 use crate::domain::refund::Refund;
 use crate::domain::{ledger, Booking, BookingId, BookingStatus, Clock, IntentStatus, UserId};
+use crate::idempotency::Remember;
 use crate::metrics::{self, Metric};
 use crate::ports::{
     Applied, Bookings, Cancellation, Consistency, IdempotencyKeys, Inbox, Payments, Performances, Refunds, Release,
@@ -76,13 +77,24 @@ impl<S: Bookings + Payments + Settlements + Refunds + Inbox + Performances> Canc
         }
     }
 
-    /// Cancels `user`'s booking `id`; the booking as it ends.
-    pub async fn cancel(&self, user: &UserId, id: &BookingId) -> Result<Booking, FlowError> {
+    /// Cancels `user`'s booking `id`; the booking as it ends. With `remember`, the request's
+    /// idempotency key is claimed and completed in the cancellation's transaction.
+    pub async fn cancel(
+        &self,
+        user: &UserId,
+        id: &BookingId,
+        remember: Option<Remember<'_, Booking>>,
+    ) -> Result<Booking, FlowError> {
         let span = tracing::info_span!("cancel_booking", booking_id = %id);
-        self.cancel_traced(user, id).instrument(span).await
+        self.cancel_traced(user, id, remember.as_ref()).instrument(span).await
     }
 
-    async fn cancel_traced(&self, user: &UserId, id: &BookingId) -> Result<Booking, FlowError> {
+    async fn cancel_traced(
+        &self,
+        user: &UserId,
+        id: &BookingId,
+        remember: Option<&Remember<'_, Booking>>,
+    ) -> Result<Booking, FlowError> {
         let started = std::time::Instant::now();
         loop {
             let booking = self
@@ -99,8 +111,8 @@ impl<S: Bookings + Payments + Settlements + Refunds + Inbox + Performances> Canc
             }
             self.check_cutoff(&booking).await?;
             let attempt = match booking.status {
-                BookingStatus::Confirmed => self.canceller.cancel_paid(&booking).await?,
-                _ => self.canceller.cancel_unpaid(&booking).await?,
+                BookingStatus::Confirmed => self.canceller.cancel_paid(&booking, remember).await?,
+                _ => self.canceller.cancel_unpaid(&booking, remember).await?,
             };
             match attempt {
                 Some(cancelled) => return Ok(cancelled),
@@ -139,7 +151,11 @@ impl<S: Bookings + Payments + Settlements + Refunds + Inbox> Canceller<S> {
 
     /// A pending booking: cancelled with its intent, if nobody has paid it. `None` when its payment is
     /// settling (paid: the worker confirms it in a moment; then it is cancelled as paid).
-    pub(super) async fn cancel_unpaid(&self, booking: &Booking) -> Result<Option<Booking>, FlowError> {
+    pub(super) async fn cancel_unpaid(
+        &self,
+        booking: &Booking,
+        remember: Option<&Remember<'_, Booking>>,
+    ) -> Result<Option<Booking>, FlowError> {
         let intent = self
             .store
             .payment_intent(&booking.payment_intent_id)
@@ -152,6 +168,11 @@ impl<S: Bookings + Payments + Settlements + Refunds + Inbox> Canceller<S> {
             IntentStatus::Succeeded | IntentStatus::Failed | IntentStatus::Cancelled => return Ok(None),
         }
         let now = self.clock.now();
+        let cancelled = Booking {
+            status: BookingStatus::Cancelled,
+            updated_at: now,
+            ..booking.clone()
+        };
         let release = Release {
             booking_id: booking.booking_id.clone(),
             user_id: booking.user_id.clone(),
@@ -161,18 +182,16 @@ impl<S: Bookings + Payments + Settlements + Refunds + Inbox> Canceller<S> {
             to: BookingStatus::Cancelled,
             at: now,
             intent: Some((booking.payment_intent_id.clone(), IntentStatus::Cancelled)),
+            idempotency: remember.map(|r| r.completion(&cancelled)),
         };
         match self.store.release(&release).await? {
             Applied::Done => {
                 info!("pending booking cancelled; its seats are free");
                 metrics::count(Metric::BookingsCancelled);
-                Ok(Some(Booking {
-                    status: BookingStatus::Cancelled,
-                    updated_at: now,
-                    ..booking.clone()
-                }))
+                Ok(Some(cancelled))
             }
             Applied::NoSuchBooking => Err(FlowError::BookingNotFound),
+            Applied::KeyTaken => Err(FlowError::KeyTaken),
             // It moved (paid, confirmed, failed) in the meantime: read it again.
             Applied::AlreadyFinal(_) | Applied::IntentSettledOtherwise | Applied::NotDue => Ok(None),
         }
@@ -180,7 +199,11 @@ impl<S: Bookings + Payments + Settlements + Refunds + Inbox> Canceller<S> {
 
     /// A confirmed booking: cancelled, its seats back on sale, its refund asked; then the gateway is
     /// asked for it (a failure there is followed up by the delay queue).
-    pub(super) async fn cancel_paid(&self, booking: &Booking) -> Result<Option<Booking>, FlowError> {
+    pub(super) async fn cancel_paid(
+        &self,
+        booking: &Booking,
+        remember: Option<&Remember<'_, Booking>>,
+    ) -> Result<Option<Booking>, FlowError> {
         // Before the write that asks for the refund: a crash after it cannot leave the refund unasked.
         self.refunder.follow_up(&booking.booking_id, FOLLOW_UP).await?;
         let now = self.clock.now();
@@ -189,6 +212,12 @@ impl<S: Bookings + Payments + Settlements + Refunds + Inbox> Canceller<S> {
             &ledger::capture_transaction_id(&booking.booking_id),
             now,
         );
+        let cancelled = Booking {
+            status: BookingStatus::Cancelled,
+            updated_at: now,
+            refund: Some(refund.clone()),
+            ..booking.clone()
+        };
         let cancellation = Cancellation {
             booking_id: booking.booking_id.clone(),
             user_id: booking.user_id.clone(),
@@ -197,20 +226,16 @@ impl<S: Bookings + Payments + Settlements + Refunds + Inbox> Canceller<S> {
             seat_ids: booking.seat_ids.clone(),
             refund: refund.clone(),
             at: now,
+            idempotency: remember.map(|r| r.completion(&cancelled)),
         };
         match self.store.cancel_paid(&cancellation).await? {
             Applied::Done => {}
             Applied::NoSuchBooking => return Err(FlowError::BookingNotFound),
+            Applied::KeyTaken => return Err(FlowError::KeyTaken),
             _ => return Ok(None),
         }
         info!(refund_id = %refund.refund_id, "paid booking cancelled; its seats are back on sale");
         metrics::count(Metric::BookingsCancelled);
-        let cancelled = Booking {
-            status: BookingStatus::Cancelled,
-            updated_at: now,
-            refund: Some(refund),
-            ..booking.clone()
-        };
         if let Err(e) = self.refunder.attempt(&cancelled).await {
             warn!(error = %e, "refund not asked yet; its follow-up asks again");
         }

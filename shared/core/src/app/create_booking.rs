@@ -257,6 +257,7 @@ impl<S: SeatLocks + Holds + Settlements + Performances> CreateBooking<S> {
             to: BookingStatus::Cancelled,
             at: self.clock.now(),
             intent: Some((hold.booking.payment_intent_id.clone(), IntentStatus::Cancelled)),
+            idempotency: None,
         };
         match self.store.release(&withdrawal).await {
             Ok(applied) => info!(?applied, "hold withdrawn"),

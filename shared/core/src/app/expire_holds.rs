@@ -99,6 +99,7 @@ impl<S: Bookings + Payments + Settlements + Inbox> ExpireHolds<S> {
             to: BookingStatus::Expired,
             at: now,
             intent: Some((booking.payment_intent_id.clone(), IntentStatus::Cancelled)),
+            idempotency: None,
         };
         match self.store.release(&release).await? {
             Applied::Done => {
@@ -111,6 +112,8 @@ impl<S: Bookings + Payments + Settlements + Inbox> ExpireHolds<S> {
             // Clocks disagree by a little: look again shortly.
             Applied::NotDue => self.queue.schedule(expiry, Duration::from_secs(1)).await?,
             Applied::NoSuchBooking => return Err(ApplyError::UnknownBooking(expiry.booking_id.to_string())),
+            // An expiry writes no key.
+            Applied::KeyTaken => {}
         }
         Ok(())
     }
@@ -201,6 +204,7 @@ impl<S: Bookings + Payments + Settlements + Inbox> ExpireHolds<S> {
             to: BookingStatus::Failed,
             at: now,
             intent: Some((intent.payment_intent_id.clone(), IntentStatus::Failed)),
+            idempotency: None,
         };
         Ok(self.store.release(&release).await?)
     }

@@ -157,8 +157,8 @@ impl<S: Bookings + Payments + Settlements + Refunds + Inbox + Performances + Sea
                 continue;
             };
             let attempt = match booking.status {
-                BookingStatus::Confirmed => self.canceller.cancel_paid(&booking).await,
-                BookingStatus::Pending => self.canceller.cancel_unpaid(&booking).await,
+                BookingStatus::Confirmed => self.canceller.cancel_paid(&booking, None).await,
+                BookingStatus::Pending => self.canceller.cancel_unpaid(&booking, None).await,
                 _ => Ok(None),
             };
             match attempt {
@@ -218,7 +218,7 @@ impl<S: Bookings + Payments + Settlements + Refunds + Inbox + Performances + Sea
             return Ok(());
         };
         warn!("confirmed for a cancelled show; cancelled and refunded");
-        match self.canceller.cancel_paid(&booking).await {
+        match self.canceller.cancel_paid(&booking, None).await {
             Ok(_) => Ok(()),
             Err(FlowError::Store(e)) => Err(e.into()),
             Err(FlowError::Queue(e)) => Err(e.into()),
@@ -427,6 +427,7 @@ impl<S: Bookings + Payments + Settlements + Refunds + Inbox + Performances + Sea
                 to: BookingStatus::Failed,
                 at,
                 intent: o.intent.map(|id| (id.clone(), IntentStatus::Failed)),
+                idempotency: None,
             };
             (self.store.release(&release).await?, BookingStatus::Failed)
         };
@@ -443,6 +444,8 @@ impl<S: Bookings + Payments + Settlements + Refunds + Inbox + Performances + Sea
                 return Ok(());
             }
             Applied::NoSuchBooking => return Err(ApplyError::UnknownBooking(o.booking_id.to_string())),
+            // The worker writes no key.
+            Applied::KeyTaken => return Ok(()),
             // Confirmed by this success once, then cancelled by its customer (and refunded): a
             // redelivery, not money taken anew.
             Applied::AlreadyFinal(BookingStatus::Cancelled)

@@ -16,6 +16,9 @@ impl Refunds for MemoryStore {
             Some(b) if b.status != BookingStatus::Confirmed => return Ok(Applied::AlreadyFinal(b.status)),
             Some(_) => {}
         }
+        if !state.holds_claim(&c.idempotency) {
+            return Ok(Applied::KeyTaken);
+        }
         for seat in &c.seat_ids {
             let sold_to_it = state
                 .seat(&c.performance_id, seat)
@@ -27,6 +30,7 @@ impl Refunds for MemoryStore {
                 )));
             }
         }
+        state.complete(&c.idempotency);
         if let Some(booking) = state.bookings.get_mut(&c.booking_id) {
             booking.status = BookingStatus::Cancelled;
             booking.refund = Some(c.refund.clone());

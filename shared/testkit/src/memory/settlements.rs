@@ -107,11 +107,15 @@ impl Settlements for MemoryStore {
                 return Ok(Applied::NotDue);
             }
         }
+        if !state.holds_claim(&r.idempotency) {
+            return Ok(Applied::KeyTaken);
+        }
         if let Some((intent_id, to)) = &r.intent {
             if !move_intent(&mut state, intent_id, *to, r.at) {
                 return Ok(Applied::IntentSettledOtherwise);
             }
         }
+        state.complete(&r.idempotency);
         set_status(&mut state, &r.booking_id, r.to, r.at);
         let released = u32::try_from(r.seat_ids.len()).unwrap_or(u32::MAX);
         if let Some(count) = state
