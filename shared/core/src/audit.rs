@@ -369,6 +369,7 @@ mod tests {
             performance_id: b.performance_id.clone(),
             seat_id: SeatId::try_from(seat).expect("valid"),
             booking_id: b.booking_id.clone(),
+            user_id: b.user_id.clone(),
             status: SeatState::Sold,
             locked_until: None,
         }

@@ -105,6 +105,7 @@ impl NewHold {
                 performance_id: request.performance_id.clone(),
                 seat_id: seat.clone(),
                 booking_id: request.booking_id.clone(),
+                user_id: request.user_id.clone(),
                 status: SeatState::Locked,
                 locked_until: Some(hold_expires_at),
             })
@@ -200,9 +201,15 @@ pub trait Holds: Send + Sync {
 /// Bookings, by id and by user.
 #[async_trait]
 pub trait Bookings: Send + Sync {
-    /// The booking, read as cheaply as `consistency` allows: an eventually consistent read may miss the
-    /// latest write (a final status is final for good; a `pending` one may have moved on a moment ago).
-    async fn booking(&self, id: &BookingId, consistency: Consistency) -> Result<Option<Booking>, StoreError>;
+    /// `user`'s booking `id` (none for another user's: bookings are found by customer), read as
+    /// cheaply as `consistency` allows: an eventually consistent read may miss the latest write (a final
+    /// status is final for good; a `pending` one may have moved on a moment ago).
+    async fn booking(
+        &self,
+        user: &UserId,
+        id: &BookingId,
+        consistency: Consistency,
+    ) -> Result<Option<Booking>, StoreError>;
     /// A user's bookings, newest first, at most `limit`.
     async fn bookings_of(&self, user: &UserId, limit: usize) -> Result<Vec<Booking>, StoreError>;
 }
@@ -262,6 +269,7 @@ pub trait Payments: Send + Sync {
 #[derive(Clone, Debug)]
 pub struct Settlement {
     pub booking_id: BookingId,
+    pub user_id: UserId,
     pub performance_id: PerformanceId,
     pub seat_ids: Vec<SeatId>,
     pub entries: [LedgerEntry; 2],
@@ -295,6 +303,8 @@ pub struct Release {
 /// on the event that reported it, and its refund asked on the booking.
 #[derive(Clone, Debug)]
 pub struct RefundOwed {
+    /// The booking's customer.
+    pub user_id: UserId,
     /// The balanced transaction, `ledger::refund_owed`.
     pub entries: [LedgerEntry; 2],
     pub event_id: EventId,
@@ -377,6 +387,7 @@ pub trait Refunds: Send + Sync {
     /// redelivery, or an answer overtaken).
     async fn apply_refund(
         &self,
+        user: &UserId,
         booking: &BookingId,
         refund_id: &str,
         applied: &RefundApplied,
@@ -405,18 +416,20 @@ pub trait Inbox: Send + Sync {
     async fn put_event<T: Serialize + Sync>(&self, id: &EventId, event: &T) -> Result<bool, StoreError>;
 }
 
-/// The expiry message: names the booking only; the expirer reads the rest (seats, intent, the hold's
-/// end) from the booking.
+/// The expiry message: names the booking (and its customer, by whom it is found) only; the expirer
+/// reads the rest (seats, intent, the hold's end) from the booking.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HoldExpiry {
     pub booking_id: BookingId,
+    pub user_id: UserId,
 }
 
 impl HoldExpiry {
-    pub fn for_booking(booking_id: &BookingId) -> Self {
+    pub fn for_booking(booking: &Booking) -> Self {
         Self {
-            booking_id: booking_id.clone(),
+            booking_id: booking.booking_id.clone(),
+            user_id: booking.user_id.clone(),
         }
     }
 }

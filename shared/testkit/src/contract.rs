@@ -120,6 +120,7 @@ fn settlement(h: &NewHold, event: &PaymentEvent, now: i64) -> Settlement {
     let b = &h.booking;
     Settlement {
         booking_id: b.booking_id.clone(),
+        user_id: b.user_id.clone(),
         performance_id: b.performance_id.clone(),
         seat_ids: b.seat_ids.clone(),
         entries: ledger::capture(&b.booking_id, &b.total, &event.event_id, at(now)),
@@ -162,7 +163,7 @@ async fn lock_of<S: Store>(store: &S, id: &str) -> Option<SeatLock> {
 
 async fn status_of<S: Store>(store: &S, h: &NewHold) -> BookingStatus {
     store
-        .booking(&h.booking.booking_id, Consistency::Strong)
+        .booking(&h.booking.user_id, &h.booking.booking_id, Consistency::Strong)
         .await
         .expect("read")
         .expect("exists")
@@ -236,7 +237,7 @@ pub async fn a_seat_is_held_once<S: Store>(store: &S) {
     }
     assert!(lock_of(store, "A3").await.is_none(), "a failed hold writes nothing");
     assert!(store
-        .booking(&clash.booking.booking_id, Consistency::Strong)
+        .booking(&clash.booking.user_id, &clash.booking.booking_id, Consistency::Strong)
         .await
         .expect("read")
         .is_none());
@@ -448,6 +449,7 @@ pub async fn a_refund_owed_is_booked_once_with_its_note<S: Store>(store: &S) {
     let event = paid.event.expect("an event");
     store.put_event(&event.event_id, &event).await.expect("stored");
     let owed = RefundOwed {
+        user_id: h.booking.user_id.clone(),
         entries: ledger::refund_owed(
             &h.booking.booking_id,
             &h.booking.total,

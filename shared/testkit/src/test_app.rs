@@ -287,6 +287,27 @@ pub fn booking_id(answer: &Value) -> BookingId {
     BookingId::try_from(answer["bookingId"].as_str().expect("a bookingId")).expect("valid")
 }
 
+impl<S: ApiStore + AuditSource> TestApp<S> {
+    /// The booking as stored, which must exist (found by id among all bookings, then read by its
+    /// customer).
+    pub async fn booking(&self, id: &BookingId) -> Booking {
+        let user = self
+            .store
+            .all_bookings()
+            .await
+            .expect("read")
+            .into_iter()
+            .find(|b| &b.booking_id == id)
+            .expect("exists")
+            .user_id;
+        self.store
+            .booking(&user, id, Consistency::Strong)
+            .await
+            .expect("read")
+            .expect("exists")
+    }
+}
+
 impl<S: ApiStore> TestApp<S> {
     /// The in-process queue's due expiries (the first call only), for a test that runs the expirer.
     pub fn due_expiries(&self) -> mpsc::UnboundedReceiver<HoldExpiry> {
@@ -338,15 +359,6 @@ impl<S: ApiStore> TestApp<S> {
         let (code, paid) = self.pay(user, &id, cvv).await;
         assert_eq!(code, StatusCode::OK, "{paid}");
         id
-    }
-
-    /// The booking as stored, which must exist.
-    pub async fn booking(&self, id: &BookingId) -> Booking {
-        self.store
-            .booking(id, Consistency::Strong)
-            .await
-            .expect("read")
-            .expect("exists")
     }
 
     /// `GET /bookings/my`.

@@ -100,6 +100,7 @@ async fn the_audit_is_clean_after_real_flows_and_reports_every_breach() {
         .item("performanceId", s("perf_001"))
         .item("seatId", s("Z9"))
         .item("bookingId", s(pending.booking_id.as_str()))
+        .item("userId", s(pending.user_id.as_str()))
         .item("status", s("sold"))
         .send()
         .await

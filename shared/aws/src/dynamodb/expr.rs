@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use ticketing_core::domain::{PerformanceId, SeatId, Timestamp, UserId};
+use ticketing_core::domain::{BookingId, PerformanceId, SeatId, Timestamp, UserId};
 use ticketing_core::ports::StoreError;
 
 use super::unavailable;
@@ -34,6 +34,14 @@ pub(super) fn seat_key(performance: &PerformanceId, seat: &SeatId) -> Item {
 }
 
 /// The key of a user's count of seats of a performance.
+/// The key of a booking: its customer and its id (a customer's bookings are one partition).
+pub(super) fn booking_key(user: &UserId, id: &BookingId) -> Item {
+    HashMap::from([
+        ("userId".to_owned(), s(user.as_str())),
+        ("bookingId".to_owned(), s(id.as_str())),
+    ])
+}
+
 pub(super) fn user_seats_key(user: &UserId, performance: &PerformanceId) -> Item {
     HashMap::from([
         ("userId".to_owned(), s(user.as_str())),

@@ -43,8 +43,6 @@ pub struct Tables {
 }
 
 impl Tables {
-    /// The global secondary index of `bookings` by `userId`, newest `createdAt` first.
-    pub const BOOKINGS_BY_USER: &'static str = "byUser";
     /// The global secondary index of `performances` by `status`, soonest `startsAt` first.
     pub const PERFORMANCES_BY_STATUS: &'static str = "byStatus";
 

@@ -5,10 +5,10 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem, Update};
 use ticketing_core::domain::refund::RefundStatus;
-use ticketing_core::domain::{Booking, BookingId, BookingStatus, SeatId, SeatState, Timestamp};
+use ticketing_core::domain::{Booking, BookingId, BookingStatus, SeatId, SeatState, Timestamp, UserId};
 use ticketing_core::ports::{Applied, Cancellation, RefundApplied, Refunds, StoreError};
 
-use super::expr::{built, conditional, from_item, key, n, put_ledger, s, seat_key, to_item, user_seats_key};
+use super::expr::{booking_key, built, conditional, from_item, n, put_ledger, s, seat_key, to_item, user_seats_key};
 use super::keys::complete_key_item;
 use super::tx::{Cancelled, Tx};
 use super::DynamoStore;
@@ -30,7 +30,7 @@ impl Refunds for DynamoStore {
         let booking = built(
             Update::builder()
                 .table_name(&self.tables.bookings)
-                .set_key(Some(key("bookingId", c.booking_id.as_str())))
+                .set_key(Some(booking_key(&c.user_id, &c.booking_id)))
                 .update_expression("SET #status = :cancelled, refund = :refund, updatedAt = :at")
                 .condition_expression("#status = :confirmed")
                 .expression_attribute_names("#status", "status")
@@ -90,6 +90,7 @@ impl Refunds for DynamoStore {
 
     async fn apply_refund(
         &self,
+        user: &UserId,
         booking: &BookingId,
         refund_id: &str,
         applied: &RefundApplied,
@@ -102,7 +103,7 @@ impl Refunds for DynamoStore {
                 let update = built(
                     Update::builder()
                         .table_name(&self.tables.bookings)
-                        .set_key(Some(key("bookingId", booking.as_str())))
+                        .set_key(Some(booking_key(user, booking)))
                         .update_expression(
                             "SET refund.#rstatus = :succeeded, updatedAt = :at REMOVE refund.failureCode",
                         )
@@ -129,7 +130,7 @@ impl Refunds for DynamoStore {
                     .client
                     .update_item()
                     .table_name(&self.tables.bookings)
-                    .set_key(Some(key("bookingId", booking.as_str())))
+                    .set_key(Some(booking_key(user, booking)))
                     .update_expression(
                         "SET refund.#rstatus = :failed, refund.attempts = :attempt, refund.failureCode = :code, updatedAt = :at",
                     )

@@ -6,11 +6,13 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, Delete, TransactWriteItem, Update};
 use ticketing_core::domain::{
-    Booking, BookingId, BookingStatus, EventId, IntentStatus, PaymentIntentId, SeatId, SeatState, Timestamp,
+    Booking, BookingId, BookingStatus, EventId, IntentStatus, PaymentIntentId, SeatId, SeatState, Timestamp, UserId,
 };
 use ticketing_core::ports::{Applied, RefundOwed, Release, Settlement, Settlements, StoreError};
 
-use super::expr::{built, from_item, key, n, put_ledger, s, seat_key, to_item, user_seats_key, StatusUpdate};
+use super::expr::{
+    booking_key, built, from_item, key, n, put_ledger, s, seat_key, to_item, user_seats_key, StatusUpdate,
+};
 use super::keys::complete_key_item;
 use super::tx::{Cancelled, Tx};
 use super::{unavailable, DynamoStore};
@@ -33,7 +35,7 @@ impl Settlements for DynamoStore {
         let mut tx = Tx::new();
         tx.push(
             Part::Booking,
-            self.booking_transition(&st.booking_id, BookingStatus::Confirmed, st.at, None)?,
+            self.booking_transition(&st.user_id, &st.booking_id, BookingStatus::Confirmed, st.at, None)?,
         );
         if let Some(intent) = &st.intent {
             tx.push(
@@ -83,7 +85,7 @@ impl Settlements for DynamoStore {
             let mut tx = Tx::new();
             tx.push(
                 Part::Booking,
-                self.booking_transition(&r.booking_id, r.to, r.at, lapsed_by)?,
+                self.booking_transition(&r.user_id, &r.booking_id, r.to, r.at, lapsed_by)?,
             );
             if let Some((intent, to)) = &r.intent {
                 tx.push(Part::Intent, self.intent_transition(intent, *to, r.at)?);
@@ -156,7 +158,7 @@ impl Settlements for DynamoStore {
             let refund = built(
                 Update::builder()
                     .table_name(&self.tables.bookings)
-                    .set_key(Some(key("bookingId", entry.booking_id.as_str())))
+                    .set_key(Some(booking_key(&owed.user_id, &entry.booking_id)))
                     .update_expression("SET refund = if_not_exists(refund, :refund)")
                     .condition_expression("attribute_exists(bookingId)")
                     .expression_attribute_values(":refund", AttributeValue::M(to_item(&owed.refund)?))
@@ -212,6 +214,7 @@ impl DynamoStore {
     /// lapsed by then.
     pub(super) fn booking_transition(
         &self,
+        user: &UserId,
         id: &BookingId,
         to: BookingStatus,
         at: Timestamp,
@@ -219,7 +222,7 @@ impl DynamoStore {
     ) -> Result<TransactWriteItem, StoreError> {
         StatusUpdate {
             table: &self.tables.bookings,
-            key: key("bookingId", id.as_str()),
+            key: booking_key(user, id),
             to: to.as_str(),
             from: to
                 .reachable_from()

@@ -99,9 +99,8 @@ impl<S: Bookings + Payments + Settlements + Refunds + Inbox + Performances> Canc
         loop {
             let booking = self
                 .store
-                .booking(id, Consistency::Strong)
+                .booking(user, id, Consistency::Strong)
                 .await?
-                .filter(|b| &b.user_id == user)
                 .ok_or(FlowError::BookingNotFound)?;
             if matches!(
                 booking.status,
@@ -205,7 +204,7 @@ impl<S: Bookings + Payments + Settlements + Refunds + Inbox> Canceller<S> {
         remember: Option<&Remember<'_, Booking>>,
     ) -> Result<Option<Booking>, FlowError> {
         // Before the write that asks for the refund: a crash after it cannot leave the refund unasked.
-        self.refunder.follow_up(&booking.booking_id, FOLLOW_UP).await?;
+        self.refunder.follow_up(booking, FOLLOW_UP).await?;
         let now = self.clock.now();
         let refund = Refund::new(
             booking.total.clone(),

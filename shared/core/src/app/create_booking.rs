@@ -226,7 +226,7 @@ impl<S: SeatLocks + Holds + Settlements + Performances> CreateBooking<S> {
         if *expiry == Expiry::Sent {
             return Ok(self.store.hold(hold, now).await);
         }
-        let message = HoldExpiry::for_booking(&hold.booking.booking_id);
+        let message = HoldExpiry::for_booking(&hold.booking);
         let delay = Duration::from_secs(self.policy.hold_seconds) + EXPIRY_MARGIN;
         let (sent, held) = tokio::join!(self.expiries.schedule(&message, delay), self.store.hold(hold, now));
         let Err(unsent) = sent else {

@@ -109,9 +109,8 @@ impl<S: Bookings + Payments> ExecutePayment<S> {
     ) -> Result<(Booking, PgResult), FlowError> {
         let booking = self
             .store
-            .booking(&request.booking_id, Consistency::Strong)
+            .booking(user, &request.booking_id, Consistency::Strong)
             .await?
-            .filter(|b| &b.user_id == user)
             .ok_or(FlowError::BookingNotFound)?;
         match booking.status {
             BookingStatus::Pending => {}

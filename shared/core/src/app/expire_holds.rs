@@ -62,10 +62,18 @@ impl<S: Bookings + Payments + Settlements + Inbox> ExpireHolds<S> {
         // Most holds end paid long before they lapse: one cheap read spares them a transaction that its
         // conditions would refuse. A stale read can only show an earlier status, and `pending` goes on
         // to the transaction, whose conditions decide.
-        let read = match self.store.booking(&expiry.booking_id, Consistency::Eventual).await? {
+        let read = match self
+            .store
+            .booking(&expiry.user_id, &expiry.booking_id, Consistency::Eventual)
+            .await?
+        {
             Some(booking) => Some(booking),
             // Written a moment ago, or never: only a consistent read tells.
-            None => self.store.booking(&expiry.booking_id, Consistency::Strong).await?,
+            None => {
+                self.store
+                    .booking(&expiry.user_id, &expiry.booking_id, Consistency::Strong)
+                    .await?
+            }
         };
         let Some(booking) = read else {
             info!("no such booking: its hold was never written; nothing to expire");
@@ -74,7 +82,10 @@ impl<S: Bookings + Payments + Settlements + Inbox> ExpireHolds<S> {
         // The same queue follows refunds up: one still open is asked again.
         if booking.refund.as_ref().is_some_and(|r| r.is_open()) {
             // The status read may be a moment old; the refund's attempts must be current.
-            let current = self.store.booking(&expiry.booking_id, Consistency::Strong).await?;
+            let current = self
+                .store
+                .booking(&expiry.user_id, &expiry.booking_id, Consistency::Strong)
+                .await?;
             if let Some(booking) = current {
                 self.refunder.attempt(&booking).await?;
             }
@@ -170,6 +181,7 @@ impl<S: Bookings + Payments + Settlements + Inbox> ExpireHolds<S> {
             self.store
                 .settle(&Settlement {
                     booking_id: booking.booking_id.clone(),
+                    user_id: booking.user_id.clone(),
                     performance_id: booking.performance_id.clone(),
                     seat_ids: booking.seat_ids.clone(),
                     entries: ledger::capture(&booking.booking_id, &intent.amount, &reference, now),

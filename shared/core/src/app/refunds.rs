@@ -11,7 +11,7 @@ use tracing::{info, warn};
 
 use super::ApplyError;
 use crate::domain::refund::{self, backoff_seconds, RefundEvent};
-use crate::domain::{Booking, BookingId, Clock};
+use crate::domain::{Booking, BookingId, Clock, UserId};
 use crate::metrics::{self, Metric};
 use crate::ports::{ExpiryQueue, HoldExpiry, Inbox, Payments, QueueError};
 
@@ -43,8 +43,18 @@ impl<S: Payments + Inbox> Refunder<S> {
 
     /// Has `booking` looked at again after `delay`: an open refund is then asked again. Scheduled
     /// before the write that asks for a refund, so that no refund is asked without a follow-up.
-    pub async fn follow_up(&self, booking: &BookingId, delay: Duration) -> Result<(), QueueError> {
-        self.follow_ups.schedule(&HoldExpiry::for_booking(booking), delay).await
+    pub async fn follow_up(&self, booking: &Booking, delay: Duration) -> Result<(), QueueError> {
+        self.follow_up_booking(&booking.user_id, &booking.booking_id, delay)
+            .await
+    }
+
+    /// [`Refunder::follow_up`] of `user`'s booking `id`.
+    pub async fn follow_up_booking(&self, user: &UserId, id: &BookingId, delay: Duration) -> Result<(), QueueError> {
+        let expiry = HoldExpiry {
+            booking_id: id.clone(),
+            user_id: user.clone(),
+        };
+        self.follow_ups.schedule(&expiry, delay).await
     }
 
     /// Asks the gateway for the next attempt of `booking`'s open refund (the one after the attempts
@@ -61,7 +71,7 @@ impl<S: Payments + Inbox> Refunder<S> {
             .ok_or_else(|| ApplyError::Malformed(format!("booking {} has no payment intent", booking.booking_id)))?;
         let attempt = asked.attempts + 1;
         let answer = refund::refund(intent.pg_mock_data.as_ref(), attempt);
-        let event = RefundEvent::of(&booking.booking_id, asked, attempt, &answer, self.clock.now());
+        let event = RefundEvent::of(booking, asked, attempt, &answer, self.clock.now());
         if self.store.put_event(&event.event_id, &event).await? {
             info!(refund_id = %asked.refund_id, attempt, answer = ?event.event_type, "refund asked of the gateway");
             metrics::count(Metric::RefundsAsked);
@@ -69,11 +79,7 @@ impl<S: Payments + Inbox> Refunder<S> {
         // Whatever the answer, look again later: a decline is tried again, a success not applied yet
         // (the worker down) is asked again and published once.
         let delay = Duration::from_secs(backoff_seconds(attempt));
-        if let Err(e) = self
-            .follow_ups
-            .schedule(&HoldExpiry::for_booking(&booking.booking_id), delay)
-            .await
-        {
+        if let Err(e) = self.follow_ups.schedule(&HoldExpiry::for_booking(booking), delay).await {
             warn!(error = %e, "refund follow-up not scheduled");
             return Err(e.into());
         }

@@ -280,6 +280,7 @@ mod tests {
             performance_id: perf(),
             seat_id: seat(id),
             booking_id: BookingId::generate(),
+            user_id: crate::domain::UserId::try_from("u").expect("valid"),
             status: SeatState::Sold,
             locked_until: None,
         }

@@ -145,15 +145,15 @@ impl<S: Bookings + Payments + Settlements + Refunds + Inbox + Performances + Sea
                 .await;
         }
         let locks = self.store.seat_locks(id, Consistency::Strong).await?;
-        let mut bookings: Vec<BookingId> = Vec::new();
+        let mut bookings: Vec<(UserId, BookingId)> = Vec::new();
         for lock in locks {
-            if !bookings.contains(&lock.booking_id) {
-                bookings.push(lock.booking_id);
+            if !bookings.iter().any(|(_, b)| b == &lock.booking_id) {
+                bookings.push((lock.user_id, lock.booking_id));
             }
         }
         let (mut cancelled, mut refunded) = (0u64, 0u64);
-        for booking_id in bookings.iter().take(SHOW_BATCH) {
-            let Some(booking) = self.store.booking(booking_id, Consistency::Strong).await? else {
+        for (user_id, booking_id) in bookings.iter().take(SHOW_BATCH) {
+            let Some(booking) = self.store.booking(user_id, booking_id, Consistency::Strong).await? else {
                 continue;
             };
             let attempt = match booking.status {
@@ -205,7 +205,12 @@ impl<S: Bookings + Payments + Settlements + Refunds + Inbox + Performances + Sea
 
     /// A booking confirmed for a performance that was cancelled meanwhile: cancelled and refunded at once.
     /// One eventually consistent read per confirmation (half a read unit).
-    async fn cancel_if_show_cancelled(&self, booking_id: &BookingId, show: &PerformanceId) -> Result<(), ApplyError> {
+    async fn cancel_if_show_cancelled(
+        &self,
+        user_id: &UserId,
+        booking_id: &BookingId,
+        show: &PerformanceId,
+    ) -> Result<(), ApplyError> {
         let cancelled = self
             .store
             .performance(show, Consistency::Eventual)
@@ -214,7 +219,7 @@ impl<S: Bookings + Payments + Settlements + Refunds + Inbox + Performances + Sea
         if !cancelled {
             return Ok(());
         }
-        let Some(booking) = self.store.booking(booking_id, Consistency::Strong).await? else {
+        let Some(booking) = self.store.booking(user_id, booking_id, Consistency::Strong).await? else {
             return Ok(());
         };
         warn!("confirmed for a cancelled show; cancelled and refunded");
@@ -249,7 +254,7 @@ impl<S: Bookings + Payments + Settlements + Refunds + Inbox + Performances + Sea
         };
         let changed = self
             .store
-            .apply_refund(&event.booking_id, &event.refund_id, &applied, at)
+            .apply_refund(&event.user_id, &event.booking_id, &event.refund_id, &applied, at)
             .await?;
         match (changed, &applied) {
             (true, RefundApplied::Succeeded { .. }) => {
@@ -278,11 +283,20 @@ impl<S: Bookings + Payments + Settlements + Refunds + Inbox + Performances + Sea
     /// success reported for a charge that failed means money taken for a booking that will not get its
     /// seats, which is booked as owed back.
     async fn apply_notification(&self, notification: &StoredNotification) -> Result<(), ApplyError> {
-        let Some(booking) = self
+        // The booking is found by its customer, whom its payment intent names.
+        let intent = self
             .store
-            .booking(&notification.booking_id, Consistency::Strong)
-            .await?
-        else {
+            .payment_intent(&notification.booking_id.payment_intent_id())
+            .await?;
+        let booking = match &intent {
+            Some(intent) => {
+                self.store
+                    .booking(&intent.user_id, &notification.booking_id, Consistency::Strong)
+                    .await?
+            }
+            None => None,
+        };
+        let (Some(booking), Some(intent)) = (booking, intent) else {
             warn!("notification for a booking that does not exist; parked");
             metrics::count(Metric::NotificationsParked);
             let note = format!("PARKED: booking {} does not exist", notification.booking_id);
@@ -291,12 +305,6 @@ impl<S: Bookings + Payments + Settlements + Refunds + Inbox + Performances + Sea
         if notification.notification_type.is_refund() {
             return self.apply_refund_notification(notification, &booking).await;
         }
-        let Some(intent) = self.store.payment_intent(&booking.payment_intent_id).await? else {
-            return Err(ApplyError::Malformed(format!(
-                "booking {} has no payment intent",
-                booking.booking_id
-            )));
-        };
         if let Some(why) = intent.mismatch(&notification.charge_id, &notification.amount) {
             warn!(why = %why, "notification does not match the booking's charge; not applied");
             metrics::count(Metric::NotificationMismatches);
@@ -389,13 +397,7 @@ impl<S: Bookings + Payments + Settlements + Refunds + Inbox + Performances + Sea
                     .unwrap_or_else(|| "REFUND_FAILED".to_owned()),
             )
         };
-        let mut event = RefundEvent::of(
-            &booking.booking_id,
-            refund,
-            refund.attempts + 1,
-            &answer,
-            self.clock.now(),
-        );
+        let mut event = RefundEvent::of(booking, refund, refund.attempts + 1, &answer, self.clock.now());
         event.event_id = notification.event_id.clone();
         self.apply_refund(&event).await
     }
@@ -410,6 +412,7 @@ impl<S: Bookings + Payments + Settlements + Refunds + Inbox + Performances + Sea
         let (applied, target) = if o.succeeded {
             let settlement = Settlement {
                 booking_id: o.booking_id.clone(),
+                user_id: o.user_id.clone(),
                 performance_id: o.performance_id.clone(),
                 seat_ids: o.seat_ids.to_vec(),
                 entries: ledger::capture(o.booking_id, o.amount, o.event_id, at),
@@ -435,7 +438,8 @@ impl<S: Bookings + Payments + Settlements + Refunds + Inbox + Performances + Sea
             Applied::Done => {
                 info!(status = target.as_str(), "booking updated");
                 if o.succeeded {
-                    self.cancel_if_show_cancelled(o.booking_id, o.performance_id).await?;
+                    self.cancel_if_show_cancelled(o.user_id, o.booking_id, o.performance_id)
+                        .await?;
                 }
                 return Ok(());
             }
@@ -449,7 +453,7 @@ impl<S: Bookings + Payments + Settlements + Refunds + Inbox + Performances + Sea
             // Confirmed by this success once, then cancelled by its customer (and refunded): a
             // redelivery, not money taken anew.
             Applied::AlreadyFinal(BookingStatus::Cancelled)
-                if o.succeeded && self.was_captured(o.booking_id).await? =>
+                if o.succeeded && self.was_captured(o.user_id, o.booking_id).await? =>
             {
                 info!("already applied; the booking was confirmed, then cancelled");
                 return Ok(());
@@ -481,11 +485,11 @@ impl<S: Bookings + Payments + Settlements + Refunds + Inbox + Performances + Sea
 
     /// Whether the booking's payment was captured: its refund reverses its capture (a confirmed booking
     /// cancelled later).
-    async fn was_captured(&self, booking: &BookingId) -> Result<bool, ApplyError> {
+    async fn was_captured(&self, user: &UserId, booking: &BookingId) -> Result<bool, ApplyError> {
         let capture = ledger::capture_transaction_id(booking);
         Ok(self
             .store
-            .booking(booking, Consistency::Strong)
+            .booking(user, booking, Consistency::Strong)
             .await?
             .and_then(|b| b.refund)
             .is_some_and(|r| r.reverses == capture))
@@ -499,6 +503,7 @@ impl<S: Bookings + Payments + Settlements + Refunds + Inbox + Performances + Sea
         let reference = o.charge.map_or(o.event_id.as_str(), ChargeId::as_str);
         let entries = ledger::refund_owed(o.booking_id, o.amount, o.event_id, reference, at);
         let owed = RefundOwed {
+            user_id: o.user_id.clone(),
             refund: Refund::new(o.amount.clone(), &entries[0].transaction_id, at),
             entries,
             event_id: o.event_id.clone(),
@@ -506,14 +511,16 @@ impl<S: Bookings + Payments + Settlements + Refunds + Inbox + Performances + Sea
             at,
         };
         // Before the write that asks for the refund: it is followed up whatever happens next.
-        self.refunder.follow_up(o.booking_id, FOLLOW_UP).await?;
+        self.refunder
+            .follow_up_booking(o.user_id, o.booking_id, FOLLOW_UP)
+            .await?;
         if self.store.owe_refund(&owed).await? {
             warn!(note = %owed.note, amount = o.amount.amount, "payment taken for an ended booking; refund owed");
             metrics::count(Metric::RefundsOwed);
         } else {
             info!("refund owed already booked");
         }
-        if let Some(booking) = self.store.booking(o.booking_id, Consistency::Strong).await? {
+        if let Some(booking) = self.store.booking(o.user_id, o.booking_id, Consistency::Strong).await? {
             self.refunder.attempt(&booking).await?;
         }
         Ok(())

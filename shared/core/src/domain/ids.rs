@@ -77,8 +77,10 @@ id_type!(
 );
 
 impl BookingId {
+    /// A new id; ids sort in the order they were made (UUID version 7), so a customer's bookings,
+    /// keyed by id, list newest first without an index.
     pub fn generate() -> Self {
-        Self(uuid::Uuid::new_v4().to_string())
+        Self(uuid::Uuid::now_v7().to_string())
     }
 
     /// Each booking has exactly one payment intent, whose id follows from the booking's.

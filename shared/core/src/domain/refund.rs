@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::payment::PgResult;
-use super::{BookingId, EventId, Money, Timestamp};
+use super::{Booking, BookingId, EventId, Money, Timestamp, UserId};
 
 /// Where a refund stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -107,6 +107,7 @@ pub struct RefundEvent {
     #[serde(rename = "type")]
     pub event_type: RefundEventType,
     pub booking_id: BookingId,
+    pub user_id: UserId,
     pub refund_id: String,
     pub attempt: u32,
     pub amount: Money,
@@ -133,7 +134,7 @@ impl RefundEvent {
         }
     }
 
-    pub fn of(booking: &BookingId, refund: &Refund, attempt: u32, answer: &RefundAnswer, at: Timestamp) -> Self {
+    pub fn of(booking: &Booking, refund: &Refund, attempt: u32, answer: &RefundAnswer, at: Timestamp) -> Self {
         let (event_type, failure_code) = match answer {
             RefundAnswer::Succeeded => (RefundEventType::RefundSucceeded, None),
             RefundAnswer::Declined(code) => (RefundEventType::RefundFailed, Some(code.clone())),
@@ -142,7 +143,8 @@ impl RefundEvent {
         Self {
             event_id: EventId::try_from(id).unwrap_or_else(|_| EventId::generate()),
             event_type,
-            booking_id: booking.clone(),
+            booking_id: booking.booking_id.clone(),
+            user_id: booking.user_id.clone(),
             refund_id: refund.refund_id.clone(),
             attempt,
             amount: refund.amount.clone(),
@@ -181,13 +183,24 @@ mod tests {
         );
         assert_eq!(refund(Some(&pg(1)), 2), RefundAnswer::Succeeded);
         assert_eq!(refund(None, 1), RefundAnswer::Succeeded);
-        let event = RefundEvent::of(
-            &BookingId::try_from("b1").expect("valid"),
-            &asked,
-            2,
-            &RefundAnswer::Succeeded,
-            Timestamp::from_millis(0),
-        );
+        let id = BookingId::try_from("b1").expect("valid");
+        let booking = Booking {
+            payment_intent_id: id.payment_intent_id(),
+            booking_id: id,
+            user_id: UserId::try_from("u").expect("valid"),
+            performance_id: crate::domain::PerformanceId::try_from("p").expect("valid"),
+            quantity: crate::domain::Quantity::try_from(1).expect("valid"),
+            seat_ids: vec![],
+            status: crate::domain::BookingStatus::Cancelled,
+            total: asked.amount.clone(),
+            payment_method: crate::domain::PaymentMethod::CreditCard,
+            created_at: Timestamp::from_millis(0),
+            hold_expires_at: Timestamp::from_millis(0),
+            updated_at: Timestamp::from_millis(0),
+            refund: Some(asked.clone()),
+            seats_counted: false,
+        };
+        let event = RefundEvent::of(&booking, &asked, 2, &RefundAnswer::Succeeded, Timestamp::from_millis(0));
         assert_eq!(event.event_id.as_str(), "evt_re_capture_b1_2");
         assert_eq!(
             (backoff_seconds(1), backoff_seconds(2), backoff_seconds(30)),

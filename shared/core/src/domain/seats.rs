@@ -1,6 +1,6 @@
 //! Seat locks and seat allocation.
 
-use super::{BookingId, PerformanceId, SeatId, SeatState, Timestamp};
+use super::{BookingId, PerformanceId, SeatId, SeatState, Timestamp, UserId};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 
@@ -11,6 +11,8 @@ pub struct SeatLock {
     pub performance_id: PerformanceId,
     pub seat_id: SeatId,
     pub booking_id: BookingId,
+    /// The booking's customer (its bookings are found by customer).
+    pub user_id: UserId,
     pub status: SeatState,
     /// For a `locked` seat, when the lock lapses; a sold seat has none.
     #[serde(default, skip_serializing_if = "Option::is_none", with = "super::optional_millis")]
@@ -257,6 +259,7 @@ mod tests {
             performance_id: PerformanceId::try_from("p").expect("valid"),
             seat_id: SeatId::try_from("A1").expect("valid"),
             booking_id: BookingId::try_from("b").expect("valid"),
+            user_id: UserId::try_from("u").expect("valid"),
             status: SeatState::Locked,
             locked_until: Some(Timestamp::from_millis(1_000)),
         };

@@ -225,7 +225,7 @@ async fn a_declined_refund_shows_failed_and_is_tried_again_until_it_succeeds<S: 
         let booking = BookingId::try_from(id.as_str()).expect("valid");
         app.api
             .expire_holds
-            .expire_when_due(&HoldExpiry::for_booking(&booking))
+            .expire_when_due(&HoldExpiry::for_booking(&app.booking(&booking).await))
             .await
             .expect("followed up");
         wait_for_refund(&app, USER, &id, "succeeded").await;
@@ -251,13 +251,13 @@ async fn a_refunds_answers_delivered_three_times_in_any_order_book_one_reversal<
     let refund = booking.refund.clone().expect("a refund");
     let now = app.clock.now();
     let declined = RefundEvent::of(
-        &booking_id,
+        &booking,
         &refund,
         1,
         &RefundAnswer::Declined("REFUND_DECLINED".to_owned()),
         now,
     );
-    let succeeded = RefundEvent::of(&booking_id, &refund, 2, &RefundAnswer::Succeeded, now);
+    let succeeded = RefundEvent::of(&booking, &refund, 2, &RefundAnswer::Succeeded, now);
     app.store
         .put_event(&succeeded.event_id, &succeeded)
         .await
@@ -296,8 +296,9 @@ async fn a_refund_answer_redelivered_after_a_worker_crash_is_booked_once<S: Test
     .await;
     assert_eq!(cancel(&app, USER, &id).await.0, StatusCode::OK);
     let booking_id = BookingId::try_from(id.as_str()).expect("valid");
-    let refund = app.booking(&booking_id).await.refund.expect("a refund");
-    let answer = RefundEvent::of(&booking_id, &refund, 1, &RefundAnswer::Succeeded, app.clock.now());
+    let booking = app.booking(&booking_id).await;
+    let refund = booking.refund.clone().expect("a refund");
+    let answer = RefundEvent::of(&booking, &refund, 1, &RefundAnswer::Succeeded, app.clock.now());
     // The worker dies after booking the reversal, before the stream learns it: the record comes again.
     for _ in 0..2 {
         app.api
@@ -333,7 +334,7 @@ async fn a_payment_that_succeeded_after_its_booking_ended_is_refunded_once<S: Te
     clock.set(booking.hold_expires_at);
     app.api
         .expire_holds
-        .expire_when_due(&HoldExpiry::for_booking(&id))
+        .expire_when_due(&HoldExpiry::for_booking(&booking))
         .await
         .expect("expired");
     let late = PaymentEvent::of(

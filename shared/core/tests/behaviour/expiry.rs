@@ -119,7 +119,7 @@ async fn a_payment_and_an_expiry_raced_200_times_never_both_win<S: TestStore>(fi
                 app.api.expiries.clone(),
                 ProcessingPolicy::default(),
             );
-            let expiry = HoldExpiry::for_booking(&id);
+            let expiry = HoldExpiry::for_booking(&booking);
             tokio::spawn(async move { expire.expire_when_due(&expiry).await.is_ok() })
         };
         let (paid, expired_ok) = (paying.await.expect("ran"), expiring.await.expect("ran"));

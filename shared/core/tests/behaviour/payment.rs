@@ -76,7 +76,7 @@ async fn a_processing_payment_keeps_its_seats_until_the_gateway_answers() {
     assert_eq!(code, StatusCode::CONFLICT, "a processing payment's seats are not free");
     app.api
         .expire_holds
-        .expire_when_due(&HoldExpiry::for_booking(&booking))
+        .expire_when_due(&HoldExpiry::for_booking(&app.booking(&booking).await))
         .await
         .expect("expiry ran");
     app.wait_for_status(USER, &id, "pending").await;

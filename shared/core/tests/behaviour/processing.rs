@@ -54,7 +54,7 @@ async fn expiry_at<S: TestStore>(app: &TestApp<S>, clock: &ManualClock, id: &Boo
     clock.set(at(seconds));
     app.api
         .expire_holds
-        .expire_when_due(&HoldExpiry::for_booking(id))
+        .expire_when_due(&HoldExpiry::for_booking(&app.booking(id).await))
         .await
         .expect("the expirer ran");
 }

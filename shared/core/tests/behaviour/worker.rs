@@ -161,7 +161,7 @@ async fn a_late_success_for_an_expired_booking_is_booked_as_a_refund_owed_not_ap
     clock.set(booking.hold_expires_at);
     app.api
         .expire_holds
-        .expire_when_due(&HoldExpiry::for_booking(&id))
+        .expire_when_due(&HoldExpiry::for_booking(&booking))
         .await
         .expect("expired");
     // A success event the gateway delivered itself (as a webhook will), after the hold lapsed.

@@ -8,8 +8,8 @@ use super::MemoryStore;
 
 #[async_trait]
 impl Bookings for MemoryStore {
-    async fn booking(&self, id: &BookingId, _: Consistency) -> Result<Option<Booking>, StoreError> {
-        Ok(self.state().bookings.get(id).cloned())
+    async fn booking(&self, user: &UserId, id: &BookingId, _: Consistency) -> Result<Option<Booking>, StoreError> {
+        Ok(self.state().bookings.get(id).filter(|b| &b.user_id == user).cloned())
     }
 
     async fn bookings_of(&self, user: &UserId, limit: usize) -> Result<Vec<Booking>, StoreError> {

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use ticketing_core::domain::refund::RefundStatus;
-use ticketing_core::domain::{BookingId, BookingStatus, SeatState, Timestamp};
+use ticketing_core::domain::{BookingId, BookingStatus, SeatState, Timestamp, UserId};
 use ticketing_core::ports::{Applied, Cancellation, RefundApplied, Refunds, StoreError};
 
 use super::MemoryStore;
@@ -54,6 +54,7 @@ impl Refunds for MemoryStore {
 
     async fn apply_refund(
         &self,
+        user: &UserId,
         booking: &BookingId,
         refund_id: &str,
         applied: &RefundApplied,
@@ -63,6 +64,7 @@ impl Refunds for MemoryStore {
         let open = state
             .bookings
             .get(booking)
+            .filter(|b| &b.user_id == user)
             .and_then(|b| b.refund.as_ref())
             .filter(|r| r.refund_id == refund_id && r.status != RefundStatus::Succeeded)
             .map(|r| r.attempts);

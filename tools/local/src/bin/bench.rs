@@ -391,6 +391,7 @@ async fn fill(
                 performance_id: PerformanceId::try_from(performance)?,
                 seat_id: SeatId::try_from(seat.as_str())?,
                 booking_id: booking.clone(),
+                user_id: UserId::try_from("bench_fill")?,
                 status: SeatState::Sold,
                 locked_until: None,
             };
