@@ -1,12 +1,12 @@
 //! Where a booking's seats come from: what this process has seen of the hall. A booking takes the first
 //! block of seats this process saw free and sends its hold straight away; a refusal says which seats
-//! were taken, and by what (the refused locks as they stand), and the next attempt chooses again from
-//! what it now knows, the rows of the refused seats forgotten (read again when next needed). Once
-//! refused, the process knows it sells in a crowd: for a while its bookings take a random block among
-//! the first rows with room, so that concurrent clients rarely want the same. What a row read showed is
-//! trusted for [`ROW_TTL_MILLIS`]. The table is read only for what the process has not
-//! seen: rows it never read, one at a time until one has a free block; and, before the seats a request
-//! needs are said to be sold out, the whole hall again (seats freed since, lapsed holds).
+//! were taken, and by what (the refused locks as they stand), and the rows of the refused seats are
+//! read again when next needed. Once refused, the process knows it sells in a crowd: for a while it
+//! books in a home row of its own, chosen at random among the rows not known to be full, at a random
+//! block of it, so that concurrent processes rarely want the same seats; when its home row is full it
+//! chooses another. What a row read showed is trusted for [`ROW_TTL_MILLIS`]. The table is read only for
+//! what the process has not seen (a row at a time), and, before the seats a request needs are said to
+//! be sold out, the whole hall again (seats freed since, lapsed holds).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -17,11 +17,7 @@ use crate::domain::seats::{self, SeatLock};
 use crate::domain::{PerformanceId, SeatId, Timestamp};
 use crate::ports::{Consistency, SeatLocks, StoreError, TakenSeat};
 
-/// In a crowd, of the rows with a free block, the random block is taken among this many, in hall
-/// order: the hall still fills from the front, and concurrent bookings spread over enough blocks.
-const SPREAD_ROWS: usize = 4;
-
-/// How long after a refusal this process's bookings of the performance spread.
+/// How long after a refusal this process books the performance in a home row of its own.
 const CROWD_MILLIS: i64 = 30_000;
 
 /// How long the free seats a row read showed are trusted.
@@ -35,20 +31,53 @@ pub(crate) struct Halls(Mutex<HashMap<PerformanceId, Seen>>);
 struct Seen {
     /// Every seat seen: `None` free, or its lock, as last seen.
     seats: HashMap<SeatId, Option<SeatLock>>,
-    /// When each row was read; a row refused since is forgotten.
+    /// When each row was read; a row refused in since is forgotten.
     rows: HashMap<String, Timestamp>,
-    /// Until when bookings spread, after a refusal.
+    /// Until when the process books in its home row, after a refusal.
     crowd_until: Option<Timestamp>,
+    /// The row it books in meanwhile.
+    home: Option<String>,
+}
+
+impl Seen {
+    fn fresh(&self, row: &str, now: Timestamp) -> bool {
+        self.rows
+            .get(row)
+            .is_some_and(|read| now.as_millis().saturating_sub(read.as_millis()) < ROW_TTL_MILLIS)
+    }
+
+    /// The aligned blocks of `quantity` seats of `row` seen free, none of `refused`.
+    fn blocks<'a>(&self, row: &'a [SeatId], quantity: usize, refused: &HashSet<SeatId>) -> Vec<&'a [SeatId]> {
+        let taken: HashSet<&SeatId> = row
+            .iter()
+            .filter(|s| refused.contains(*s) || !self.seats.get(*s).is_some_and(Option::is_none))
+            .collect();
+        seats::aligned_blocks(row, &taken, quantity)
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+}
+
+/// What the process's knowledge of a hall points to.
+#[derive(Debug, PartialEq, Eq)]
+enum Next<'a> {
+    /// Seats to hold.
+    Block(Vec<SeatId>),
+    /// A row to read first.
+    Read(&'a [SeatId]),
+    /// Every row seen, none with room as far as the process knows.
+    Nothing,
+}
+
+fn random<T>(items: &[T]) -> Option<&T> {
+    (!items.is_empty()).then(|| &items[rand::rng().random_range(0..items.len())])
 }
 
 impl Halls {
     fn with<T>(&self, performance: &PerformanceId, f: impl FnOnce(&mut Seen) -> T) -> T {
         let mut halls = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         f(halls.entry(performance.clone()).or_default())
-    }
-
-    fn in_crowd(&self, performance: &PerformanceId, now: Timestamp) -> bool {
-        self.with(performance, |seen| seen.crowd_until.is_some_and(|until| now < until))
     }
 
     /// What a read at `now` found: the seats of `seats` without a lock are free.
@@ -73,8 +102,9 @@ impl Halls {
         });
     }
 
-    /// A hold refused: the refused seats' locks as the store told them. A seat refused without one
-    /// (a lapsed hold whose booking may still be paid) goes into `refused`, for this request.
+    /// A hold refused at `now`: the refused seats' locks as the store told them. A seat refused
+    /// without one (a lapsed hold whose booking may still be paid) goes into `refused`, for this
+    /// request.
     pub(crate) fn refused(
         &self,
         performance: &PerformanceId,
@@ -85,7 +115,7 @@ impl Halls {
         self.with(performance, |seen| {
             seen.crowd_until = Some(Timestamp::from_millis(now.as_millis().saturating_add(CROWD_MILLIS)));
             for seat in taken {
-                // Others sell in this row: what this process saw of it is stale.
+                // Others book in this row: what this process saw of it is stale.
                 seen.rows.remove(seat.seat_id.row());
                 match seat.lock {
                     Some(lock) => {
@@ -99,28 +129,58 @@ impl Halls {
         });
     }
 
-    /// The seats of `hall` this process saw free as of `now`, none of `refused`.
-    fn free_seats<'a>(
+    /// Where `quantity` seats of `hall` are to be found, as this process knows it at `now`: outside a
+    /// crowd, the first block of the first row with room (reading a row not seen only when no seen
+    /// row has room); in a crowd, a random block of the home row.
+    fn next<'a>(
         &self,
         performance: &PerformanceId,
         hall: &'a [SeatId],
+        quantity: usize,
         refused: &HashSet<SeatId>,
         now: Timestamp,
-    ) -> Free<'a> {
+    ) -> Next<'a> {
         self.with(performance, |seen| {
-            let mut free = Free::default();
-            for seat in hall {
-                let fresh = seen
-                    .rows
-                    .get(seat.row())
-                    .is_some_and(|read| now.as_millis().saturating_sub(read.as_millis()) < ROW_TTL_MILLIS);
-                if !fresh {
-                    free.unseen_rows.insert(seat.row());
-                } else if seen.seats.get(seat).is_some_and(Option::is_none) && !refused.contains(seat) {
-                    free.seats.insert(seat);
+            let crowd = seen.crowd_until.is_some_and(|until| now < until);
+            let mut unseen: Vec<&'a [SeatId]> = Vec::new();
+            let mut with_room: Vec<(&'a [SeatId], Vec<&'a [SeatId]>)> = Vec::new();
+            for row in hall.chunk_by(|a, b| a.row() == b.row()) {
+                let name = row[0].row();
+                let home = seen.home.as_deref() == Some(name);
+                if !seen.fresh(name, now) {
+                    if crowd && home {
+                        return Next::Read(row);
+                    }
+                    unseen.push(row);
+                    continue;
+                }
+                let blocks = seen.blocks(row, quantity, refused);
+                match blocks.first() {
+                    None => {}
+                    Some(first) if !crowd => return Next::Block(first.to_vec()),
+                    Some(_) if home => {
+                        return random(&blocks).map_or(Next::Nothing, |block| Next::Block(block.to_vec()))
+                    }
+                    Some(_) => with_room.push((row, blocks)),
                 }
             }
-            free
+            if !crowd {
+                return unseen.first().map_or(Next::Nothing, |row| Next::Read(row));
+            }
+            // A new home, at random among the rows not known to be full.
+            let rooms: Vec<&[SeatId]> = with_room
+                .iter()
+                .map(|(row, _)| *row)
+                .chain(unseen.iter().copied())
+                .collect();
+            let Some(home) = random(&rooms) else {
+                return Next::Nothing;
+            };
+            seen.home = Some(home[0].row().to_owned());
+            match with_room.iter().find(|(row, _)| row == home) {
+                Some((_, blocks)) => random(blocks).map_or(Next::Nothing, |block| Next::Block(block.to_vec())),
+                None => Next::Read(home),
+            }
         })
     }
 
@@ -132,12 +192,6 @@ impl Halls {
                 .collect()
         })
     }
-}
-
-#[derive(Default)]
-struct Free<'a> {
-    seats: HashSet<&'a SeatId>,
-    unseen_rows: HashSet<&'a str>,
 }
 
 /// The seats a booking may take: those of a performance, or of one of its sections, in hall order.
@@ -170,32 +224,27 @@ pub(crate) async fn find_seats<S: SeatLocks + ?Sized>(
     now: Timestamp,
 ) -> Result<(SeatChoice, usize), StoreError> {
     let mut reads = 0;
-    let crowd = halls.in_crowd(hall.performance, now);
     loop {
-        let free = halls.free_seats(hall.performance, hall.seats, refused, now);
-        let not_free: HashSet<&SeatId> = hall.seats.iter().filter(|s| !free.seats.contains(s)).collect();
-        if let Some(seats) = free_block(hall.seats, &not_free, quantity, crowd) {
-            return Ok((
-                SeatChoice::Found {
-                    seats,
-                    replaces: vec![],
-                },
-                reads,
-            ));
+        match halls.next(hall.performance, hall.seats, quantity, refused, now) {
+            Next::Block(seats) => {
+                return Ok((
+                    SeatChoice::Found {
+                        seats,
+                        replaces: vec![],
+                    },
+                    reads,
+                ))
+            }
+            Next::Read(row) => {
+                let Some((first, last)) = seats::key_range(row) else {
+                    break;
+                };
+                let locks = store.seat_locks_between(hall.performance, first, last).await?;
+                reads += 1;
+                halls.saw(hall.performance, row, &locks, now);
+            }
+            Next::Nothing => break,
         }
-        // The first row this process has not seen, if any.
-        let Some(row) = seats::rows(hall.seats)
-            .into_iter()
-            .find(|row| row.first().is_some_and(|s| free.unseen_rows.contains(s.row())))
-        else {
-            break;
-        };
-        let Some((first, last)) = seats::key_range(row) else {
-            break;
-        };
-        let locks = store.seat_locks_between(hall.performance, first, last).await?;
-        reads += 1;
-        halls.saw(hall.performance, row, &locks, now);
     }
     // Every row seen, none with a free block as far as this process knows: the whole hall, afresh.
     let locks = store.seat_locks(hall.performance, Consistency::Strong).await?;
@@ -209,17 +258,11 @@ pub(crate) async fn find_seats<S: SeatLocks + ?Sized>(
         .map(|l| &l.seat_id)
         .chain(refused.iter())
         .collect();
-    let mut random = |n: usize| {
-        if crowd {
-            rand::rng().random_range(0..n.max(1))
-        } else {
-            0
-        }
-    };
+    let mut first = |_: usize| 0;
     // Seats with no lock at all come first: a lapsed lock is free, but its booking may have been paid a
     // moment before it lapsed, and taking it over costs more writes.
-    let chosen = seats::allocate(hall.seats, &locked, quantity, &mut random)
-        .or_else(|| seats::allocate(hall.seats, &taken, quantity, &mut random));
+    let chosen = seats::allocate(hall.seats, &locked, quantity, &mut first)
+        .or_else(|| seats::allocate(hall.seats, &taken, quantity, &mut first));
     let choice = match chosen {
         Some(seats) => {
             let replaces = locks.into_iter().filter(|l| seats.contains(&l.seat_id)).collect();
@@ -232,30 +275,10 @@ pub(crate) async fn find_seats<S: SeatLocks + ?Sized>(
     Ok((choice, reads))
 }
 
-/// The first of the aligned blocks of free seats; in a crowd, a random one of those of the first
-/// [`SPREAD_ROWS`] rows that have one.
-fn free_block(hall: &[SeatId], taken: &HashSet<&SeatId>, quantity: usize, crowd: bool) -> Option<Vec<SeatId>> {
-    let rows = if crowd { SPREAD_ROWS } else { 1 };
-    let blocks: Vec<&[SeatId]> = seats::aligned_blocks(hall, taken, quantity)
-        .into_iter()
-        .take(rows)
-        .flatten()
-        .collect();
-    if blocks.is_empty() {
-        return None;
-    }
-    let pick = if crowd {
-        rand::rng().random_range(0..blocks.len())
-    } else {
-        0
-    };
-    Some(blocks[pick].to_vec())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{BookingId, SeatState};
+    use crate::domain::{BookingId, SeatState, UserId};
 
     fn seat(id: &str) -> SeatId {
         SeatId::try_from(id).expect("valid")
@@ -280,72 +303,104 @@ mod tests {
             performance_id: perf(),
             seat_id: seat(id),
             booking_id: BookingId::generate(),
-            user_id: crate::domain::UserId::try_from("u").expect("valid"),
+            user_id: UserId::try_from("u").expect("valid"),
             status: SeatState::Sold,
             locked_until: None,
         }
     }
 
-    #[test]
-    fn a_block_is_taken_among_the_first_rows_with_room_and_never_over_a_seen_lock() {
-        let hall = hall(&["A", "B", "C", "D", "E", "F"], 4);
-        let halls = Halls::default();
-        halls.saw(&perf(), &hall, &[lock("A2")], at(0));
-        for _ in 0..200 {
-            let free = halls.free_seats(&perf(), &hall, &HashSet::new(), at(1));
-            let taken: HashSet<&SeatId> = hall.iter().filter(|s| !free.seats.contains(s)).collect();
-            let block = free_block(&hall, &taken, 2, true).expect("room");
-            assert!(!block.contains(&seat("A2")));
-            assert!(
-                !block[0].row().starts_with(['E', 'F']),
-                "only the first rows with room: {block:?}"
-            );
-            // Aligned: a run's blocks start at its first seat, two by two.
-            assert!(
-                ["A3", "B1", "B3", "C1", "C3", "D1", "D3"].contains(&block[0].as_str()),
-                "{block:?}"
-            );
+    fn taken(id: &str) -> TakenSeat {
+        TakenSeat {
+            seat_id: seat(id),
+            lock: Some(lock(id)),
         }
     }
 
     #[test]
-    fn outside_a_crowd_the_first_block_is_taken() {
+    fn outside_a_crowd_the_first_aligned_block_of_the_first_row_with_room_is_taken() {
         let hall = hall(&["A", "B"], 4);
-        let taken: HashSet<&SeatId> = [&hall[0]].into_iter().collect();
-        assert_eq!(free_block(&hall, &taken, 2, false), Some(vec![seat("A2"), seat("A3")]));
+        let halls = Halls::default();
+        halls.saw(&perf(), &hall, &[lock("A1")], at(0));
+        let none = HashSet::new();
+        assert_eq!(
+            halls.next(&perf(), &hall, 2, &none, at(1)),
+            Next::Block(vec![seat("A2"), seat("A3")])
+        );
+        halls.saw(&perf(), &hall, &[lock("A2"), lock("A3")], at(2));
+        assert_eq!(
+            halls.next(&perf(), &hall, 2, &none, at(3)),
+            Next::Block(vec![seat("B1"), seat("B2")]),
+            "A4 alone is too narrow"
+        );
     }
 
     #[test]
-    fn unseen_rows_are_not_free_and_a_refusal_teaches_the_lock() {
+    fn a_row_not_seen_or_past_its_time_is_read_first() {
         let hall = hall(&["A", "B"], 2);
         let halls = Halls::default();
-        halls.saw(&perf(), &hall[..2], &[], at(0));
-        let free = halls.free_seats(&perf(), &hall, &HashSet::new(), at(1));
-        assert_eq!(free.seats.len(), 2);
-        assert_eq!(free.unseen_rows, HashSet::from(["B"]));
-        // Past its time, a row read is no longer trusted.
-        let stale = halls.free_seats(&perf(), &hall, &HashSet::new(), at(ROW_TTL_MILLIS));
-        assert!(stale.seats.is_empty());
+        let none = HashSet::new();
+        assert_eq!(halls.next(&perf(), &hall, 2, &none, at(0)), Next::Read(&hall[..2]));
+        halls.saw(&perf(), &hall[..2], &[lock("A1")], at(0));
+        assert_eq!(halls.next(&perf(), &hall, 2, &none, at(1)), Next::Read(&hall[2..]));
+        halls.saw(&perf(), &hall[2..], &[], at(1));
+        assert_eq!(
+            halls.next(&perf(), &hall, 2, &none, at(2)),
+            Next::Block(vec![seat("B1"), seat("B2")])
+        );
+        assert_eq!(
+            halls.next(&perf(), &hall, 2, &none, at(ROW_TTL_MILLIS + 1)),
+            Next::Read(&hall[..2]),
+            "trusted for a while only"
+        );
+    }
+
+    #[test]
+    fn in_a_crowd_a_process_books_in_a_home_row_and_reads_it_again_after_a_refusal() {
+        let hall = hall(&["A", "B", "C", "D", "E", "F"], 8);
+        let halls = Halls::default();
+        halls.saw(&perf(), &hall, &[], at(0));
+        let mut refused = HashSet::new();
+        halls.refused(&perf(), vec![taken("A1")], &mut refused, at(1));
+        assert!(refused.is_empty(), "the refusal told the lock");
+        // Row A read again: every row is known, and a home is chosen among those with room.
+        halls.saw(&perf(), &hall[..8], &[lock("A1")], at(1));
+        let Next::Block(first) = halls.next(&perf(), &hall, 2, &refused, at(2)) else {
+            panic!("a block of a home row");
+        };
+        let home = first[0].row().to_owned();
+        for _ in 0..20 {
+            match halls.next(&perf(), &hall, 2, &refused, at(3)) {
+                Next::Block(block) => {
+                    assert_eq!(block[0].row(), home, "the same home row");
+                    assert_eq!(block.len(), 2);
+                }
+                other => panic!("a block of the home row, got {other:?}"),
+            }
+        }
+        // Refused in its home row: the row is read again before the next block.
+        let refused_seat = format!("{home}3");
+        halls.refused(&perf(), vec![taken(&refused_seat)], &mut refused, at(4));
+        match halls.next(&perf(), &hall, 2, &refused, at(5)) {
+            Next::Read(row) => assert_eq!(row[0].row(), home),
+            other => panic!("the home row read again, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_seat_refused_without_its_lock_is_kept_out_for_the_request() {
+        let hall = hall(&["A"], 2);
+        let halls = Halls::default();
+        halls.saw(&perf(), &hall, &[], at(0));
         let mut refused = HashSet::new();
         halls.refused(
             &perf(),
-            vec![
-                TakenSeat {
-                    seat_id: seat("A1"),
-                    lock: Some(lock("A1")),
-                },
-                TakenSeat {
-                    seat_id: seat("A2"),
-                    lock: None,
-                },
-            ],
+            vec![TakenSeat {
+                seat_id: seat("A2"),
+                lock: None,
+            }],
             &mut refused,
-            at(0),
+            at(1),
         );
-        assert!(halls.in_crowd(&perf(), at(1)));
-        let free = halls.free_seats(&perf(), &hall, &refused, at(1));
-        assert!(free.seats.is_empty());
-        assert!(free.unseen_rows.contains("A"), "a row refused in is read again");
         assert_eq!(refused, HashSet::from([seat("A2")]));
     }
 }

@@ -144,36 +144,30 @@ fn two_rows_of_four() -> Catalog {
     Catalog::from_json(json).expect("catalog")
 }
 
+/// The catalog loaded into a new store, and a process booking over it.
 async fn service(
     clock: Arc<dyn Clock>,
-    queue: Arc<CountingQueue>,
+    queue: Arc<dyn ExpiryQueue>,
 ) -> (Arc<CountingReads>, CreateBooking<CountingReads>) {
     let store = Arc::new(CountingReads::default());
     load_catalog(store.as_ref(), &two_rows_of_four(), clock.now())
         .await
         .expect("loaded");
-    let performances = Arc::new(PerformanceCache::new(
-        store.clone(),
-        clock.clone(),
-        Duration::from_secs(60),
-    ));
-    let service = CreateBooking::new(store.clone(), performances, clock, HoldPolicy::default(), queue);
-    (store, service)
+    (store.clone(), service_over(store, clock, queue))
 }
 
-/// Another process over the same store: what it has seen is its own.
-async fn service_over(
+/// A process over `store`: what it has seen is its own.
+fn service_over(
     store: Arc<CountingReads>,
     clock: Arc<dyn Clock>,
-) -> (Arc<CountingReads>, CreateBooking<CountingReads>) {
+    queue: Arc<dyn ExpiryQueue>,
+) -> CreateBooking<CountingReads> {
     let performances = Arc::new(PerformanceCache::new(
         store.clone(),
         clock.clone(),
         Duration::from_secs(60),
     ));
-    let queue: Arc<CountingQueue> = Arc::default();
-    let service = CreateBooking::new(store.clone(), performances, clock, HoldPolicy::default(), queue);
-    (store, service)
+    CreateBooking::new(store, performances, clock, HoldPolicy::default(), queue)
 }
 
 async fn book_two(service: &CreateBooking<CountingReads>) -> Result<Vec<String>, FlowError> {
@@ -211,7 +205,7 @@ fn blocks_of(row: &str, first: &[String], second: &[String]) -> bool {
 #[tokio::test]
 async fn a_booking_reads_only_rows_its_process_has_not_seen() {
     let clock = Arc::new(ManualClock::at(Timestamp::from_millis(1_000_000)));
-    let (store, service) = service(clock.clone(), Arc::default()).await;
+    let (store, service) = service(clock.clone(), Arc::new(CountingQueue::default())).await;
     // Nothing seen yet: row A is read, and one of its blocks taken.
     let first = book_two(&service).await.expect("booked");
     assert_eq!(store.reads(), (1, 0));
@@ -240,19 +234,21 @@ async fn a_booking_reads_only_rows_its_process_has_not_seen() {
 #[tokio::test]
 async fn a_seat_taken_behind_the_process_s_back_is_refused_and_its_row_read_again() {
     let clock = Arc::new(ManualClock::at(Timestamp::from_millis(1_000_000)));
-    let (store, service) = service(clock.clone(), Arc::default()).await;
+    let (store, service) = service(clock.clone(), Arc::new(CountingQueue::default())).await;
     let first = book_two(&service).await.expect("booked");
     assert_eq!(store.reads(), (1, 0));
     // Another process holds the other block of row A.
-    let (_, other) = service_over(store.clone(), clock.clone()).await;
+    let other = service_over(store.clone(), clock.clone(), Arc::new(CountingQueue::default()));
     let taken = book_two(&other).await.expect("booked");
     assert!(blocks_of("A", &first, &taken), "{first:?} {taken:?}");
     store.reads();
     // This process still thinks it free: its hold is refused (with the lock that took it), so what it
-    // saw of row A is stale: row A is read again, found full, and row B read and booked.
+    // saw of row A is stale, and it now books in a home row of its own, chosen at random among the rows
+    // not known to be full: row B at once, or row A read again, found full, then row B.
     let third = book_two(&service).await.expect("booked");
     assert!(third[0].starts_with('B'), "{third:?}");
-    assert_eq!(store.reads(), (2, 0));
+    let (rows, halls) = store.reads();
+    assert!((1..=2).contains(&rows) && halls == 0, "{rows} row reads, {halls} hall reads");
 }
 
 /// A queue that never takes a message.
@@ -267,23 +263,7 @@ impl ExpiryQueue for DownQueue {
 
 #[tokio::test]
 async fn a_hold_whose_expiry_cannot_be_sent_is_withdrawn() {
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let store = Arc::new(CountingReads::default());
-    load_catalog(store.as_ref(), &two_rows_of_four(), clock.now())
-        .await
-        .expect("loaded");
-    let performances = Arc::new(PerformanceCache::new(
-        store.clone(),
-        clock.clone(),
-        Duration::from_secs(60),
-    ));
-    let service = CreateBooking::new(
-        store.clone(),
-        performances,
-        clock,
-        HoldPolicy::default(),
-        Arc::new(DownQueue),
-    );
+    let (store, service) = service(Arc::new(SystemClock), Arc::new(DownQueue)).await;
     assert!(matches!(book_two(&service).await, Err(FlowError::Queue(_))));
     let perf = PerformanceId::try_from("small").expect("valid");
     assert!(

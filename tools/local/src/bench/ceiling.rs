@@ -78,6 +78,7 @@ async fn one(client: &Client, tables: &Tables, performance: &str, n: u64) -> Res
     client
         .get_item()
         .table_name(&tables.bookings)
+        .key("userId", s("ceiling_user"))
         .key("bookingId", s(&id))
         .consistent_read(true)
         .send()

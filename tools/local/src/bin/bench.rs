@@ -267,10 +267,11 @@ async fn item_sizes(
                 let now = client
                     .get_item()
                     .table_name(&t.table)
-                    .set_key(Some(key))
+                    .set_key(Some(key.clone()))
                     .consistent_read(true)
                     .send()
-                    .await?;
+                    .await
+                    .map_err(|e| format!("reading {} {key:?}: {e:?}", t.table))?;
                 now.item.map_or(0, |item| {
                     item_size(&item.iter().map(|(k, v)| (k.clone(), typed_json(v))).collect())
                 })
