@@ -248,7 +248,10 @@ async fn a_seat_taken_behind_the_process_s_back_is_refused_and_its_row_read_agai
     let third = book_two(&service).await.expect("booked");
     assert!(third[0].starts_with('B'), "{third:?}");
     let (rows, halls) = store.reads();
-    assert!((1..=2).contains(&rows) && halls == 0, "{rows} row reads, {halls} hall reads");
+    assert!(
+        (1..=2).contains(&rows) && halls == 0,
+        "{rows} row reads, {halls} hall reads"
+    );
 }
 
 /// A queue that never takes a message.

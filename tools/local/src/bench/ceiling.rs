@@ -30,30 +30,43 @@ fn item(pairs: &[(&str, AttributeValue)]) -> HashMap<String, AttributeValue> {
     pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect()
 }
 
-/// One booking's minimal sequence: hold, read, pay.
+/// One booking's minimal sequence: hold, read, pay. The items carry the attributes the application's
+/// do (and so are about as large), written under the same conditions.
 async fn one(client: &Client, tables: &Tables, performance: &str, n: u64) -> Result<(), Error> {
-    let id = format!("ceiling-{n}-{}", uuid::Uuid::new_v4().simple());
+    let id = uuid::Uuid::now_v7().to_string();
     let intent = format!("pi_{id}");
-    let now = AttributeValue::N("1800000000000".to_owned());
+    let user = "ceiling_user";
+    let until = AttributeValue::N("1800000600000".to_owned());
+    let at = || s("2026-11-25T00:00:00.000Z");
+    let money = || {
+        AttributeValue::M(item(&[
+            ("amount", AttributeValue::N("60000".to_owned())),
+            ("currency", s("KRW")),
+        ]))
+    };
+    let seat_ids = || AttributeValue::L(vec![s(format!("A{n}")), s(format!("B{n}"))]);
     let booking = item(&[
         ("bookingId", s(&id)),
-        ("userId", s("ceiling_user")),
+        ("userId", s(user)),
         ("performanceId", s(performance)),
+        ("quantity", AttributeValue::N("2".to_owned())),
+        ("seatIds", seat_ids()),
         ("status", s("pending")),
-        (
-            "seatIds",
-            AttributeValue::L(vec![s(format!("A{n}")), s(format!("B{n}"))]),
-        ),
-        ("createdAt", s("2026-11-25T00:00:00.000Z")),
-        ("holdExpiresAt", now.clone()),
+        ("total", money()),
+        ("paymentMethod", s("CREDIT_CARD")),
+        ("paymentIntentId", s(&intent)),
+        ("createdAt", at()),
+        ("holdExpiresAt", at()),
+        ("updatedAt", at()),
     ]);
     let lock = |seat: String| {
         item(&[
             ("performanceId", s(performance)),
             ("seatId", s(seat)),
             ("bookingId", s(&id)),
+            ("userId", s(user)),
             ("status", s("locked")),
-            ("lockedUntil", now.clone()),
+            ("lockedUntil", until.clone()),
         ])
     };
     let hold = vec![
@@ -62,8 +75,14 @@ async fn one(client: &Client, tables: &Tables, performance: &str, n: u64) -> Res
             &tables.payment_intents,
             item(&[
                 ("paymentIntentId", s(&intent)),
+                ("bookingId", s(&id)),
+                ("userId", s(user)),
+                ("amount", money()),
+                ("paymentMethod", s("CREDIT_CARD")),
                 ("status", s("pending")),
-                ("holdExpiresAt", now.clone()),
+                ("holdExpiresAt", until.clone()),
+                ("createdAt", at()),
+                ("updatedAt", at()),
             ]),
             "paymentIntentId",
         )?,
@@ -78,18 +97,26 @@ async fn one(client: &Client, tables: &Tables, performance: &str, n: u64) -> Res
     client
         .get_item()
         .table_name(&tables.bookings)
-        .key("userId", s("ceiling_user"))
+        .key("userId", s(user))
         .key("bookingId", s(&id))
         .consistent_read(true)
         .send()
         .await?;
+    let pg = AttributeValue::M(item(&[
+        ("isSuccess", AttributeValue::Bool(true)),
+        ("failureCode", AttributeValue::Null(true)),
+        ("processedAt", at()),
+        ("refundDeclines", AttributeValue::N("0".to_owned())),
+    ]));
     let update = Update::builder()
         .table_name(&tables.payment_intents)
         .key("paymentIntentId", s(&intent))
-        .update_expression("SET #status = :to")
-        .condition_expression("#status = :pending AND holdExpiresAt > :now")
+        .update_expression("SET #status = :to, pgMockData = :pg, updatedAt = :at")
+        .condition_expression("#status = :pending AND holdExpiresAt > :now AND attribute_not_exists(seatsReleasedAt)")
         .expression_attribute_names("#status", "status")
         .expression_attribute_values(":to", s("succeeded"))
+        .expression_attribute_values(":pg", pg)
+        .expression_attribute_values(":at", at())
         .expression_attribute_values(":pending", s("pending"))
         .expression_attribute_values(":now", AttributeValue::N("1".to_owned()))
         .build()?;
@@ -98,9 +125,17 @@ async fn one(client: &Client, tables: &Tables, performance: &str, n: u64) -> Res
         put(
             &tables.events,
             item(&[
-                ("eventId", s(format!("evt_{id}"))),
+                ("eventId", s(format!("evt_{}", uuid::Uuid::new_v4().simple()))),
                 ("type", s("PAYMENT_SUCCEEDED")),
                 ("bookingId", s(&id)),
+                ("userId", s(user)),
+                ("paymentIntentId", s(&intent)),
+                ("performanceId", s(performance)),
+                ("seatIds", seat_ids()),
+                ("amount", money()),
+                ("failureCode", AttributeValue::Null(true)),
+                ("occurredAt", at()),
+                ("source", s("pg-simulator")),
             ]),
             "eventId",
         )?,

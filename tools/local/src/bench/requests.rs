@@ -66,9 +66,14 @@ impl Request {
 }
 
 /// The interceptor: attach it to a DynamoDB client's configuration; [`RequestLog::take`] hands the
-/// requests made since the last take.
+/// requests made since the last take. Outside [`RequestLog::detailed`] it records each request's
+/// operation and whether it was refused only, without reading the bodies: the load runs measure the
+/// application, not the log.
 #[derive(Clone, Debug, Default)]
-pub struct RequestLog(Arc<Mutex<Vec<Request>>>);
+pub struct RequestLog {
+    requests: Arc<Mutex<Vec<Request>>>,
+    detailed: Arc<std::sync::atomic::AtomicBool>,
+}
 
 /// The request part, kept in the request's own config bag until its answer arrives.
 #[derive(Debug)]
@@ -80,7 +85,16 @@ impl Storable for Sent {
 
 impl RequestLog {
     pub fn take(&self) -> Vec<Request> {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()))
+        std::mem::take(&mut *self.requests.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Whether the items of each request (and of each answer) are recorded too.
+    pub fn detailed(&self, on: bool) {
+        self.detailed.store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn is_detailed(&self) -> bool {
+        self.detailed.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
@@ -105,6 +119,7 @@ impl Intercept for RequestLog {
         let body: Value = request
             .body()
             .bytes()
+            .filter(|_| self.is_detailed())
             .and_then(|b| serde_json::from_slice(b).ok())
             .unwrap_or(Value::Null);
         let sent = Request {
@@ -129,9 +144,11 @@ impl Intercept for RequestLog {
         };
         let mut request = sent.clone();
         let response = context.response();
+        // A refusal's type is in its body (small); an answer's items are read only in detail.
         let answer: Value = response
             .body()
             .bytes()
+            .filter(|_| self.is_detailed() || !response.status().is_success())
             .and_then(|b| serde_json::from_slice(b).ok())
             .unwrap_or(Value::Null);
         if response.status().is_success() {
@@ -141,7 +158,7 @@ impl Intercept for RequestLog {
             request.refused =
                 kind.ends_with("TransactionCanceledException") || kind.ends_with("ConditionalCheckFailedException");
         }
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(request);
+        self.requests.lock().unwrap_or_else(|p| p.into_inner()).push(request);
         Ok(())
     }
 }
