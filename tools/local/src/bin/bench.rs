@@ -813,7 +813,7 @@ async fn main() -> Result<(), Error> {
     let cores = std::thread::available_parallelism().map_or(0, usize::from);
     let date = SystemClock.now().to_rfc3339();
     let document = format!(
-        "# Benchmarks\n\nMachine: {cores} cores ({machine}); DynamoDB Local 3.3.1 in memory on the same machine.\nDate: {date}.\nCommand: `make bench` (the bench binary built in release).\n\n{report}\n{CHANGES}"
+        "# Benchmarks\n\nMachine: {cores} cores ({machine}); DynamoDB Local 3.3.1 in memory on the same machine.\nDate: {date}.\nCommand: `make bench` (the bench and the host builds in the `fast` profile, the functions for Lambda in the release profile).\n\n{report}\n{CHANGES}"
     );
     std::fs::write(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../BENCHMARKS.md"),
