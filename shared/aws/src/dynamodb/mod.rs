@@ -3,7 +3,6 @@
 //! in-memory store of `ticketing-testkit` keeps the same contract with the same file names.
 
 mod bookings;
-mod capacity;
 mod expr;
 mod holds;
 mod inbox;
@@ -15,17 +14,12 @@ mod scan;
 mod settlements;
 mod tx;
 
-use std::sync::Arc;
-
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
-use aws_sdk_dynamodb::types::{ConsumedCapacity, ReturnConsumedCapacity};
 use aws_sdk_dynamodb::Client;
 use serde::de::DeserializeOwned;
 use ticketing_core::domain::seats::SeatLock;
 use ticketing_core::ports::{Consistency, StoreError};
 
-use capacity::Access;
-pub use capacity::{CapacityLog, Consumed};
 use expr::{from_item, Item};
 
 /// The table names, from the environment (see `template.yaml`), with the local defaults.
@@ -87,22 +81,11 @@ impl Tables {
 pub struct DynamoStore {
     client: Client,
     tables: Tables,
-    capacity: Option<Arc<CapacityLog>>,
 }
 
 impl DynamoStore {
     pub fn new(client: Client, tables: Tables) -> Self {
-        Self {
-            client,
-            tables,
-            capacity: None,
-        }
-    }
-
-    /// Records every request of the booking path, with the capacity DynamoDB reports for it.
-    pub fn with_capacity_log(mut self, log: Arc<CapacityLog>) -> Self {
-        self.capacity = Some(log);
-        self
+        Self { client, tables }
     }
 
     pub fn client(&self) -> &Client {
@@ -111,22 +94,6 @@ impl DynamoStore {
 
     pub fn tables(&self) -> &Tables {
         &self.tables
-    }
-
-    fn report_capacity(&self) -> Option<ReturnConsumedCapacity> {
-        self.capacity.as_ref().map(|_| ReturnConsumedCapacity::Indexes)
-    }
-
-    fn log_read(&self, operation: &'static str, consumed: &[ConsumedCapacity]) {
-        if let Some(log) = &self.capacity {
-            log.push(operation, Access::Read, consumed);
-        }
-    }
-
-    fn log_write(&self, operation: &'static str, consumed: &[ConsumedCapacity]) {
-        if let Some(log) = &self.capacity {
-            log.push(operation, Access::Write, consumed);
-        }
     }
 
     async fn get<T: DeserializeOwned>(
@@ -141,11 +108,9 @@ impl DynamoStore {
             .table_name(table)
             .set_key(Some(key))
             .consistent_read(consistency == Consistency::Strong)
-            .set_return_consumed_capacity(self.report_capacity())
             .send()
             .await
             .map_err(unavailable)?;
-        self.log_read("GetItem", out.consumed_capacity.as_slice());
         out.item.map(from_item).transpose()
     }
 
@@ -154,13 +119,11 @@ impl DynamoStore {
         let mut pages = query
             .table_name(&self.tables.occupied_seats)
             .consistent_read(consistency == Consistency::Strong)
-            .set_return_consumed_capacity(self.report_capacity())
             .into_paginator()
             .send();
         let mut locks = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(unavailable)?;
-            self.log_read("Query", page.consumed_capacity.as_slice());
             for item in page.items.unwrap_or_default() {
                 locks.push(from_item(item)?);
             }

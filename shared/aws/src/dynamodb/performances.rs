@@ -121,12 +121,8 @@ impl Performances for DynamoStore {
             .expression_attribute_values(":locked", AttributeValue::Bool(true))
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":layout", version(layout_version))
-            .set_return_consumed_capacity(self.report_capacity())
             .send()
             .await;
-        if let Ok(out) = &update {
-            self.log_write("UpdateItem", out.consumed_capacity.as_slice());
-        }
         conditional(update)
     }
 

@@ -8,7 +8,7 @@ use ticketing_core::domain::refund::RefundStatus;
 use ticketing_core::domain::{Booking, BookingId, BookingStatus, SeatId, SeatState, Timestamp, UserId};
 use ticketing_core::ports::{Applied, Cancellation, RefundApplied, Refunds, StoreError};
 
-use super::expr::{booking_key, built, conditional, from_item, n, put_ledger, s, seat_key, to_item, user_seats_key};
+use super::expr::{booking_key, built, conditional, from_item, n, put_ledger, s, seat_key, to_item};
 use super::keys::complete_key_item;
 use super::tx::{Cancelled, Tx};
 use super::DynamoStore;
@@ -61,15 +61,10 @@ impl Refunds for DynamoStore {
             );
         }
         if c.counted {
-            let count = built(
-                Update::builder()
-                    .table_name(&self.tables.user_seats)
-                    .set_key(Some(user_seats_key(&c.user_id, &c.performance_id)))
-                    .update_expression("ADD seats :minus")
-                    .expression_attribute_values(":minus", n(-i64::try_from(c.seat_ids.len()).unwrap_or(0)))
-                    .build(),
-            )?;
-            tx.push(Part::UserSeats, TransactWriteItem::builder().update(count).build());
+            tx.push(
+                Part::UserSeats,
+                self.uncount_item(&c.user_id, &c.performance_id, c.seat_ids.len())?,
+            );
         }
         if let Some(completion) = &c.idempotency {
             tx.push(Part::Key, complete_key_item(&self.tables, completion)?);

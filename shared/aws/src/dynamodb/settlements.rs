@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, Delete, TransactWriteItem, Update};
 use ticketing_core::domain::{
-    Booking, BookingId, BookingStatus, EventId, IntentStatus, PaymentIntentId, SeatId, SeatState, Timestamp, UserId,
+    Booking, BookingId, BookingStatus, EventId, IntentStatus, PaymentIntentId, PerformanceId, SeatId, SeatState,
+    Timestamp, UserId,
 };
 use ticketing_core::ports::{Applied, RefundOwed, Release, Settlement, Settlements, StoreError};
 
@@ -92,15 +93,10 @@ impl Settlements for DynamoStore {
             }
             // The booking's seats leave its user's count, all of them (some may have gone to others).
             if r.counted {
-                let count = built(
-                    Update::builder()
-                        .table_name(&self.tables.user_seats)
-                        .set_key(Some(user_seats_key(&r.user_id, &r.performance_id)))
-                        .update_expression("ADD seats :minus")
-                        .expression_attribute_values(":minus", n(-i64::try_from(r.seat_ids.len()).unwrap_or(0)))
-                        .build(),
-                )?;
-                tx.push(Part::UserSeats, TransactWriteItem::builder().update(count).build());
+                tx.push(
+                    Part::UserSeats,
+                    self.uncount_item(&r.user_id, &r.performance_id, r.seat_ids.len())?,
+                );
             }
             if let Some(completion) = &r.idempotency {
                 tx.push(Part::Key, complete_key_item(&self.tables, completion)?);
@@ -212,6 +208,24 @@ impl DynamoStore {
     /// Moves a booking to `to` from `pending` (a settlement or a release: the booking's payment is
     /// decided); on refusal, returns the old item. With `lapsed_by`, the booking's hold must also have
     /// lapsed by then.
+    /// Takes `seats` seats off `user`'s count for `performance` (a release, a cancellation).
+    pub(super) fn uncount_item(
+        &self,
+        user: &UserId,
+        performance: &PerformanceId,
+        seats: usize,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let update = built(
+            Update::builder()
+                .table_name(&self.tables.user_seats)
+                .set_key(Some(user_seats_key(user, performance)))
+                .update_expression("ADD seats :minus")
+                .expression_attribute_values(":minus", n(-i64::try_from(seats).unwrap_or(0)))
+                .build(),
+        )?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
     pub(super) fn booking_transition(
         &self,
         user: &UserId,

@@ -111,14 +111,10 @@ impl DynamoStore {
             .client
             .transact_write_items()
             .set_transact_items(Some(tx.items.clone()))
-            .set_return_consumed_capacity(self.report_capacity())
             .send()
             .await
         {
-            Ok(out) => {
-                self.log_write("TransactWriteItems", out.consumed_capacity());
-                Ok(())
-            }
+            Ok(_) => Ok(()),
             Err(SdkError::ServiceError(e)) => match e.into_err() {
                 TransactWriteItemsError::TransactionCanceledException(c) => {
                     let reasons = c.cancellation_reasons.unwrap_or_default();
