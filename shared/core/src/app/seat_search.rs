@@ -3,10 +3,12 @@
 //! were taken, and by what (the refused locks as they stand), and the rows of the refused seats are
 //! read again when next needed. Once refused, the process knows it sells in a crowd: for a while it
 //! books in a home row of its own, chosen at random among the rows not known to be full, at a random
-//! block of it, so that concurrent processes rarely want the same seats; when its home row is full it
-//! chooses another. What a row read showed is trusted for [`ROW_TTL_MILLIS`]. The table is read only for
-//! what the process has not seen (a row at a time), and, before the seats a request needs are said to
-//! be sold out, the whole hall again (seats freed since, lapsed holds).
+//! block of it, so that concurrent processes rarely want the same seats; when its home row is full, or
+//! it is refused there (another process books in it too), it moves to another. What a row read showed
+//! is trusted for [`ROW_TTL_MILLIS`]. The table is read only for what the process has not seen (a row
+//! at a time), and, before the seats a request needs are said to be sold out, the whole hall again
+//! (seats freed since, lapsed holds). Each row's count of seats seen free lets a search pass over full
+//! rows without looking at their seats: a booking costs the same CPU in an empty hall and a full one.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -31,6 +33,9 @@ pub(crate) struct Halls(Mutex<HashMap<PerformanceId, Seen>>);
 struct Seen {
     /// Every seat seen: `None` free, or its lock, as last seen.
     seats: HashMap<SeatId, Option<SeatLock>>,
+    /// How many seats of each row are in `seats` as free: a row with fewer than a booking needs is
+    /// passed over without looking at its seats.
+    free: HashMap<String, usize>,
     /// When each row was read; a row refused in since is forgotten.
     rows: HashMap<String, Timestamp>,
     /// Until when the process books in its home row, after a refusal.
@@ -44,6 +49,27 @@ impl Seen {
         self.rows
             .get(row)
             .is_some_and(|read| now.as_millis().saturating_sub(read.as_millis()) < ROW_TTL_MILLIS)
+    }
+
+    /// Records what `seat` was seen as (`None`: free), keeping its row's count of free seats.
+    fn set(&mut self, seat: SeatId, state: Option<SeatLock>) {
+        let free = state.is_none();
+        let row = seat.row().to_owned();
+        let was_free = self.seats.insert(seat, state).map(|before| before.is_none());
+        if was_free == Some(free) {
+            return;
+        }
+        let count = self.free.entry(row).or_default();
+        if free {
+            *count += 1;
+        } else if was_free == Some(true) {
+            *count = count.saturating_sub(1);
+        }
+    }
+
+    /// Whether `row` may hold `quantity` free seats, by its count alone.
+    fn may_have_room(&self, row: &str, quantity: usize) -> bool {
+        self.free.get(row).is_some_and(|free| *free >= quantity)
     }
 
     /// The aligned blocks of `quantity` seats of `row` seen free, none of `refused`.
@@ -83,12 +109,15 @@ impl Halls {
     /// What a read at `now` found: the seats of `seats` without a lock are free.
     fn saw(&self, performance: &PerformanceId, seats: &[SeatId], locks: &[SeatLock], now: Timestamp) {
         self.with(performance, |seen| {
-            for seat in seats {
-                seen.seats.insert(seat.clone(), None);
-                seen.rows.insert(seat.row().to_owned(), now);
+            for row in seats.chunk_by(|a, b| a.row() == b.row()) {
+                seen.rows.insert(row[0].row().to_owned(), now);
+            }
+            let locked: HashSet<&SeatId> = locks.iter().map(|l| &l.seat_id).collect();
+            for seat in seats.iter().filter(|seat| !locked.contains(seat)) {
+                seen.set(seat.clone(), None);
             }
             for lock in locks {
-                seen.seats.insert(lock.seat_id.clone(), Some(lock.clone()));
+                seen.set(lock.seat_id.clone(), Some(lock.clone()));
             }
         });
     }
@@ -97,7 +126,7 @@ impl Halls {
     pub(crate) fn held(&self, performance: &PerformanceId, locks: &[SeatLock]) {
         self.with(performance, |seen| {
             for lock in locks {
-                seen.seats.insert(lock.seat_id.clone(), Some(lock.clone()));
+                seen.set(lock.seat_id.clone(), Some(lock.clone()));
             }
         });
     }
@@ -118,9 +147,7 @@ impl Halls {
                 // Others book in this row: what this process saw of it is stale.
                 seen.rows.remove(seat.seat_id.row());
                 match seat.lock {
-                    Some(lock) => {
-                        seen.seats.insert(seat.seat_id, Some(lock));
-                    }
+                    Some(lock) => seen.set(seat.seat_id, Some(lock)),
                     None => {
                         refused.insert(seat.seat_id);
                     }
@@ -140,47 +167,58 @@ impl Halls {
         refused: &HashSet<SeatId>,
         now: Timestamp,
     ) -> Next<'a> {
+        let rows = || hall.chunk_by(|a, b| a.row() == b.row());
         self.with(performance, |seen| {
             let crowd = seen.crowd_until.is_some_and(|until| now < until);
-            let mut unseen: Vec<&'a [SeatId]> = Vec::new();
-            let mut with_room: Vec<(&'a [SeatId], Vec<&'a [SeatId]>)> = Vec::new();
-            for row in hall.chunk_by(|a, b| a.row() == b.row()) {
-                let name = row[0].row();
-                let home = seen.home.as_deref() == Some(name);
-                if !seen.fresh(name, now) {
-                    if crowd && home {
-                        return Next::Read(row);
-                    }
-                    unseen.push(row);
-                    continue;
-                }
-                let blocks = seen.blocks(row, quantity, refused);
-                match blocks.first() {
-                    None => {}
-                    Some(first) if !crowd => return Next::Block(first.to_vec()),
-                    Some(_) if home => {
-                        return random(&blocks).map_or(Next::Nothing, |block| Next::Block(block.to_vec()))
-                    }
-                    Some(_) => with_room.push((row, blocks)),
-                }
-            }
             if !crowd {
-                return unseen.first().map_or(Next::Nothing, |row| Next::Read(row));
+                let mut unseen = None;
+                for row in rows() {
+                    let name = row[0].row();
+                    if !seen.fresh(name, now) {
+                        unseen = unseen.or(Some(row));
+                    } else if seen.may_have_room(name, quantity) {
+                        if let Some(first) = seen.blocks(row, quantity, refused).first() {
+                            return Next::Block(first.to_vec());
+                        }
+                    }
+                }
+                return unseen.map_or(Next::Nothing, Next::Read);
             }
-            // A new home, at random among the rows not known to be full.
-            let rooms: Vec<&[SeatId]> = with_room
-                .iter()
-                .map(|(row, _)| *row)
-                .chain(unseen.iter().copied())
-                .collect();
-            let Some(home) = random(&rooms) else {
+            // The home row while it is known (a refusal in it makes it unknown: another process books
+            // there too) and has room.
+            let home = seen
+                .home
+                .as_deref()
+                .and_then(|home| rows().find(|row| row[0].row() == home));
+            if let Some(row) = home.filter(|row| seen.fresh(row[0].row(), now)) {
+                if let Some(block) = random(&seen.blocks(row, quantity, refused)) {
+                    return Next::Block(block.to_vec());
+                }
+            }
+            // A new home, at random among the other rows not known to be full: processes that met in a
+            // row part, rather than read it again and keep meeting there.
+            let candidates = |others: bool| -> Vec<&'a [SeatId]> {
+                rows()
+                    .filter(|row| !others || Some(*row) != home)
+                    .filter(|row| {
+                        let name = row[0].row();
+                        !seen.fresh(name, now)
+                            || seen.may_have_room(name, quantity) && !seen.blocks(row, quantity, refused).is_empty()
+                    })
+                    .collect()
+            };
+            let mut rooms = candidates(true);
+            if rooms.is_empty() {
+                rooms = candidates(false);
+            }
+            let Some(home) = random(&rooms).copied() else {
                 return Next::Nothing;
             };
             seen.home = Some(home[0].row().to_owned());
-            match with_room.iter().find(|(row, _)| row == home) {
-                Some((_, blocks)) => random(blocks).map_or(Next::Nothing, |block| Next::Block(block.to_vec())),
-                None => Next::Read(home),
+            if !seen.fresh(home[0].row(), now) {
+                return Next::Read(home);
             }
+            random(&seen.blocks(home, quantity, refused)).map_or(Next::Nothing, |block| Next::Block(block.to_vec()))
         })
     }
 
@@ -355,7 +393,7 @@ mod tests {
     }
 
     #[test]
-    fn in_a_crowd_a_process_books_in_a_home_row_and_reads_it_again_after_a_refusal() {
+    fn in_a_crowd_a_process_books_in_a_home_row_and_moves_after_a_refusal_in_it() {
         let hall = hall(&["A", "B", "C", "D", "E", "F"], 8);
         let halls = Halls::default();
         halls.saw(&perf(), &hall, &[], at(0));
@@ -377,13 +415,37 @@ mod tests {
                 other => panic!("a block of the home row, got {other:?}"),
             }
         }
-        // Refused in its home row: the row is read again before the next block.
+        // Refused in its home row: another process books there; this one moves to another row (every
+        // other row is known, with room), without reading.
         let refused_seat = format!("{home}3");
         halls.refused(&perf(), vec![taken(&refused_seat)], &mut refused, at(4));
-        match halls.next(&perf(), &hall, 2, &refused, at(5)) {
-            Next::Read(row) => assert_eq!(row[0].row(), home),
-            other => panic!("the home row read again, got {other:?}"),
-        }
+        let Next::Block(moved) = halls.next(&perf(), &hall, 2, &refused, at(5)) else {
+            panic!("a block of another known row");
+        };
+        let new_home = moved[0].row().to_owned();
+        assert_ne!(new_home, home, "a new home");
+        assert!(matches!(halls.next(&perf(), &hall, 2, &refused, at(6)), Next::Block(b) if b[0].row() == new_home));
+    }
+
+    #[test]
+    fn in_a_crowd_the_last_row_with_room_is_read_again_after_a_refusal() {
+        let hall = hall(&["A", "B"], 4);
+        let halls = Halls::default();
+        halls.saw(&perf(), &hall, &[lock("B1"), lock("B2"), lock("B3"), lock("B4")], at(0));
+        let mut refused = HashSet::new();
+        halls.refused(&perf(), vec![taken("A1")], &mut refused, at(1));
+        assert_eq!(halls.next(&perf(), &hall, 2, &refused, at(2)), Next::Read(&hall[..4]));
+        halls.saw(&perf(), &hall[..4], &[lock("A1")], at(2));
+        let Next::Block(block) = halls.next(&perf(), &hall, 2, &refused, at(3)) else {
+            panic!("a block of row A");
+        };
+        assert_eq!(block, vec![seat("A2"), seat("A3")]);
+        halls.refused(&perf(), vec![taken("A2")], &mut refused, at(4));
+        assert_eq!(
+            halls.next(&perf(), &hall, 2, &refused, at(5)),
+            Next::Read(&hall[..4]),
+            "no other row has room"
+        );
     }
 
     #[test]
