@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use ticketing_aws::dynamodb::Tables;
 
-use super::Error;
+use super::{Error, Throughput};
 
 fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
@@ -148,17 +148,19 @@ async fn one(client: &Client, tables: &Tables, performance: &str, n: u64) -> Res
     Ok(())
 }
 
-/// Bookings per second that `clients` concurrent clients reach issuing only the minimal sequence, each
-/// on the performance `performance` (distinct seats: no conflicts).
+/// The bookings `clients` concurrent clients complete issuing only the minimal sequence for
+/// `duration`, each on the performance `performance` (distinct seats: no conflicts; a performance
+/// name serves one run), timed until the last client's last booking is done.
 pub async fn ceiling(
     client: &Client,
     tables: &Tables,
     performance: &str,
     clients: usize,
     duration: Duration,
-) -> Result<f64, Error> {
+) -> Result<Throughput, Error> {
     let counter = Arc::new(AtomicU64::new(0));
-    let until = Instant::now() + duration;
+    let started = Instant::now();
+    let until = started + duration;
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..clients {
         let (client, tables, counter) = (client.clone(), tables.clone(), Arc::clone(&counter));
@@ -172,9 +174,12 @@ pub async fn ceiling(
             Ok::<u64, Error>(done)
         });
     }
-    let mut total = 0u64;
+    let mut bookings = 0u64;
     while let Some(joined) = tasks.join_next().await {
-        total += joined??;
+        bookings += joined??;
     }
-    Ok(total as f64 / duration.as_secs_f64())
+    Ok(Throughput {
+        bookings,
+        seconds: started.elapsed().as_secs_f64(),
+    })
 }
