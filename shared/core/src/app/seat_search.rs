@@ -373,6 +373,26 @@ mod tests {
     }
 
     #[test]
+    fn each_row_counts_the_seats_seen_free_through_reads_holds_and_refusals() {
+        let hall = hall(&["A", "B"], 4);
+        let halls = Halls::default();
+        let free = |row: &str| halls.with(&perf(), |seen| seen.free.get(row).copied().unwrap_or(0));
+        halls.saw(&perf(), &hall, &[lock("A1")], at(0));
+        assert_eq!((free("A"), free("B")), (3, 4));
+        halls.held(&perf(), &[lock("A2"), lock("A3")]);
+        halls.held(&perf(), &[lock("A2")]);
+        assert_eq!(free("A"), 1, "a seat counted once");
+        halls.refused(&perf(), vec![taken("B1")], &mut HashSet::new(), at(1));
+        assert_eq!(free("B"), 3);
+        halls.saw(&perf(), &hall[..4], &[], at(2));
+        assert_eq!(free("A"), 4, "a read frees what it finds unlocked");
+        assert!(
+            halls.with(&perf(), |seen| !seen.may_have_room("C", 1)),
+            "a row never seen"
+        );
+    }
+
+    #[test]
     fn a_row_not_seen_or_past_its_time_is_read_first() {
         let hall = hall(&["A", "B"], 2);
         let halls = Halls::default();
