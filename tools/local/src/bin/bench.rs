@@ -732,9 +732,10 @@ async fn main() -> Result<(), Error> {
         report,
         "\n### On sale: {crowd} clients on one performance\n\n\
          The same loop, every client (each its own process) booking the same 5,000-seat performance from\n\
-         the moment it goes on sale, for {} s (in turns with the ceiling, as above). A hold refused because a seat was taken meanwhile is a\n\
-         conflict; the process then books in a home row of its own (chosen at random among the rows not\n\
-         known to be full), moves to another after a refusal in it, and retries.\n\n\
+         the moment it goes on sale, for {} s (in turns with the ceiling, as above). A hold refused\n\
+         because a seat was taken meanwhile is a conflict; the process then books in a home row of its\n\
+         own (chosen at random among the rows not known to be full), moves to another after a refusal\n\
+         in it, and retries.\n\n\
          | bookings/s (application) | bookings/s (SDK ceiling, C = {crowd}) | ratio | hold transactions per booking | conflicts per booking | seat-lock reads per booking | DynamoDB requests per booking |\n\
          |---|---|---|---|---|---|---|\n\
          | {:.1} | {:.1} | {:.0} % | {:.2} | {:.3} | {:.3} | {:.2} |\n",
