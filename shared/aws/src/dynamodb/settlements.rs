@@ -205,9 +205,6 @@ impl DynamoStore {
 }
 
 impl DynamoStore {
-    /// Moves a booking to `to` from `pending` (a settlement or a release: the booking's payment is
-    /// decided); on refusal, returns the old item. With `lapsed_by`, the booking's hold must also have
-    /// lapsed by then.
     /// Takes `seats` seats off `user`'s count for `performance` (a release, a cancellation).
     pub(super) fn uncount_item(
         &self,
@@ -226,6 +223,9 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
+    /// Moves a booking to `to` from `pending` (a settlement or a release: the booking's payment is
+    /// decided); on refusal, returns the old item. With `lapsed_by`, the booking's hold must also have
+    /// lapsed by then.
     pub(super) fn booking_transition(
         &self,
         user: &UserId,

@@ -54,17 +54,21 @@ impl Seen {
     /// Records what `seat` was seen as (`None`: free), keeping its row's count of free seats.
     fn set(&mut self, seat: SeatId, state: Option<SeatLock>) {
         let free = state.is_none();
-        let row = seat.row().to_owned();
-        let was_free = self.seats.insert(seat, state).map(|before| before.is_none());
-        if was_free == Some(free) {
-            return;
+        let was_free = self.seats.get(&seat).map(Option::is_none);
+        if was_free != Some(free) {
+            // The row's name is stored once per row, not per seat seen.
+            if !self.free.contains_key(seat.row()) {
+                self.free.insert(seat.row().to_owned(), 0);
+            }
+            if let Some(count) = self.free.get_mut(seat.row()) {
+                if free {
+                    *count += 1;
+                } else if was_free == Some(true) {
+                    *count = count.saturating_sub(1);
+                }
+            }
         }
-        let count = self.free.entry(row).or_default();
-        if free {
-            *count += 1;
-        } else if was_free == Some(true) {
-            *count = count.saturating_sub(1);
-        }
+        self.seats.insert(seat, state);
     }
 
     /// Whether `row` may hold `quantity` free seats, by its count alone.

@@ -56,7 +56,7 @@ async fn one(client: &Client, tables: &Tables, performance: &str, n: u64) -> Res
         ("paymentMethod", s("CREDIT_CARD")),
         ("paymentIntentId", s(&intent)),
         ("createdAt", at()),
-        ("holdExpiresAt", at()),
+        ("holdExpiresAt", until.clone()),
         ("updatedAt", at()),
     ]);
     let lock = |seat: String| {

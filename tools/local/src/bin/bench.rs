@@ -709,12 +709,11 @@ async fn main() -> Result<(), Error> {
             requests.len() as f64 / run.bookings as f64
         )?;
     }
-    let onsale = "bench_2".to_owned();
     let crowd = *LEVELS.last().unwrap_or(&32);
     log.take();
     let (run, ceiling) = against_ceiling(
         &clients_of(crowd),
-        &vec![onsale.clone(); crowd],
+        &vec!["bench_2".to_owned(); crowd],
         (&sdk_only, &tables),
         "ceiling_onsale",
     )
