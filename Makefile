@@ -6,7 +6,7 @@
 #   make lint          cfn-lint and sam validate --lint of template.yaml, rustfmt, clippy with warnings as errors
 #   make smoke         both local servers started for real and driven end to end, then schemathesis
 #   make audit         the ledger audit over the DynamoDB tables the environment names (make dev prints how)
-#   make redrive       the events stream's dead letters applied again (make dev prints how)
+#   make redrive       a stream's dead letters (events or bookings) applied again (make dev prints how)
 #   make bench         cost, throughput, latency, cold start and memory on DynamoDB Local -> BENCHMARKS.md
 #   make build-lambda  the functions' release binaries for Lambda (arm64), as sam build makes them
 #   make sam-local     the API served by sam local start-api on PORT, the functions in Docker (installs Docker)

@@ -126,6 +126,8 @@ check "expire-holds (no such booking)" "$(invoke ExpireHoldsFunction events/expi
 with_booking "$booking" events/expire-holds.json "$work/expire.json"
 check "expire-holds (a paid booking)" "$(invoke ExpireHoldsFunction "$work/expire.json")" \
   'a["batchItemFailures"] == []'
+check "schedule-expiries (a new booking's expiry sent)" "$(invoke ScheduleExpiriesFunction events/schedule-expiries.json)" \
+  'a["batchItemFailures"] == []'
 check "process-events (no such booking)" "$(invoke ProcessEventsFunction events/process-events.json)" \
   'len(a["batchItemFailures"]) == 1'
 unpaid=$(invoke CreateBookingFunction events/create-booking.json)

@@ -24,8 +24,8 @@ use std::time::Duration;
 
 use ticketing_core::app::{
     CancelBooking, CancelPolicy, CreateBooking, ExecutePayment, ExpireHolds, Gateway, HoldPolicy, ListBookings,
-    ManagePerformances, PerformanceCache, ProcessingPolicy, ReceiveWebhook, Refunder, SeatMap, SettleEvents,
-    WebhookSecret, DEFAULT_CATALOG_TTL,
+    ManagePerformances, PerformanceCache, ProcessingPolicy, ReceiveWebhook, Refunder, ScheduleExpiries, SeatMap,
+    SettleEvents, WebhookSecret, DEFAULT_CATALOG_TTL,
 };
 use ticketing_core::catalog::{Catalog, CatalogError};
 use ticketing_core::domain::SystemClock;
@@ -315,7 +315,6 @@ pub async fn create_booking() -> Result<CreateBooking<DynamoStore>, ConfigError>
         Aws::performances(&store)?,
         Arc::new(SystemClock),
         hold_policy()?,
-        aws.expiries()?,
     ))
 }
 
@@ -383,6 +382,12 @@ pub async fn receive_webhook() -> Result<ReceiveWebhook<DynamoStore>, ConfigErro
 pub async fn settle_events() -> Result<SettleEvents<DynamoStore>, ConfigError> {
     let aws = Aws::from_env().await;
     Ok(SettleEvents::new(aws.store(), Arc::new(SystemClock), aws.expiries()?))
+}
+
+/// `schedule-expiries`' service: onto the delay queue named by `HOLD_EXPIRY_QUEUE_URL`.
+pub async fn schedule_expiries() -> Result<ScheduleExpiries, ConfigError> {
+    let aws = Aws::from_env().await;
+    Ok(ScheduleExpiries::new(aws.expiries()?, Arc::new(SystemClock)))
 }
 
 /// `expire-holds`' service.

@@ -42,6 +42,10 @@ pub enum Metric {
     RefundsDeclined,
     /// How old an event is when the worker applies it: the stream's and the worker's delay.
     WorkerLag,
+    /// Hold expiries put on the delay queue, one per booking written.
+    ExpiriesScheduled,
+    /// How old a booking is when its expiry is sent: the bookings stream's and the scheduler's delay.
+    ExpiryLag,
 }
 
 impl Metric {
@@ -65,12 +69,14 @@ impl Metric {
             Self::RefundsSucceeded => "RefundsSucceeded",
             Self::RefundsDeclined => "RefundsDeclined",
             Self::WorkerLag => "WorkerLag",
+            Self::ExpiriesScheduled => "ExpiriesScheduled",
+            Self::ExpiryLag => "ExpiryLag",
         }
     }
 
     pub fn unit(self) -> &'static str {
         match self {
-            Self::WorkerLag => "Milliseconds",
+            Self::WorkerLag | Self::ExpiryLag => "Milliseconds",
             _ => "Count",
         }
     }

@@ -437,6 +437,12 @@ impl HoldExpiry {
 /// SQS delays a message by at most 15 minutes; a longer hold is re-enqueued for the rest.
 pub const MAX_DELAY: Duration = Duration::from_secs(900);
 
+/// The delay of a message due at `due`: none if it is due already, at most [`MAX_DELAY`].
+pub fn delay_until(due: Timestamp, now: Timestamp) -> Duration {
+    let millis = u64::try_from(due.as_millis().saturating_sub(now.as_millis())).unwrap_or(0);
+    Duration::from_millis(millis).min(MAX_DELAY)
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("could not schedule the hold's expiry: {0}")]
 pub struct QueueError(pub String);
@@ -446,6 +452,16 @@ pub struct QueueError(pub String);
 pub trait ExpiryQueue: Send + Sync {
     /// Delivers `expiry` to the expirer after `delay` (at most [`MAX_DELAY`]), never before it.
     async fn schedule(&self, expiry: &HoldExpiry, delay: Duration) -> Result<(), QueueError>;
+
+    /// [`ExpiryQueue::schedule`] for each expiry, one result per expiry, in order. A queue that takes
+    /// many messages at once sends them together (SQS: ten per request).
+    async fn schedule_all(&self, expiries: &[(HoldExpiry, Duration)]) -> Vec<Result<(), QueueError>> {
+        let mut results = Vec::with_capacity(expiries.len());
+        for (expiry, delay) in expiries {
+            results.push(self.schedule(expiry, *delay).await);
+        }
+        results
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -10,8 +10,8 @@ use ticketing_aws::config::{self, ConfigError, LOCAL_WEBHOOK_SECRET};
 use ticketing_aws::http::{self, ApiError, AuthMode};
 use ticketing_core::app::{
     load_catalog, CancelBooking, CancelPolicy, CreateBooking, ExecutePayment, ExpireHolds, Gateway, HoldPolicy,
-    ListBookings, ManagePerformances, PerformanceCache, ProcessingPolicy, ReceiveWebhook, Refunder, SeatMap,
-    SettleEvents, WebhookSecret,
+    ListBookings, ManagePerformances, PerformanceCache, ProcessingPolicy, ReceiveWebhook, Refunder, ScheduleExpiries,
+    SeatMap, SettleEvents, WebhookSecret,
 };
 use ticketing_core::domain::{Clock, SystemClock};
 use ticketing_core::ports::{
@@ -58,6 +58,8 @@ pub struct LocalApi<S> {
     pub receive_webhook: ReceiveWebhook<S>,
     pub settle_events: SettleEvents<S>,
     pub expire_holds: ExpireHolds<S>,
+    /// Fed by the bookings stream (`mapping::run_scheduler` in process).
+    pub schedule_expiries: ScheduleExpiries,
     pub manage_performances: ManagePerformances<S>,
     pub cancel_booking: CancelBooking<S>,
     /// The expiry queue the services share (the in-process expirer re-enqueues through it).
@@ -82,13 +84,7 @@ impl<S: ApiStore> LocalApi<S> {
         } = parts;
         let performances = Arc::new(PerformanceCache::new(store.clone(), clock.clone(), catalog_ttl));
         Self {
-            create_booking: CreateBooking::new(
-                store.clone(),
-                performances.clone(),
-                clock.clone(),
-                policy,
-                expiries.clone(),
-            ),
+            create_booking: CreateBooking::new(store.clone(), performances.clone(), clock.clone(), policy),
             execute_payment: ExecutePayment::new(store.clone(), clock.clone(), gateway, processing),
             list_bookings: ListBookings::new(store.clone()),
             seat_map: SeatMap::new(store.clone(), performances.clone(), clock.clone()),
@@ -102,6 +98,7 @@ impl<S: ApiStore> LocalApi<S> {
                 Refunder::new(store.clone(), clock.clone(), expiries.clone()),
                 cancel,
             ),
+            schedule_expiries: ScheduleExpiries::new(expiries.clone(), clock.clone()),
             expire_holds: ExpireHolds::new(store, clock, expiries.clone(), processing),
             expiries,
             auth,

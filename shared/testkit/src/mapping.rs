@@ -1,6 +1,6 @@
 //! The DynamoDB Streams event source mapping on one machine: records shaped exactly as Lambda gets
 //! them, a mapping that batches and retries as `template.yaml` configures the real one (reporting
-//! given-up records to a dead-letter destination), and the in-memory store's stream as a shard.
+//! given-up records to a dead-letter destination), and the in-memory store's streams as shards.
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -10,13 +10,13 @@ use async_trait::async_trait;
 use aws_lambda_events::event::dynamodb::{Event, EventRecord, StreamRecord, StreamViewType};
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use serde_dynamo::{AttributeValue, Item};
-use ticketing_aws::events::process_stream;
-use ticketing_core::app::SettleEvents;
+use ticketing_aws::events::{process_stream, schedule_expiries};
+use ticketing_core::app::{ScheduleExpiries, SettleEvents};
 use ticketing_core::domain::{Clock, SystemClock, Timestamp};
 use ticketing_core::ports::{Bookings, Inbox, Payments, Performances, Refunds, SeatLocks, Settlements};
 use tracing::{error, warn};
 
-use crate::memory::{MemoryStore, StreamedItem};
+use crate::memory::{MemoryStore, Streamed, StreamedItem};
 
 /// Where stream records say they come from.
 #[derive(Clone, Debug)]
@@ -286,29 +286,50 @@ pub async fn run_mapping_with_dead_letters<R, D, F>(
     }
 }
 
-/// The in-memory store's change stream as a shard.
+/// One of the in-memory store's change streams as a shard.
 pub struct MemoryShard<'a> {
     store: &'a MemoryStore,
+    table: Streamed,
     source: StreamSource,
     checkpoint: u64,
 }
 
 impl<'a> MemoryShard<'a> {
-    pub fn new(store: &'a MemoryStore) -> Self {
+    /// The events table's stream, from its start.
+    pub fn events(store: &'a MemoryStore) -> Self {
+        Self::new(store, Streamed::Events)
+    }
+
+    /// The bookings table's stream (its inserts), from its start.
+    pub fn bookings(store: &'a MemoryStore) -> Self {
+        Self::new(store, Streamed::Bookings)
+    }
+
+    fn new(store: &'a MemoryStore, table: Streamed) -> Self {
+        let name = match table {
+            Streamed::Events => "events",
+            Streamed::Bookings => "bookings",
+        };
         Self {
             store,
-            source: StreamSource::local("events"),
+            table,
+            source: StreamSource::local(name),
             checkpoint: 0,
         }
     }
 
     fn record(&self, item: StreamedItem) -> EventRecord {
-        let keys = item
-            .new_image
-            .get("eventId")
-            .map(|id| Item::from(HashMap::from([("eventId".to_owned(), id.clone())])))
-            .unwrap_or_default();
-        let created_at_millis = match item.new_image.get("occurredAt") {
+        // The table's key attributes, and when the item was written.
+        let (key, created) = match self.table {
+            Streamed::Events => (&["eventId"][..], "occurredAt"),
+            Streamed::Bookings => (&["userId", "bookingId"][..], "createdAt"),
+        };
+        let keys: HashMap<String, AttributeValue> = key
+            .iter()
+            .filter_map(|name| Some(((*name).to_owned(), item.new_image.get(*name)?.clone())))
+            .collect();
+        let keys = Item::from(keys);
+        let created_at_millis = match item.new_image.get(created) {
             Some(AttributeValue::S(text)) => Timestamp::parse_rfc3339(text).map_or(0, Timestamp::as_millis),
             _ => 0,
         };
@@ -338,7 +359,7 @@ fn memory_sequence(record: &EventRecord) -> Result<u64, StreamError> {
 #[async_trait]
 impl ShardReader for MemoryShard<'_> {
     async fn read(&mut self, max: usize) -> Result<Vec<EventRecord>, StreamError> {
-        let items = self.store.stream_after(self.checkpoint, max);
+        let items = self.store.stream_after(self.table, self.checkpoint, max);
         if let Some(last) = items.last() {
             self.checkpoint = last.sequence_number;
         }
@@ -361,7 +382,7 @@ impl ShardReader for MemoryShard<'_> {
 
     async fn idle(&mut self) {
         let appended = self.store.appended();
-        if self.store.stream_after(self.checkpoint, 1).is_empty() {
+        if self.store.stream_after(self.table, self.checkpoint, 1).is_empty() {
             appended.await;
         }
     }
@@ -373,7 +394,15 @@ pub async fn run_worker<S: Bookings + Payments + Settlements + Refunds + Inbox +
     settle: &SettleEvents<S>,
     mapping: Mapping,
 ) {
-    let mut shard = MemoryShard::new(stream);
+    let mut shard = MemoryShard::events(stream);
     let deliver = |event: Event| async move { Ok(process_stream(settle, event).await) };
+    run_mapping(&mut shard, deliver, mapping).await;
+}
+
+/// Feeds the expiry scheduler from the in-memory store's bookings stream, in process, until the task is
+/// dropped.
+pub async fn run_scheduler(stream: &MemoryStore, scheduler: &ScheduleExpiries, mapping: Mapping) {
+    let mut shard = MemoryShard::bookings(stream);
+    let deliver = |event: Event| async move { Ok(schedule_expiries(scheduler, event).await) };
     run_mapping(&mut shard, deliver, mapping).await;
 }

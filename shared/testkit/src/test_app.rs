@@ -15,9 +15,11 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt};
 use serde_json::Value;
 use ticketing_aws::dynamodb::{DynamoStore, Tables};
+use ticketing_aws::events::schedule_expiries;
 use ticketing_aws::http::AuthMode;
 use ticketing_core::app::{
-    load_catalog, CancelPolicy, Gateway, HoldPolicy, ProcessingPolicy, WebhookSecret, DEFAULT_CATALOG_TTL,
+    load_catalog, CancelPolicy, Gateway, HoldPolicy, ProcessingPolicy, ScheduleExpiries, WebhookSecret,
+    DEFAULT_CATALOG_TTL,
 };
 use ticketing_core::audit::AuditSource;
 use ticketing_core::catalog::Catalog;
@@ -31,7 +33,7 @@ use crate::emulator::{Emulator, EmulatorError};
 use crate::in_process::InProcessQueue;
 use crate::inspect::Inspect;
 use crate::local::{route, ApiStore, LocalApi, Parts};
-use crate::mapping::{MemoryShard, ShardReader};
+use crate::mapping::{run_mapping, Mapping, MemoryShard, ShardReader};
 use crate::memory::MemoryStore;
 use crate::streams::StreamShards;
 
@@ -215,6 +217,7 @@ impl Setup {
             clock: self.clock,
             policy: self.policy,
             due: Mutex::new(Some(due)),
+            scheduler: Scheduler::default(),
             _emulator: fixture.emulator,
         }
     }
@@ -227,7 +230,21 @@ pub struct TestApp<S> {
     pub clock: Arc<dyn Clock>,
     pub policy: HoldPolicy,
     due: Mutex<Option<mpsc::UnboundedReceiver<HoldExpiry>>>,
+    scheduler: Scheduler,
     _emulator: Option<Arc<Emulator>>,
+}
+
+/// The expiry scheduler running in the background on the store's bookings stream, once started;
+/// stopped with its test app.
+#[derive(Default)]
+struct Scheduler(Mutex<Option<tokio::task::AbortHandle>>);
+
+impl Drop for Scheduler {
+    fn drop(&mut self) {
+        if let Some(task) = self.0.get_mut().ok().and_then(Option::take) {
+            task.abort();
+        }
+    }
 }
 
 /// A request as API Gateway hands it to a function.
@@ -308,9 +325,11 @@ impl<S: ApiStore + AuditSource> TestApp<S> {
     }
 }
 
-impl<S: ApiStore> TestApp<S> {
-    /// The in-process queue's due expiries (the first call only), for a test that runs the expirer.
+impl<S: TestStore> TestApp<S> {
+    /// The in-process queue's due expiries (the first call only), for a test that runs the expirer; the
+    /// expiry scheduler is started to send them, as the bookings stream feeds it in production.
     pub fn due_expiries(&self) -> mpsc::UnboundedReceiver<HoldExpiry> {
+        self.start_scheduler();
         self.due
             .lock()
             .ok()
@@ -318,6 +337,25 @@ impl<S: ApiStore> TestApp<S> {
             .expect("the due expiries, once")
     }
 
+    /// Starts the expiry scheduler on the store's bookings stream (from its start) in the background,
+    /// sending to the app's expiry queue, unless it runs already. It stops with the app.
+    pub fn start_scheduler(&self) {
+        let mut running = self.scheduler.0.lock().unwrap_or_else(|p| p.into_inner());
+        if running.is_some() {
+            return;
+        }
+        let store = Arc::clone(&self.store);
+        let scheduler = ScheduleExpiries::new(self.api.expiries.clone(), self.clock.clone());
+        let task = tokio::spawn(async move {
+            let mut shard = store.bookings_stream().await;
+            let deliver = |event| async { Ok(schedule_expiries(&scheduler, event).await) };
+            run_mapping(&mut *shard, deliver, Mapping::default()).await;
+        });
+        *running = Some(task.abort_handle());
+    }
+}
+
+impl<S: ApiStore> TestApp<S> {
     /// Status, JSON body and whether the answer was replayed under an idempotency key.
     pub async fn call_raw(&self, req: Request) -> (StatusCode, Value, bool) {
         let response = route(&self.api, req).await;
@@ -430,27 +468,41 @@ impl<S: ApiStore> TestApp<S> {
     }
 }
 
-/// The events table's change stream of a store, as a shard the worker's mapping reads.
+/// The change streams of a store's events and bookings tables, as shards a mapping reads.
 #[async_trait::async_trait]
 pub trait EventStream: Send + Sync {
     async fn events_stream(&self) -> Box<dyn ShardReader + '_>;
+    async fn bookings_stream(&self) -> Box<dyn ShardReader + '_>;
 }
 
 #[async_trait::async_trait]
 impl EventStream for MemoryStore {
     async fn events_stream(&self) -> Box<dyn ShardReader + '_> {
-        Box::new(MemoryShard::new(self))
+        Box::new(MemoryShard::events(self))
     }
+
+    async fn bookings_stream(&self) -> Box<dyn ShardReader + '_> {
+        Box::new(MemoryShard::bookings(self))
+    }
+}
+
+/// The stream of `store`'s `table` on DynamoDB Local.
+async fn dynamodb_stream<'a>(store: &'a DynamoStore, table: &str) -> Box<dyn ShardReader + 'a> {
+    let streams = aws_sdk_dynamodbstreams::Client::new(&dynamodb_local().sdk_config());
+    let shards = StreamShards::open(store.client(), streams, table, "us-east-1")
+        .await
+        .expect("stream opens");
+    Box::new(shards)
 }
 
 #[async_trait::async_trait]
 impl EventStream for DynamoStore {
     async fn events_stream(&self) -> Box<dyn ShardReader + '_> {
-        let streams = aws_sdk_dynamodbstreams::Client::new(&dynamodb_local().sdk_config());
-        let shards = StreamShards::open(self.client(), streams, &self.tables().events, "us-east-1")
-            .await
-            .expect("stream opens");
-        Box::new(shards)
+        dynamodb_stream(self, &self.tables().events).await
+    }
+
+    async fn bookings_stream(&self) -> Box<dyn ShardReader + '_> {
+        dynamodb_stream(self, &self.tables().bookings).await
     }
 }
 

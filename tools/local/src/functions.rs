@@ -12,13 +12,14 @@ use tokio::process::{Child, Command};
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The functions of `template.yaml`, as their binaries are named.
-pub const ALL: [&str; 10] = [
+pub const ALL: [&str; 11] = [
     "create-booking",
     "execute-payment",
     "list-my-bookings",
     "get-seat-map",
     "receive-webhook",
     "process-events",
+    "schedule-expiries",
     "expire-holds",
     "deliver-notifications",
     "manage-performances",

@@ -1,6 +1,7 @@
 //! What `template.yaml` creates besides the functions, made on the local emulators for `make dev` and
 //! for SAM (`make sam-local`, `make sam-test`): the tables, the hold-expiry queue and the gateway's
-//! notification queue (each with its dead-letter queue), and the events stream's dead-letter queue; and
+//! notification queue (each with its dead-letter queue), and the dead-letter queues of the events and
+//! bookings streams' mappings; and
 //! the catalog (`PERFORMANCES_FILE`, or the built-in one) put on sale in the performances table.
 
 use std::time::Duration;
@@ -19,6 +20,8 @@ pub struct Queues {
     pub notifications: String,
     /// Where the events stream's mapping sends what it gives up.
     pub events_dead_letters: String,
+    /// Where the bookings stream's mapping (into `schedule-expiries`) sends what it gives up.
+    pub bookings_dead_letters: String,
 }
 
 /// Creates the tables of `template.yaml` and its queues (a queue's messages come back `visibility`
@@ -44,17 +47,21 @@ pub async fn create(
     let notifications = queues::create_with_dead_letters(sqs, "gateway-notifications", visibility)
         .await
         .map_err(|e| format!("cannot create the notification queue: {e}"))?;
-    let events_dead_letters = sqs
-        .create_queue()
-        .queue_name("events-dlq")
-        .send()
-        .await
-        .map_err(|e| format!("cannot create the events dead-letter queue: {}", queues::err(e)))?
-        .queue_url
-        .ok_or("the events dead-letter queue has no URL")?;
     Ok(Queues {
         expiries,
         notifications,
-        events_dead_letters,
+        events_dead_letters: dead_letter_queue(sqs, "events").await?,
+        bookings_dead_letters: dead_letter_queue(sqs, "bookings").await?,
     })
+}
+
+/// The dead-letter queue of the `stream` stream's mapping.
+async fn dead_letter_queue(sqs: &aws_sdk_sqs::Client, stream: &str) -> Result<String, String> {
+    sqs.create_queue()
+        .queue_name(format!("{stream}-dlq"))
+        .send()
+        .await
+        .map_err(|e| format!("cannot create the {stream} dead-letter queue: {}", queues::err(e)))?
+        .queue_url
+        .ok_or_else(|| format!("the {stream} dead-letter queue has no URL"))
 }

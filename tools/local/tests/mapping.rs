@@ -19,7 +19,7 @@ async fn the_in_process_mapping_retries_then_moves_past_a_poisoned_record() {
         maximum_retry_attempts: 2,
         retry_delay: std::time::Duration::from_millis(1),
     };
-    let mut shard = MemoryShard::new(&app.store);
+    let mut shard = MemoryShard::events(&app.store);
     // The function fails every invocation that contains the first booking's event.
     let deliver = |event: aws_lambda_events::event::dynamodb::Event| {
         deliveries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

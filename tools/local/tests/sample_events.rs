@@ -3,14 +3,16 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use lambda_http::http::StatusCode;
 use ticketing_aws::config::LOCAL_WEBHOOK_SECRET;
-use ticketing_aws::events::{deliver_notifications, process_expiries, process_stream};
+use ticketing_aws::events::{deliver_notifications, process_expiries, process_stream, schedule_expiries};
 use ticketing_aws::gateway::Notifier;
 use ticketing_aws::http::{self, AuthMode};
 use ticketing_core::catalog::Catalog;
 use ticketing_core::domain::EventId;
+use ticketing_core::ports::{ExpiryQueue, HoldExpiry, QueueError};
 use ticketing_testkit::http_server::serve;
 use ticketing_testkit::inspect::Inspect;
 use ticketing_testkit::local::route;
@@ -100,6 +102,47 @@ async fn the_seat_map_and_expiry_samples_drive_their_functions() {
     let answered = process_expiries(&app.api.expire_holds, early).await;
     assert!(answered.batch_item_failures.is_empty());
     app.wait_for_status("user_test_001", &booking, "pending").await;
+}
+
+/// Keeps what is scheduled.
+#[derive(Default)]
+struct Recorded(std::sync::Mutex<Vec<(HoldExpiry, Duration)>>);
+
+#[async_trait::async_trait]
+impl ExpiryQueue for Recorded {
+    async fn schedule(&self, expiry: &HoldExpiry, delay: Duration) -> Result<(), QueueError> {
+        self.0.lock().expect("lock").push((expiry.clone(), delay));
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_bookings_stream_sample_schedules_its_booking_s_expiry_and_nothing_else() {
+    let recorded = Arc::new(Recorded::default());
+    let app = Setup::with_catalog(Catalog::builtin())
+        .expiries(recorded.clone())
+        .build(memory())
+        .await;
+    let stream: aws_lambda_events::event::dynamodb::Event =
+        serde_json::from_str(&sample("schedule-expiries.json")).expect("DynamoDB stream event");
+    let answered = schedule_expiries(&app.api.schedule_expiries, stream).await;
+    assert!(answered.batch_item_failures.is_empty());
+    let sent = recorded.0.lock().expect("lock").clone();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].0.booking_id.as_str(), "REPLACE-WITH-A-BOOKING-ID");
+    assert_eq!(sent[0].0.user_id.as_str(), "user_test_001");
+    // A status change is nothing to schedule; an image that is no booking is reported for retry.
+    let modified = sample("schedule-expiries.json").replace(r#""eventName": "INSERT""#, r#""eventName": "MODIFY""#);
+    let stream: aws_lambda_events::event::dynamodb::Event = serde_json::from_str(&modified).expect("event");
+    assert!(schedule_expiries(&app.api.schedule_expiries, stream)
+        .await
+        .batch_item_failures
+        .is_empty());
+    let malformed = sample("schedule-expiries.json").replace(r#""N": "2""#, r#""S": "two""#);
+    let stream: aws_lambda_events::event::dynamodb::Event = serde_json::from_str(&malformed).expect("event");
+    let failed = schedule_expiries(&app.api.schedule_expiries, stream).await;
+    assert_eq!(failed.batch_item_failures.len(), 1);
+    assert_eq!(recorded.0.lock().expect("lock").len(), 1, "nothing more was sent");
 }
 
 #[tokio::test]

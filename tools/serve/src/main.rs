@@ -1,6 +1,6 @@
 //! `make run`: the whole API on 127.0.0.1:$PORT (default 3000) over the in-memory store, with the
-//! worker fed by the store's change stream and the hold expiries of an in-process delay queue, all in
-//! this one process.
+//! worker fed by the events table's change stream, the hold expiries scheduled from the bookings
+//! table's and waiting on an in-process delay queue, all in this one process.
 
 use std::sync::Arc;
 
@@ -8,7 +8,7 @@ use ticketing_aws::config;
 use ticketing_testkit::http_server::serve;
 use ticketing_testkit::in_process::run_expiries;
 use ticketing_testkit::local::{memory_api, route, MemoryApi};
-use ticketing_testkit::mapping::{run_worker, Mapping};
+use ticketing_testkit::mapping::{run_scheduler, run_worker, Mapping};
 use tokio::net::TcpListener;
 
 #[tokio::main]
@@ -23,6 +23,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing::info!(address = %listener.local_addr()?, "ticketing API listening (in-memory store)");
 
     let worker = run_worker(&store, &api.settle_events, Mapping::default());
+    let scheduler = run_scheduler(&store, &api.schedule_expiries, Mapping::default());
     let expiries = run_expiries(due, &api.expire_holds, api.expiries.as_ref());
     let served = Arc::clone(&api);
     let http = serve(listener, move |req| {
@@ -31,6 +32,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
     tokio::select! {
         () = worker => {}
+        () = scheduler => {}
         () = expiries => {}
         () = http => {}
         _ = tokio::signal::ctrl_c() => tracing::info!("stopping"),

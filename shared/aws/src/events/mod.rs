@@ -1,13 +1,16 @@
-//! The batch handlers: the events table's stream into the settle-events use case, the expiry queue
-//! into the expire-holds use case, and the simulated gateway's notification queue to the webhook. Each
-//! applies every record on its own and reports only the failed ones (`ReportBatchItemFailures`), so one
-//! bad record neither blocks nor replays the rest.
+//! The batch handlers: the events table's stream into the settle-events use case, the bookings table's
+//! stream into the schedule-expiries use case, the expiry queue into the expire-holds use case, and the
+//! simulated gateway's notification queue to the webhook. Each applies every record on its own and
+//! reports only the failed ones (`ReportBatchItemFailures`), so one bad record neither blocks nor
+//! replays the rest.
 
 mod expiries;
+mod new_bookings;
 mod notifications;
 mod stream;
 
 pub use expiries::process_expiries;
+pub use new_bookings::schedule_expiries;
 pub use notifications::deliver_notifications;
 pub use stream::{inbox_event, process_stream};
 
@@ -15,6 +18,7 @@ use std::fmt::Display;
 use std::future::Future;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse};
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use tracing::{error, Instrument, Span};
 
 /// Runs `apply` on every record in its own span and returns the identifiers of the failed ones.
@@ -47,6 +51,21 @@ pub(crate) fn sqs_failures(failed: Vec<String>) -> SqsBatchResponse {
         .map(|id| {
             let mut failure = BatchItemFailure::default();
             failure.item_identifier = id;
+            failure
+        })
+        .collect();
+    response
+}
+
+/// A stream's answer naming the failed records by sequence number: the batch is read again from the
+/// first of them.
+pub(crate) fn stream_failures(failed: Vec<String>) -> DynamoDbEventResponse {
+    let mut response = DynamoDbEventResponse::default();
+    response.batch_item_failures = failed
+        .into_iter()
+        .map(|id| {
+            let mut failure = DynamoDbBatchItemFailure::default();
+            failure.item_identifier = Some(id);
             failure
         })
         .collect();

@@ -1,7 +1,7 @@
 //! The DynamoDB Streams consumer of the events table: each inserted event applied by the worker.
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
-use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use serde_dynamo::AttributeValue;
 use ticketing_core::app::{ApplyError, InboxEvent, SettleEvents};
 use ticketing_core::catalog::ShowCancellation;
@@ -11,7 +11,7 @@ use ticketing_core::ports::{Bookings, Inbox, Payments, Performances, Refunds, Se
 use ticketing_core::webhook::StoredNotification;
 use tracing::field::Empty;
 
-use super::partial_batch;
+use super::{partial_batch, stream_failures};
 
 /// Applies every record of a stream batch on its own and reports only the failed ones.
 pub async fn process_stream<S: Bookings + Payments + Settlements + Refunds + Inbox + Performances + SeatLocks>(
@@ -25,16 +25,7 @@ pub async fn process_stream<S: Bookings + Payments + Settlements + Refunds + Inb
         |r| apply_record(settle, r),
     )
     .await;
-    let mut response = DynamoDbEventResponse::default();
-    response.batch_item_failures = failed
-        .into_iter()
-        .map(|id| {
-            let mut failure = DynamoDbBatchItemFailure::default();
-            failure.item_identifier = Some(id);
-            failure
-        })
-        .collect();
-    response
+    stream_failures(failed)
 }
 
 async fn apply_record<S: Bookings + Payments + Settlements + Refunds + Inbox + Performances + SeatLocks>(

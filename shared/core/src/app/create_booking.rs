@@ -1,7 +1,8 @@
 //! `POST /bookings`: check the performance is on sale, choose seats (within a section if asked) from
 //! what this process has seen of the hall, and write the pending booking, its payment intent and its
-//! seat locks at once, the hold's expiry sent at the same time: one request to DynamoDB in the common
-//! case. A race lost to another booking is retried with what its refusal told.
+//! seat locks at once: one request to DynamoDB in the common case, and nothing else on the way (the
+//! hold's expiry is sent from the bookings table's stream once the booking is written:
+//! [`super::ScheduleExpiries`]). A race lost to another booking is retried with what its refusal told.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -9,35 +10,23 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
-use tracing::{error, info, warn, Instrument};
+use tracing::{info, warn, Instrument};
 
 use super::performance_cache::PerformanceCache;
 use super::seat_search::{find_seats, Hall, Halls, SeatChoice};
 use super::FlowError;
 use super::Idempotency;
 use crate::catalog::Performance;
-use crate::domain::{
-    Booking, BookingId, BookingStatus, Clock, IntentStatus, PaymentMethod, PerformanceId, Quantity, SeatId, Timestamp,
-    UserId,
-};
+use crate::domain::{Booking, BookingId, Clock, PaymentMethod, PerformanceId, Quantity, SeatId, UserId};
 use crate::idempotency::Remember;
 use crate::metrics::{self, Metric};
-use crate::ports::{
-    ExpiryQueue, HoldError, HoldExpiry, HoldRequest, Holds, IdempotencyKeys, NewHold, Performances, Release, SeatLocks,
-    Settlements,
-};
+use crate::ports::{HoldError, HoldRequest, Holds, IdempotencyKeys, NewHold, Performances, SeatLocks};
 
 /// How many times a booking reads the performance again after its layout changed under it.
 const LAYOUT_ATTEMPTS: u32 = 3;
 
 /// How many times a booking chooses again after losing a seat to a concurrent booking.
 const HOLD_ATTEMPTS: u32 = 25;
-
-/// How many more times an expiry that could not be sent is tried before its hold is withdrawn.
-const EXPIRY_RETRIES: u32 = 2;
-
-/// Sent with the hold's length plus this, the expiry arrives after a hold written by a later attempt.
-pub const EXPIRY_MARGIN: Duration = Duration::from_secs(1);
 
 /// A customer's booking request, parsed.
 #[derive(Clone, Debug)]
@@ -67,7 +56,6 @@ pub struct CreateBooking<S> {
     performances: Arc<PerformanceCache<S>>,
     clock: Arc<dyn Clock>,
     policy: HoldPolicy,
-    expiries: Arc<dyn ExpiryQueue>,
     /// What this process has seen of the halls it sells.
     halls: Halls,
 }
@@ -79,20 +67,18 @@ impl<S: IdempotencyKeys> CreateBooking<S> {
     }
 }
 
-impl<S: SeatLocks + Holds + Settlements + Performances> CreateBooking<S> {
+impl<S: SeatLocks + Holds + Performances> CreateBooking<S> {
     pub fn new(
         store: Arc<S>,
         performances: Arc<PerformanceCache<S>>,
         clock: Arc<dyn Clock>,
         policy: HoldPolicy,
-        expiries: Arc<dyn ExpiryQueue>,
     ) -> Self {
         Self {
             store,
             performances,
             clock,
             policy,
-            expiries,
             halls: Halls::default(),
         }
     }
@@ -158,7 +144,6 @@ impl<S: SeatLocks + Holds + Settlements + Performances> CreateBooking<S> {
     ) -> Result<Booking, FlowError> {
         let quantity = usize::try_from(request.quantity.get()).unwrap_or(usize::MAX);
         let mut refused: HashSet<SeatId> = HashSet::new();
-        let mut expiry = Expiry::Unsent;
         for attempt in 0..HOLD_ATTEMPTS {
             let now = self.clock.now();
             let hall = Hall {
@@ -182,7 +167,7 @@ impl<S: SeatLocks + Holds + Settlements + Performances> CreateBooking<S> {
             let mut hold = NewHold::pending(&priced, seats, &replaces, now, self.policy.hold_seconds)
                 .limited_to(perf.max_seats_per_user());
             hold.idempotency = remember.map(|r| r.completion(&hold.booking));
-            match self.hold_with_expiry(&hold, now, &mut expiry).await? {
+            match self.store.hold(&hold, now).await {
                 Ok(()) => {
                     self.halls.held(perf.id(), &hold.locks);
                     info!(seats = %seat_list(&hold.booking.seat_ids), attempt, reads, "booking created");
@@ -209,69 +194,6 @@ impl<S: SeatLocks + Holds + Settlements + Performances> CreateBooking<S> {
         metrics::count(Metric::SeatsUnavailable);
         Err(FlowError::SeatsContended(perf.id().clone()))
     }
-
-    /// Writes the hold; with its first attempt, sends the hold's expiry at the same time. Once a hold
-    /// is written, nothing may stop it from lapsing: should the expiry not go out (after a few more
-    /// tries) while the hold may have been written, the hold is withdrawn (its booking cancelled, its
-    /// seats freed) and the request fails. A message whose hold is never written finds no booking and
-    /// is dropped; one sent for an attempt that lost its seats serves the next attempt's hold of the
-    /// same booking ([`EXPIRY_MARGIN`]). The outer result is the request's failure; the inner one the
-    /// hold's.
-    async fn hold_with_expiry(
-        &self,
-        hold: &NewHold,
-        now: Timestamp,
-        expiry: &mut Expiry,
-    ) -> Result<Result<(), HoldError>, FlowError> {
-        if *expiry == Expiry::Sent {
-            return Ok(self.store.hold(hold, now).await);
-        }
-        let message = HoldExpiry::for_booking(&hold.booking);
-        let delay = Duration::from_secs(self.policy.hold_seconds) + EXPIRY_MARGIN;
-        let (sent, held) = tokio::join!(self.expiries.schedule(&message, delay), self.store.hold(hold, now));
-        let Err(unsent) = sent else {
-            *expiry = Expiry::Sent;
-            return Ok(held);
-        };
-        // Refused outright: nothing was written, the next attempt sends the expiry again.
-        if matches!(
-            held,
-            Err(HoldError::SeatsTaken(_) | HoldError::KeyTaken | HoldError::LimitReached)
-        ) {
-            warn!(error = %unsent, "the hold's expiry was not sent; the next attempt sends it");
-            return Ok(held);
-        }
-        for _ in 0..EXPIRY_RETRIES {
-            if self.expiries.schedule(&message, delay).await.is_ok() {
-                *expiry = Expiry::Sent;
-                return Ok(held);
-            }
-        }
-        error!(error = %unsent, "the hold's expiry could not be sent; the hold is withdrawn");
-        let withdrawal = Release {
-            booking_id: hold.booking.booking_id.clone(),
-            user_id: hold.booking.user_id.clone(),
-            counted: hold.booking.seats_counted,
-            performance_id: hold.booking.performance_id.clone(),
-            seat_ids: hold.booking.seat_ids.clone(),
-            to: BookingStatus::Cancelled,
-            at: self.clock.now(),
-            intent: Some((hold.booking.payment_intent_id.clone(), IntentStatus::Cancelled)),
-            idempotency: None,
-        };
-        match self.store.release(&withdrawal).await {
-            Ok(applied) => info!(?applied, "hold withdrawn"),
-            Err(e) => error!(error = %e, "the hold could not be withdrawn; its lock lapses by itself"),
-        }
-        Err(unsent.into())
-    }
-}
-
-/// Whether the hold's expiry went out.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Expiry {
-    Unsent,
-    Sent,
 }
 
 fn limit_reached(perf: &Performance) -> FlowError {

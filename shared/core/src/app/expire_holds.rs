@@ -20,16 +20,11 @@ use crate::domain::payment::{ChargeStatus, PaymentIntent};
 use crate::domain::{ledger, Booking, BookingStatus, Clock, EventId, IntentStatus, Timestamp};
 use crate::metrics::{self, Metric};
 use crate::ports::{
-    Applied, Bookings, Consistency, ExpiryQueue, HoldExpiry, Inbox, Payments, Release, Settlement, Settlements,
-    MAX_DELAY,
+    delay_until, Applied, Bookings, Consistency, ExpiryQueue, HoldExpiry, Inbox, Payments, Release, Settlement,
+    Settlements,
 };
 
 /// How long to wait before looking again: until `due`, at most the queue's longest delay.
-fn delay_until(due: Timestamp, now: Timestamp) -> Duration {
-    let millis = u64::try_from(due.as_millis().saturating_sub(now.as_millis())).unwrap_or(0);
-    Duration::from_millis(millis).min(MAX_DELAY)
-}
-
 /// The expire-holds use case.
 pub struct ExpireHolds<S> {
     store: Arc<S>,

@@ -12,12 +12,13 @@ mod manage_performances;
 mod performance_cache;
 mod receive_webhook;
 mod refunds;
+mod schedule_expiries;
 mod seat_map;
 mod seat_search;
 mod settle_events;
 
 pub use cancel_booking::{CancelBooking, CancelPolicy};
-pub use create_booking::{BookingRequest, CreateBooking, HoldPolicy, EXPIRY_MARGIN};
+pub use create_booking::{BookingRequest, CreateBooking, HoldPolicy};
 pub use errors::{ApplyError, FlowError};
 pub use execute_payment::{ExecutePayment, Gateway, PaymentRequest, ProcessingPolicy};
 pub use expire_holds::ExpireHolds;
@@ -29,5 +30,6 @@ pub use manage_performances::{
 pub use performance_cache::{PerformanceCache, DEFAULT_TTL as DEFAULT_CATALOG_TTL};
 pub use receive_webhook::{Receipt, ReceiveWebhook, WebhookError, WebhookSecret};
 pub use refunds::Refunder;
+pub use schedule_expiries::{ScheduleExpiries, EXPIRY_MARGIN};
 pub use seat_map::SeatMap;
 pub use settle_events::{InboxEvent, SettleEvents};

@@ -1,15 +1,20 @@
-//! Holds that lapse: the expiry ends an unpaid booking and frees its seats, by itself, and never
-//! together with a payment.
+//! Holds that lapse: every hold written has its expiry sent (from the bookings stream, once the hold
+//! is committed, whatever became of the request), and the expiry ends an unpaid booking and frees its
+//! seats, by itself, and never together with a payment.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use lambda_http::http::StatusCode;
 use ticketing_aws::events::process_expiries;
 use ticketing_aws::sqs::SqsExpiryQueue;
 use ticketing_core::app::{ExpireHolds, ProcessingPolicy};
-use ticketing_core::domain::{BookingStatus, IntentStatus, ManualClock, Timestamp};
-use ticketing_core::ports::{ExpiryQueue, HoldExpiry};
+use ticketing_core::domain::{
+    BookingId, BookingStatus, Currency, IntentStatus, ManualClock, Money, PaymentMethod, PerformanceId, Quantity,
+    SeatId, Timestamp, UserId,
+};
+use ticketing_core::ports::{ExpiryQueue, HoldExpiry, HoldRequest, NewHold, QueueError};
 use ticketing_testkit::in_process::run_expiries;
 use ticketing_testkit::queues;
 use ticketing_testkit::test_app::{booking_id, dynamodb, memory, moto, Fixture, Setup, TestStore, USER};
@@ -60,7 +65,8 @@ async fn a_lapsed_hold_expires_through_the_sqs_delay_queue() {
         .await;
     let deliver = |event| async { Ok(process_expiries(&app.api.expire_holds, event).await) };
     let consumer = queues::run_mapping(&sqs, &url, "us-east-1", 10, deliver);
-    // The booking sends the delayed message itself, before its hold is written: no worker runs here.
+    // The scheduler sends the delayed message from the bookings stream: no worker runs here.
+    app.start_scheduler();
     let scenario = async {
         let (_, created) = app.book(USER, 2).await;
         let id = created["bookingId"].as_str().expect("id").to_owned();
@@ -79,7 +85,131 @@ async fn a_lapsed_hold_expires_through_the_sqs_delay_queue() {
     }
 }
 
-on_both_stores!(a_payment_and_an_expiry_raced_200_times_never_both_win);
+/// Keeps what is sent, refusing the first `refuse` attempts.
+#[derive(Default)]
+struct Recorded {
+    refuse: AtomicUsize,
+    attempts: AtomicUsize,
+    sent: Mutex<Vec<HoldExpiry>>,
+}
+
+impl Recorded {
+    fn refusing(refuse: usize) -> Self {
+        Self {
+            refuse: AtomicUsize::new(refuse),
+            ..Self::default()
+        }
+    }
+
+    fn sent(&self) -> Vec<BookingId> {
+        self.sent
+            .lock()
+            .expect("lock")
+            .iter()
+            .map(|e| e.booking_id.clone())
+            .collect()
+    }
+
+    /// Waits until an expiry was sent for each of `bookings`, or fails after 20 s.
+    async fn wait_for(&self, bookings: &[BookingId]) {
+        let started = Instant::now();
+        while !bookings.iter().all(|b| self.sent().contains(b)) {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "expiries sent: {:?}, expected {bookings:?}",
+                self.sent()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl ExpiryQueue for Recorded {
+    async fn schedule(&self, expiry: &HoldExpiry, _: Duration) -> Result<(), QueueError> {
+        self.attempts.fetch_add(1, Ordering::SeqCst);
+        let refused = self
+            .refuse
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if refused {
+            return Err(QueueError("the queue is down".to_owned()));
+        }
+        self.sent.lock().expect("lock").push(expiry.clone());
+        Ok(())
+    }
+}
+
+on_both_stores!(
+    every_booking_written_has_its_expiry_sent_once_and_a_turned_away_request_none,
+    a_hold_committed_by_a_process_that_died_before_answering_still_expires,
+    an_expiry_the_queue_refuses_is_sent_again_until_it_takes_it,
+    a_payment_and_an_expiry_raced_200_times_never_both_win
+);
+
+async fn every_booking_written_has_its_expiry_sent_once_and_a_turned_away_request_none<S: TestStore>(
+    fixture: Fixture<S>,
+) {
+    let queue = Arc::new(Recorded::default());
+    let app = Setup::seats(10).expiries(queue.clone()).build(fixture).await;
+    app.start_scheduler();
+    let mut booked = Vec::new();
+    for _ in 0..4 {
+        let (code, created) = app.book(USER, 2).await;
+        assert_eq!(code, StatusCode::CREATED, "{created}");
+        booked.push(booking_id(&created));
+    }
+    // Two seats left: three are refused, and nothing is written.
+    let (code, refused) = app.book(USER, 3).await;
+    assert_eq!(code, StatusCode::CONFLICT, "{refused}");
+    let (code, created) = app.book(USER, 2).await;
+    assert_eq!(code, StatusCode::CREATED, "{created}");
+    booked.push(booking_id(&created));
+    // The stream is in order: once the last booking's expiry is out, the refused request's would be too.
+    queue.wait_for(&booked).await;
+    let mut sent = queue.sent();
+    sent.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    booked.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    assert_eq!(sent, booked, "one expiry per booking written, and no other");
+}
+
+/// The hold's transaction commits, and the process that wrote it dies before doing anything else (no
+/// answer, no message): the expiry is sent all the same, and the booking expires by itself.
+async fn a_hold_committed_by_a_process_that_died_before_answering_still_expires<S: TestStore>(fixture: Fixture<S>) {
+    let app = Setup::seats(4).hold_seconds(1).build(fixture).await;
+    let request = HoldRequest {
+        booking_id: BookingId::generate(),
+        user_id: UserId::try_from(USER).expect("valid"),
+        performance_id: PerformanceId::try_from("perf_001").expect("valid"),
+        quantity: Quantity::try_from(2).expect("valid"),
+        payment_method: PaymentMethod::CreditCard,
+        total: Money::new(60_000, Currency::try_from("KRW".to_owned()).expect("valid")),
+    };
+    let seats = ["A1", "A2"].map(|s| SeatId::try_from(s).expect("valid")).to_vec();
+    let hold = NewHold::pending(&request, seats, &[], app.clock.now(), 1);
+    app.store.hold(&hold, app.clock.now()).await.expect("held");
+    let expirer = run_expiries(app.due_expiries(), &app.api.expire_holds, app.api.expiries.as_ref());
+    let scenario = async {
+        let id = request.booking_id.to_string();
+        app.wait_for_status(USER, &id, "expired").await;
+        assert!(app.locks().await.is_empty(), "the seats are released");
+    };
+    tokio::select! {
+        () = expirer => panic!("the expiry consumer never stops by itself"),
+        () = scenario => {}
+    }
+}
+
+async fn an_expiry_the_queue_refuses_is_sent_again_until_it_takes_it<S: TestStore>(fixture: Fixture<S>) {
+    let queue = Arc::new(Recorded::refusing(3));
+    let app = Setup::seats(4).expiries(queue.clone()).build(fixture).await;
+    app.start_scheduler();
+    let (code, created) = app.book(USER, 2).await;
+    assert_eq!(code, StatusCode::CREATED, "the booking waits for no queue: {created}");
+    queue.wait_for(&[booking_id(&created)]).await;
+    assert_eq!(queue.attempts.load(Ordering::SeqCst), 4, "three refusals, then sent");
+    assert_eq!(queue.sent().len(), 1);
+}
 
 /// A payment a millisecond before the hold lapses against the expiry at the instant it does, both
 /// valid by their own clocks, 200 times: exactly one wins each time.

@@ -1,5 +1,5 @@
 //! How a booking finds its seats: from what its process has seen of the hall, reading only rows it
-//! has not seen, and the whole hall before saying sold out; and the expiry each hold schedules.
+//! has not seen, and the whole hall before saying sold out.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -9,14 +9,11 @@ use async_trait::async_trait;
 use ticketing_core::app::{load_catalog, BookingRequest, CreateBooking, FlowError, HoldPolicy, PerformanceCache};
 use ticketing_core::catalog::{CancellationProgress, Catalog, PerformanceRecord, PerformanceStatus};
 use ticketing_core::domain::seats::SeatLock;
-use ticketing_core::domain::EventId;
-use ticketing_core::domain::{
-    Clock, ManualClock, PaymentMethod, PerformanceId, Quantity, SeatId, SystemClock, Timestamp, UserId,
-};
+use ticketing_core::domain::{Clock, ManualClock, PaymentMethod, PerformanceId, Quantity, SeatId, Timestamp, UserId};
 use ticketing_core::idempotency::Completion;
 use ticketing_core::ports::{
-    Applied, Bookings, Consistency, CreateError, ExpiryQueue, HoldError, HoldExpiry, Holds, NewHold, Page, PageKey,
-    Performances, QueueError, RefundOwed, Release, SeatLocks, Settlement, Settlements, StoreError, UpdateError,
+    Consistency, CreateError, HoldError, Holds, NewHold, Page, PageKey, Performances, SeatLocks, StoreError,
+    UpdateError,
 };
 use ticketing_testkit::memory::MemoryStore;
 
@@ -68,25 +65,6 @@ impl Holds for CountingReads {
 }
 
 #[async_trait]
-impl Settlements for CountingReads {
-    async fn settle(&self, settlement: &Settlement) -> Result<Applied, StoreError> {
-        self.store.settle(settlement).await
-    }
-
-    async fn release(&self, release: &Release) -> Result<Applied, StoreError> {
-        self.store.release(release).await
-    }
-
-    async fn annotate_event(&self, event: &EventId, note: &str, at: Timestamp) -> Result<(), StoreError> {
-        self.store.annotate_event(event, note, at).await
-    }
-
-    async fn owe_refund(&self, owed: &RefundOwed) -> Result<bool, StoreError> {
-        self.store.owe_refund(owed).await
-    }
-}
-
-#[async_trait]
 impl Performances for CountingReads {
     async fn create_performance(
         &self,
@@ -126,18 +104,6 @@ impl Performances for CountingReads {
     }
 }
 
-/// Counts the expiries scheduled.
-#[derive(Default)]
-struct CountingQueue(AtomicUsize);
-
-#[async_trait]
-impl ExpiryQueue for CountingQueue {
-    async fn schedule(&self, _: &HoldExpiry, _: Duration) -> Result<(), QueueError> {
-        self.0.fetch_add(1, Ordering::SeqCst);
-        Ok(())
-    }
-}
-
 fn two_rows_of_four() -> Catalog {
     let json = r#"{"performances": [{"performanceId": "small", "title": "t", "price": 100,
         "currency": "KRW", "seats": ["A1", "A2", "A3", "A4", "B1", "B2", "B3", "B4"]}]}"#;
@@ -145,29 +111,22 @@ fn two_rows_of_four() -> Catalog {
 }
 
 /// The catalog loaded into a new store, and a process booking over it.
-async fn service(
-    clock: Arc<dyn Clock>,
-    queue: Arc<dyn ExpiryQueue>,
-) -> (Arc<CountingReads>, CreateBooking<CountingReads>) {
+async fn service(clock: Arc<dyn Clock>) -> (Arc<CountingReads>, CreateBooking<CountingReads>) {
     let store = Arc::new(CountingReads::default());
     load_catalog(store.as_ref(), &two_rows_of_four(), clock.now())
         .await
         .expect("loaded");
-    (store.clone(), service_over(store, clock, queue))
+    (store.clone(), service_over(store, clock))
 }
 
 /// A process over `store`: what it has seen is its own.
-fn service_over(
-    store: Arc<CountingReads>,
-    clock: Arc<dyn Clock>,
-    queue: Arc<dyn ExpiryQueue>,
-) -> CreateBooking<CountingReads> {
+fn service_over(store: Arc<CountingReads>, clock: Arc<dyn Clock>) -> CreateBooking<CountingReads> {
     let performances = Arc::new(PerformanceCache::new(
         store.clone(),
         clock.clone(),
         Duration::from_secs(60),
     ));
-    CreateBooking::new(store, performances, clock, HoldPolicy::default(), queue)
+    CreateBooking::new(store, performances, clock, HoldPolicy::default())
 }
 
 async fn book_two(service: &CreateBooking<CountingReads>) -> Result<Vec<String>, FlowError> {
@@ -183,18 +142,6 @@ async fn book_two(service: &CreateBooking<CountingReads>) -> Result<Vec<String>,
     Ok(booking.seat_ids.iter().map(|s| s.as_str().to_owned()).collect())
 }
 
-#[tokio::test]
-async fn each_hold_schedules_its_expiry_once_and_a_turned_away_request_none() {
-    let queue = Arc::new(CountingQueue::default());
-    let (_, service) = service(Arc::new(SystemClock), queue.clone()).await;
-    for _ in 0..4 {
-        book_two(&service).await.expect("booked");
-    }
-    assert_eq!(queue.0.load(Ordering::SeqCst), 4);
-    assert!(matches!(book_two(&service).await, Err(FlowError::SeatsUnavailable(_))));
-    assert_eq!(queue.0.load(Ordering::SeqCst), 4, "sold out: nothing to expire");
-}
-
 /// The two blocks of two seats of `row`, in either order.
 fn blocks_of(row: &str, first: &[String], second: &[String]) -> bool {
     let a = [format!("{row}1"), format!("{row}2")];
@@ -205,7 +152,7 @@ fn blocks_of(row: &str, first: &[String], second: &[String]) -> bool {
 #[tokio::test]
 async fn a_booking_reads_only_rows_its_process_has_not_seen() {
     let clock = Arc::new(ManualClock::at(Timestamp::from_millis(1_000_000)));
-    let (store, service) = service(clock.clone(), Arc::new(CountingQueue::default())).await;
+    let (store, service) = service(clock.clone()).await;
     // Nothing seen yet: row A is read, and one of its blocks taken.
     let first = book_two(&service).await.expect("booked");
     assert_eq!(store.reads(), (1, 0));
@@ -234,11 +181,11 @@ async fn a_booking_reads_only_rows_its_process_has_not_seen() {
 #[tokio::test]
 async fn a_seat_taken_behind_the_process_s_back_is_refused_and_its_row_read_again() {
     let clock = Arc::new(ManualClock::at(Timestamp::from_millis(1_000_000)));
-    let (store, service) = service(clock.clone(), Arc::new(CountingQueue::default())).await;
+    let (store, service) = service(clock.clone()).await;
     let first = book_two(&service).await.expect("booked");
     assert_eq!(store.reads(), (1, 0));
     // Another process holds the other block of row A.
-    let other = service_over(store.clone(), clock.clone(), Arc::new(CountingQueue::default()));
+    let other = service_over(store.clone(), clock.clone());
     let taken = book_two(&other).await.expect("booked");
     assert!(blocks_of("A", &first, &taken), "{first:?} {taken:?}");
     store.reads();
@@ -251,41 +198,5 @@ async fn a_seat_taken_behind_the_process_s_back_is_refused_and_its_row_read_agai
     assert!(
         (1..=2).contains(&rows) && halls == 0,
         "{rows} row reads, {halls} hall reads"
-    );
-}
-
-/// A queue that never takes a message.
-struct DownQueue;
-
-#[async_trait]
-impl ExpiryQueue for DownQueue {
-    async fn schedule(&self, _: &HoldExpiry, _: Duration) -> Result<(), QueueError> {
-        Err(QueueError("the queue is down".to_owned()))
-    }
-}
-
-#[tokio::test]
-async fn a_hold_whose_expiry_cannot_be_sent_is_withdrawn() {
-    let (store, service) = service(Arc::new(SystemClock), Arc::new(DownQueue)).await;
-    assert!(matches!(book_two(&service).await, Err(FlowError::Queue(_))));
-    let perf = PerformanceId::try_from("small").expect("valid");
-    assert!(
-        store
-            .seat_locks(&perf, Consistency::Strong)
-            .await
-            .expect("read")
-            .is_empty(),
-        "no seat stays held without its expiry"
-    );
-    let bookings = store
-        .store
-        .bookings_of(&UserId::try_from("u").expect("valid"), 10)
-        .await
-        .expect("read");
-    assert!(
-        bookings
-            .iter()
-            .all(|b| b.status == ticketing_core::domain::BookingStatus::Cancelled),
-        "{bookings:?}"
     );
 }

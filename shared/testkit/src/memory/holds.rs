@@ -81,6 +81,8 @@ impl Holds for MemoryStore {
         if !refused.is_empty() {
             return Err(HoldError::SeatsTaken(refused));
         }
+        // The one fallible step goes first: nothing is written unless everything is.
+        state.insert_booking(hold.booking.clone())?;
         for old in &hold.replaces {
             if let Some(intent) = state.intents.get_mut(&old.booking_id.payment_intent_id()) {
                 intent.seats_released_at = Some(now);
@@ -98,11 +100,10 @@ impl Holds for MemoryStore {
         }
         state.complete(&hold.idempotency);
         state
-            .bookings
-            .insert(hold.booking.booking_id.clone(), hold.booking.clone());
-        state
             .intents
             .insert(hold.intent.payment_intent_id.clone(), hold.intent.clone());
+        drop(state);
+        self.appended.notify_waiters();
         Ok(())
     }
 }

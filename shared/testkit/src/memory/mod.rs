@@ -1,5 +1,6 @@
 //! The in-memory store: the contract of `ticketing_core::ports` kept with one lock for the whole state,
-//! and a change stream of the events table for the in-process worker. One file per port, named as the
+//! and the change streams of the events table (for the in-process worker) and of the bookings table
+//! (its inserts, for the in-process expiry scheduler). One file per port, named as the
 //! DynamoDB store's: each rule written here as Rust is a condition expression there, and the storage
 //! contract suite keeps the two in step.
 
@@ -23,13 +24,21 @@ use ticketing_core::domain::payment::PaymentIntent;
 use ticketing_core::domain::seats::SeatLock;
 use ticketing_core::domain::{Booking, BookingId, PaymentIntentId, PerformanceId, SeatId, UserId};
 use ticketing_core::idempotency::{Completion, KeyRecord, KeyState};
+use ticketing_core::ports::StoreError;
 use tokio::sync::Notify;
 
-/// One record of the events table's change stream: an inserted item and its sequence number.
+/// One record of a change stream: an inserted item and its sequence number.
 #[derive(Clone, Debug)]
 pub struct StreamedItem {
     pub sequence_number: u64,
     pub new_image: Item,
+}
+
+/// The tables whose inserts the store streams, as the template's do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Streamed {
+    Events,
+    Bookings,
 }
 
 #[derive(Default)]
@@ -39,6 +48,7 @@ pub(super) struct State {
     pub(super) seats: HashMap<PerformanceId, BTreeMap<SeatId, SeatLock>>,
     pub(super) events: HashMap<String, Item>,
     pub(super) stream: Vec<StreamedItem>,
+    pub(super) bookings_stream: Vec<StreamedItem>,
     pub(super) ledger: BTreeMap<(String, String), LedgerEntry>,
     pub(super) keys: HashMap<String, KeyRecord>,
     /// Per user and performance, how many seats the user holds or has bought.
@@ -63,14 +73,18 @@ impl MemoryStore {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Stream records after `sequence_number`, oldest first, at most `max`.
-    pub fn stream_after(&self, sequence_number: u64, max: usize) -> Vec<StreamedItem> {
+    /// Records of `table`'s stream after `sequence_number`, oldest first, at most `max`.
+    pub fn stream_after(&self, table: Streamed, sequence_number: u64, max: usize) -> Vec<StreamedItem> {
         let state = self.state();
-        let start = state.stream.partition_point(|r| r.sequence_number <= sequence_number);
-        state.stream[start..].iter().take(max).cloned().collect()
+        let stream = match table {
+            Streamed::Events => &state.stream,
+            Streamed::Bookings => &state.bookings_stream,
+        };
+        let start = stream.partition_point(|r| r.sequence_number <= sequence_number);
+        stream[start..].iter().take(max).cloned().collect()
     }
 
-    /// Waits until a record is appended to the stream after this call began.
+    /// Waits until a record is appended to a stream after this call began.
     pub fn appended(&self) -> tokio::sync::futures::Notified<'_> {
         self.appended.notified()
     }
@@ -108,12 +122,17 @@ impl State {
 
     /// Stores an event and appends it to the change stream.
     pub(super) fn append_event(&mut self, id: String, item: Item) {
-        let sequence_number = self.stream.last().map_or(1, |r| r.sequence_number + 1);
         self.events.insert(id, item.clone());
-        self.stream.push(StreamedItem {
-            sequence_number,
-            new_image: item,
-        });
+        append(&mut self.stream, item);
+    }
+
+    /// Stores a new booking and appends its item, as the DynamoDB store writes it, to the bookings
+    /// stream.
+    pub(super) fn insert_booking(&mut self, booking: Booking) -> Result<(), StoreError> {
+        let item: Item = serde_dynamo::to_item(&booking).map_err(|e| StoreError::Malformed(e.to_string()))?;
+        self.bookings.insert(booking.booking_id.clone(), booking);
+        append(&mut self.bookings_stream, item);
+        Ok(())
     }
 
     pub(super) fn complete(&mut self, completion: &Option<Completion>) {
@@ -130,6 +149,14 @@ impl State {
             }
         }
     }
+}
+
+fn append(stream: &mut Vec<StreamedItem>, new_image: Item) {
+    let sequence_number = stream.last().map_or(1, |r| r.sequence_number + 1);
+    stream.push(StreamedItem {
+        sequence_number,
+        new_image,
+    });
 }
 
 pub(super) fn intent_for<'a>(state: &'a State, booking: &BookingId) -> Option<&'a PaymentIntent> {

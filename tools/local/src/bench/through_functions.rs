@@ -1,5 +1,6 @@
 //! Bookings through the release binaries of the functions, each a process polling a runtime-API
-//! stand-in, with the events stream fed to `process-events` as the event source mapping does: the
+//! stand-in, with the events stream fed to `process-events` and the bookings stream to
+//! `schedule-expiries` as the event source mappings do: the
 //! asynchronous latency (payment's 200 to `confirmed` in GET /bookings/my) and each function's peak
 //! memory under that load.
 
@@ -37,6 +38,7 @@ pub struct Setup<'a> {
     pub dynamodb: &'a aws_sdk_dynamodb::Client,
     pub streams: aws_sdk_dynamodbstreams::Client,
     pub events_table: &'a str,
+    pub bookings_table: &'a str,
     pub performance: &'a str,
     /// Where the functions' logs are written.
     pub logs: &'a Path,
@@ -142,24 +144,15 @@ pub async fn run(setup: Setup<'_>, bookings: usize, clients: usize) -> Result<Fi
         ],
     });
     let worker = Arc::new(start("process-events", 1).await?);
+    let scheduler = Arc::new(start("schedule-expiries", 1).await?);
     let webhook = start("receive-webhook", 1).await?;
     let expirer = start("expire-holds", 1).await?;
 
-    let mut shard = StreamShards::open(setup.dynamodb, setup.streams.clone(), setup.events_table, "us-east-1").await?;
-    let mapping = {
-        let worker = Arc::clone(&worker);
-        tokio::spawn(async move {
-            let deliver = |event: Event| {
-                let worker = Arc::clone(&worker);
-                async move {
-                    let payload = serde_json::to_vec(&event).map_err(|e| e.to_string())?;
-                    let response = worker.invoke(payload).await.map_err(|e| e.to_string())?;
-                    serde_json::from_slice::<DynamoDbEventResponse>(&response).map_err(|e| e.to_string())
-                }
-            };
-            run_mapping(&mut shard, deliver, Mapping::default()).await;
-        })
-    };
+    let shard = |table| StreamShards::open(setup.dynamodb, setup.streams.clone(), table, "us-east-1");
+    let mappings = [
+        feed(shard(setup.events_table).await?, Arc::clone(&worker)),
+        feed(shard(setup.bookings_table).await?, Arc::clone(&scheduler)),
+    ];
 
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
@@ -200,18 +193,23 @@ pub async fn run(setup: Setup<'_>, bookings: usize, clients: usize) -> Result<Fi
         ("list-my-bookings", clients, fleet.list.peak_rss_kib()),
         ("get-seat-map", 1, fleet.seat_map.peak_rss_kib()),
         ("process-events", 1, worker.peak_rss_kib()),
+        ("schedule-expiries", 1, scheduler.peak_rss_kib()),
         ("receive-webhook", 1, webhook.peak_rss_kib()),
         ("expire-holds", 1, expirer.peak_rss_kib()),
     ];
-    mapping.abort();
-    let _ = mapping.await;
+    for mapping in mappings {
+        mapping.abort();
+        let _ = mapping.await;
+    }
     if let Ok(fleet) = Arc::try_unwrap(fleet) {
         for function in [fleet.create, fleet.pay, fleet.list, fleet.seat_map] {
             function.stop().await;
         }
     }
-    if let Ok(worker) = Arc::try_unwrap(worker) {
-        worker.stop().await;
+    for function in [worker, scheduler] {
+        if let Ok(function) = Arc::try_unwrap(function) {
+            function.stop().await;
+        }
     }
     webhook.stop().await;
     expirer.stop().await;
@@ -219,6 +217,21 @@ pub async fn run(setup: Setup<'_>, bookings: usize, clients: usize) -> Result<Fi
         latencies,
         bookings_per_second: bookings as f64 / elapsed.as_secs_f64(),
         memory,
+    })
+}
+
+/// Delivers a stream's records to `function` in batches, as its event source mapping does, until aborted.
+fn feed(mut shard: StreamShards, function: Arc<Function>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let deliver = |event: Event| {
+            let function = Arc::clone(&function);
+            async move {
+                let payload = serde_json::to_vec(&event).map_err(|e| e.to_string())?;
+                let response = function.invoke(payload).await.map_err(|e| e.to_string())?;
+                serde_json::from_slice::<DynamoDbEventResponse>(&response).map_err(|e| e.to_string())
+            }
+        };
+        run_mapping(&mut shard, deliver, Mapping::default()).await;
     })
 }
 

@@ -1,9 +1,10 @@
 //! `make dev`: the real Lambda code path on one machine. DynamoDB Local with the tables of
 //! `template.yaml` and moto's SQS with its queues (each unless `AWS_ENDPOINT_URL_DYNAMODB` /
 //! `AWS_ENDPOINT_URL_SQS` names one already), the functions under `cargo lambda watch` on
-//! 127.0.0.1:$PORT (default 3000), and the three event source mappings: the events table's stream into
-//! `process-events`, the expiry queue into `expire-holds` and the gateway's notification queue into
-//! `deliver-notifications` (which posts them to this API's webhook), through the Lambda Invoke API. It reports
+//! 127.0.0.1:$PORT (default 3000), and the four event source mappings: the events table's stream into
+//! `process-events`, the bookings table's into `schedule-expiries`, the expiry queue into `expire-holds`
+//! and the gateway's notification queue into `deliver-notifications` (which posts them to this API's
+//! webhook), through the Lambda Invoke API. It reports
 //! `ready` once every function is built and has answered. Any signal that stops it (Ctrl-C, `kill`,
 //! a closed terminal) stops all of it.
 
@@ -23,6 +24,7 @@ use tokio::process::{Child, Command};
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
 const WORKER: &str = "process-events";
+const SCHEDULER: &str = "schedule-expiries";
 const EXPIRER: &str = "expire-holds";
 const NOTIFIER: &str = "deliver-notifications";
 
@@ -174,6 +176,10 @@ async fn run(port: u16) -> ExitCode {
         queue = %queues.events_dead_letters,
         "events stream dead letters; redrive them with: EVENTS_DLQ_URL=<queue> AWS_ENDPOINT_URL_DYNAMODB=... AWS_ENDPOINT_URL_DYNAMODB_STREAMS=... AWS_ENDPOINT_URL_SQS=... AWS_ENDPOINT_URL_LAMBDA=http://127.0.0.1:<PORT> make redrive"
     );
+    tracing::info!(
+        queue = %queues.bookings_dead_letters,
+        "bookings stream dead letters; redrive them with: BOOKINGS_DLQ_URL=<queue> (and the endpoints above) make redrive"
+    );
     if let Some(endpoint) = std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB") {
         tracing::info!(
             endpoint = %endpoint.to_string_lossy(),
@@ -191,6 +197,15 @@ async fn run(port: u16) -> ExitCode {
             queue_url: queues.events_dead_letters.clone(),
         };
         let deliver = |event| invoke(&lambda, WORKER, event);
+        run_mapping_with_dead_letters(&mut shard, deliver, Mapping::default(), &dead_letters).await;
+    };
+    let schedule_mapping = async {
+        let mut shard = StreamShards::open_when_ready(&dynamodb, streams.clone(), &tables.bookings, &region).await;
+        let dead_letters = SqsDeadLetters {
+            client: sqs.clone(),
+            queue_url: queues.bookings_dead_letters.clone(),
+        };
+        let deliver = |event| invoke(&lambda, SCHEDULER, event);
         run_mapping_with_dead_letters(&mut shard, deliver, Mapping::default(), &dead_letters).await;
     };
     let expiry_mapping = queues::run_mapping(&sqs, &queues.expiries, &region, 10, |event| {
@@ -218,6 +233,7 @@ async fn run(port: u16) -> ExitCode {
     let code = tokio::select! {
         code = ready => code,
         () = stream_mapping => ExitCode::FAILURE,
+        () = schedule_mapping => ExitCode::FAILURE,
         () = expiry_mapping => ExitCode::FAILURE,
         () = notification_mapping => ExitCode::FAILURE,
         status = watch.wait() => {
@@ -252,7 +268,7 @@ async fn warm_up(lambda: &aws_sdk_lambda::Client) -> Result<(), String> {
     http["requestContext"]["http"]["method"] = "OPTIONS".into();
     for function in functions::ALL {
         let event = match function {
-            WORKER | EXPIRER | NOTIFIER => serde_json::json!({ "Records": [] }),
+            WORKER | SCHEDULER | EXPIRER | NOTIFIER => serde_json::json!({ "Records": [] }),
             _ => http.clone(),
         };
         // `cargo lambda watch` may not listen yet: its address is tried again for a while.

@@ -1,9 +1,9 @@
 //! What `make sam-local` and `make sam-test` run beside SAM: DynamoDB Local with the tables of
 //! `template.yaml` and moto's SQS with the template's queues, reachable from the functions' containers
 //! at `host.docker.internal`; an env-vars file for `sam local` that points every function at them; the
-//! three event source mappings, the events table's stream into `ProcessEventsFunction`, the expiry
-//! queue into `ExpireHoldsFunction` and the gateway's notification queue into
-//! `DeliverNotificationsFunction`, each batch through `sam local invoke`; and a relay from the Docker
+//! four event source mappings, the events table's stream into `ProcessEventsFunction`, the bookings
+//! table's into `ScheduleExpiriesFunction`, the expiry queue into `ExpireHoldsFunction` and the gateway's
+//! notification queue into `DeliverNotificationsFunction`, each batch through `sam local invoke`; and a relay from the Docker
 //! bridge to `sam local start-api` on 127.0.0.1:<API port>, through which the notifications reach the
 //! API's webhook from their container, as the deployed function reaches the API's public URL.
 //!
@@ -190,6 +190,15 @@ async fn run(sam: &SamInvoke, dynamodb_local: &Emulator, moto: &Emulator, api: A
         let deliver = |event| async move { sam.invoke("ProcessEventsFunction", &event).await };
         run_mapping_with_dead_letters(&mut shard, deliver, Mapping::default(), &dead_letters).await;
     };
+    let schedule_mapping = async {
+        let mut shard = StreamShards::open_when_ready(&dynamodb, streams.clone(), &tables.bookings, REGION).await;
+        let dead_letters = SqsDeadLetters {
+            client: sqs.clone(),
+            queue_url: queues.bookings_dead_letters.clone(),
+        };
+        let deliver = |event| async move { sam.invoke("ScheduleExpiriesFunction", &event).await };
+        run_mapping_with_dead_letters(&mut shard, deliver, Mapping::default(), &dead_letters).await;
+    };
     let expiry_mapping = queues::run_mapping(&sqs, &queues.expiries, REGION, 10, |event| async move {
         sam.invoke("ExpireHoldsFunction", &event).await
     });
@@ -198,6 +207,7 @@ async fn run(sam: &SamInvoke, dynamodb_local: &Emulator, moto: &Emulator, api: A
     });
     tokio::select! {
         () = stream_mapping => ExitCode::FAILURE,
+        () = schedule_mapping => ExitCode::FAILURE,
         () = expiry_mapping => ExitCode::FAILURE,
         () = notification_mapping => ExitCode::FAILURE,
         () = relaying => ExitCode::FAILURE,
