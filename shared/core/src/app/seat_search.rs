@@ -2,9 +2,13 @@
 //! block of seats this process saw free and sends its hold straight away; a refusal says which seats
 //! were taken, and by what (the refused locks as they stand), and the rows of the refused seats are
 //! read again when next needed. Once refused, the process knows it sells in a crowd: for a while it
-//! books in a home row of its own, chosen at random among the rows not known to be full, at a random
-//! block of it, so that concurrent processes rarely want the same seats; when its home row is full, or
-//! it is refused there (another process books in it too), it moves to another. What a row read showed
+//! books in a home row of its own, chosen at random among the rows not known to be full, walking it
+//! block by block from a seat chosen at random (wrapping at its end), so that two processes that share a
+//! row meet only when one reaches where the other began; when its home row is full, or
+//! it is refused there (another process books in it too), it moves to another. A home row this process
+//! has never seen is not read first while most seats it has seen are free (the moment of a sale): its
+//! block is held blind, as if a read had found the row empty, and a refusal tells what is taken there.
+//! What a row read showed
 //! is trusted for [`ROW_TTL_MILLIS`]. The table is read only for what the process has not seen (a row
 //! at a time), and, before the seats a request needs are said to be sold out, the whole hall again
 //! (seats freed since, lapsed holds). Each row's count of seats seen free lets a search pass over full
@@ -42,6 +46,8 @@ struct Seen {
     crowd_until: Option<Timestamp>,
     /// The row it books in meanwhile.
     home: Option<String>,
+    /// Where in the home row its walk began (a seat's place in the row).
+    start: usize,
 }
 
 impl Seen {
@@ -69,6 +75,25 @@ impl Seen {
             }
         }
         self.seats.insert(seat, state);
+    }
+
+    /// Whether no seat of `row` was ever seen.
+    fn never_seen(&self, row: &str) -> bool {
+        !self.free.contains_key(row)
+    }
+
+    /// Whether at most half of the seats seen were taken: a row not seen yet is likely free.
+    fn mostly_free(&self) -> bool {
+        let free: usize = self.free.values().sum();
+        free * 2 >= self.seats.len()
+    }
+
+    /// Takes `row` as free, as if read at `now` with no lock: a hold there is refused if it is not.
+    fn assume_free(&mut self, row: &[SeatId], now: Timestamp) {
+        self.rows.insert(row[0].row().to_owned(), now);
+        for seat in row {
+            self.set(seat.clone(), None);
+        }
     }
 
     /// Whether `row` may hold `quantity` free seats, by its count alone.
@@ -102,6 +127,17 @@ enum Next<'a> {
 
 fn random<T>(items: &[T]) -> Option<&T> {
     (!items.is_empty()).then(|| &items[rand::rng().random_range(0..items.len())])
+}
+
+/// The first of `blocks` (of `row`, in row order) that begins at or after the seat at `start` of the
+/// row, or else the first of them: a walk along the row from `start` that wraps at its end.
+fn walk<'a>(row: &[SeatId], blocks: &[&'a [SeatId]], start: usize) -> Option<&'a [SeatId]> {
+    let place = |block: &[SeatId]| row.iter().position(|seat| Some(seat) == block.first());
+    blocks
+        .iter()
+        .find(|block| place(block).is_some_and(|at| at >= start))
+        .or_else(|| blocks.first())
+        .copied()
 }
 
 impl Halls {
@@ -195,7 +231,7 @@ impl Halls {
                 .as_deref()
                 .and_then(|home| rows().find(|row| row[0].row() == home));
             if let Some(row) = home.filter(|row| seen.fresh(row[0].row(), now)) {
-                if let Some(block) = random(&seen.blocks(row, quantity, refused)) {
+                if let Some(block) = walk(row, &seen.blocks(row, quantity, refused), seen.start) {
                     return Next::Block(block.to_vec());
                 }
             }
@@ -219,10 +255,15 @@ impl Halls {
                 return Next::Nothing;
             };
             seen.home = Some(home[0].row().to_owned());
+            seen.start = rand::rng().random_range(0..home.len());
             if !seen.fresh(home[0].row(), now) {
-                return Next::Read(home);
+                if !(seen.never_seen(home[0].row()) && seen.mostly_free()) {
+                    return Next::Read(home);
+                }
+                seen.assume_free(home, now);
             }
-            random(&seen.blocks(home, quantity, refused)).map_or(Next::Nothing, |block| Next::Block(block.to_vec()))
+            walk(home, &seen.blocks(home, quantity, refused), seen.start)
+                .map_or(Next::Nothing, |block| Next::Block(block.to_vec()))
         })
     }
 
@@ -449,6 +490,77 @@ mod tests {
         let new_home = moved[0].row().to_owned();
         assert_ne!(new_home, home, "a new home");
         assert!(matches!(halls.next(&perf(), &hall, 2, &refused, at(6)), Next::Block(b) if b[0].row() == new_home));
+    }
+
+    #[test]
+    fn in_a_crowd_a_row_never_seen_is_held_blind_while_most_seats_seen_are_free() {
+        let hall = hall(&["A", "B", "C"], 4);
+        for _ in 0..20 {
+            let halls = Halls::default();
+            halls.saw(&perf(), &hall[..8], &[], at(0));
+            let mut refused = HashSet::new();
+            halls.refused(&perf(), vec![taken("A1")], &mut refused, at(1));
+            halls.saw(
+                &perf(),
+                &hall[..4],
+                &[lock("A1"), lock("A2"), lock("A3"), lock("A4")],
+                at(1),
+            );
+            // Row A full, row B seen free, row C never seen: a home at random, and no read either way.
+            let Next::Block(block) = halls.next(&perf(), &hall, 2, &refused, at(2)) else {
+                panic!("a block of row B or C, without a read");
+            };
+            assert_ne!(block[0].row(), "A");
+            if block[0].row() == "C" {
+                // Refused there: what the refusal told is kept; the row is read before it is tried again.
+                halls.refused(&perf(), vec![taken(block[0].as_str())], &mut refused, at(3));
+                let home = halls.with(&perf(), |seen| seen.home.clone());
+                assert_eq!(home.as_deref(), Some("C"));
+                assert!(!halls.with(&perf(), |seen| seen.never_seen("C")));
+                return;
+            }
+        }
+        panic!("row C was never chosen in 20 tries");
+    }
+
+    #[test]
+    fn in_a_crowd_a_row_never_seen_is_read_first_once_most_seats_seen_are_taken() {
+        let hall = hall(&["A", "B", "C"], 4);
+        let halls = Halls::default();
+        let locks: Vec<SeatLock> = hall[..8].iter().map(|s| lock(s.as_str())).collect();
+        halls.saw(&perf(), &hall[..8], &locks, at(0));
+        let mut refused = HashSet::new();
+        halls.refused(&perf(), vec![taken("A1")], &mut refused, at(1));
+        halls.saw(&perf(), &hall[..4], &locks[..4], at(1));
+        assert_eq!(halls.next(&perf(), &hall, 2, &refused, at(2)), Next::Read(&hall[8..]));
+    }
+
+    #[test]
+    fn in_a_crowd_a_process_walks_its_home_row_block_by_block_from_a_random_seat() {
+        let hall = hall(&["A", "B"], 8);
+        let halls = Halls::default();
+        halls.saw(&perf(), &hall, &[lock("B1"), lock("B2"), lock("B3"), lock("B4")], at(0));
+        let mut refused = HashSet::new();
+        halls.refused(&perf(), vec![taken("B5")], &mut refused, at(1));
+        let row_b: Vec<SeatLock> = ["B1", "B2", "B3", "B4", "B5", "B7"].map(lock).to_vec();
+        halls.saw(&perf(), &hall[8..], &row_b, at(1));
+        // Row B has no block of two left: row A is the home, and all of its four blocks come, each the
+        // next along the row after the one before, wrapping once at its end.
+        let mut places = Vec::new();
+        for _ in 0..4 {
+            let Next::Block(block) = halls.next(&perf(), &hall, 2, &refused, at(2)) else {
+                panic!("a block of row A");
+            };
+            assert_eq!(block[0].row(), "A");
+            places.push(hall.iter().position(|s| *s == block[0]).expect("in the hall"));
+            let locks: Vec<SeatLock> = block.iter().map(|s| lock(s.as_str())).collect();
+            halls.held(&perf(), &locks);
+        }
+        let wraps = places.windows(2).filter(|w| w[1] < w[0]).count();
+        assert!(wraps <= 1, "{places:?}");
+        let mut sorted = places.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, [0, 2, 4, 6]);
     }
 
     #[test]
