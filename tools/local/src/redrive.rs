@@ -1,13 +1,13 @@
-//! Dead letters of the events stream: the mapping sends a record it gave up to an SQS queue (the
+//! Dead letters of the streams' mappings: a mapping sends a record it gave up to an SQS queue (the
 //! on-failure destination of `template.yaml`), with where it is in the stream and why it failed; the
-//! redrive reads those records from the stream again and hands them to the worker, removing each dead
-//! letter whose records are then applied.
+//! redrive reads those records from the stream again and hands them to the stream's function, removing
+//! each dead letter whose records are then applied.
 
 use async_trait::async_trait;
 use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use std::future::Future;
-use ticketing_testkit::mapping::{batch, DeadLetters, StreamFailure};
+use ticketing_testkit::mapping::{batch, run_mapping_with_dead_letters, DeadLetters, Mapping, StreamFailure};
 use ticketing_testkit::queues::err;
 use ticketing_testkit::streams::StreamShards;
 use tracing::{info, warn};
@@ -36,6 +36,22 @@ impl DeadLetters for SqsDeadLetters {
         );
         Ok(())
     }
+}
+
+/// `table`'s stream (in `region`) fed to `deliver` as its event source mapping does, from its start
+/// once it exists, each record given up sent to `dead_letters`; until dropped.
+pub async fn run_stream_mapping<D, F>(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    streams: aws_sdk_dynamodbstreams::Client,
+    (table, region): (&str, &str),
+    dead_letters: SqsDeadLetters,
+    deliver: D,
+) where
+    D: Fn(Event) -> F,
+    F: Future<Output = Result<DynamoDbEventResponse, String>>,
+{
+    let mut shard = StreamShards::open_when_ready(dynamodb, streams, table, region).await;
+    run_mapping_with_dead_letters(&mut shard, deliver, Mapping::default(), &dead_letters).await;
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]

@@ -897,8 +897,9 @@ async fn main() -> Result<(), Error> {
     )?;
     writeln!(
         report,
-        "stream is fed to one `process-events` as the event source mapping does (batches of up to 100; an\n\
-         empty read waits 100 ms before the next, where Lambda polls a shard about 4 times a second).\n\n\
+        "stream is fed to one `process-events`, and the bookings stream to one `schedule-expiries`, as\n\
+         the event source mappings do (batches of up to 100; an empty read waits 100 ms before the next,\n\
+         where Lambda polls a shard about 4 times a second).\n\n\
          | payment's 200 to `confirmed` visible | p50 | p99 | max |\n\
          |---|---|---|---|"
     )?;

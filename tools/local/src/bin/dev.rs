@@ -14,12 +14,10 @@ use std::time::{Duration, Instant};
 use ticketing_aws::dynamodb::Tables;
 use ticketing_local::functions;
 use ticketing_local::invoke::invoke;
-use ticketing_local::redrive::SqsDeadLetters;
+use ticketing_local::redrive::{run_stream_mapping, SqsDeadLetters};
 use ticketing_local::stack;
 use ticketing_testkit::emulator::{Emulator, EmulatorError};
-use ticketing_testkit::mapping::{run_mapping_with_dead_letters, Mapping};
 use ticketing_testkit::queues;
-use ticketing_testkit::streams::StreamShards;
 use tokio::process::{Child, Command};
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
@@ -190,24 +188,24 @@ async fn run(port: u16) -> ExitCode {
     let region = config.region().map_or("us-east-1", |r| r.as_ref()).to_owned();
     let streams = aws_sdk_dynamodbstreams::Client::new(&config);
     let lambda = aws_sdk_lambda::Client::new(&config);
-    let stream_mapping = async {
-        let mut shard = StreamShards::open_when_ready(&dynamodb, streams.clone(), &tables.events, &region).await;
-        let dead_letters = SqsDeadLetters {
-            client: sqs.clone(),
-            queue_url: queues.events_dead_letters.clone(),
-        };
-        let deliver = |event| invoke(&lambda, WORKER, event);
-        run_mapping_with_dead_letters(&mut shard, deliver, Mapping::default(), &dead_letters).await;
+    let dead_letters = |queue_url: &String| SqsDeadLetters {
+        client: sqs.clone(),
+        queue_url: queue_url.clone(),
     };
-    let schedule_mapping = async {
-        let mut shard = StreamShards::open_when_ready(&dynamodb, streams.clone(), &tables.bookings, &region).await;
-        let dead_letters = SqsDeadLetters {
-            client: sqs.clone(),
-            queue_url: queues.bookings_dead_letters.clone(),
-        };
-        let deliver = |event| invoke(&lambda, SCHEDULER, event);
-        run_mapping_with_dead_letters(&mut shard, deliver, Mapping::default(), &dead_letters).await;
-    };
+    let stream_mapping = run_stream_mapping(
+        &dynamodb,
+        streams.clone(),
+        (&tables.events, &region),
+        dead_letters(&queues.events_dead_letters),
+        |event| invoke(&lambda, WORKER, event),
+    );
+    let schedule_mapping = run_stream_mapping(
+        &dynamodb,
+        streams.clone(),
+        (&tables.bookings, &region),
+        dead_letters(&queues.bookings_dead_letters),
+        |event| invoke(&lambda, SCHEDULER, event),
+    );
     let expiry_mapping = queues::run_mapping(&sqs, &queues.expiries, &region, 10, |event| {
         invoke(&lambda, EXPIRER, event)
     });

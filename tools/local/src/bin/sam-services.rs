@@ -17,13 +17,11 @@ use std::time::Duration;
 use serde_json::json;
 use ticketing_aws::config::LOCAL_WEBHOOK_SECRET;
 use ticketing_aws::dynamodb::Tables;
-use ticketing_local::redrive::SqsDeadLetters;
+use ticketing_local::redrive::{run_stream_mapping, SqsDeadLetters};
 use ticketing_local::sam::SamInvoke;
 use ticketing_local::stack;
 use ticketing_testkit::emulator::Emulator;
-use ticketing_testkit::mapping::{run_mapping_with_dead_letters, Mapping};
 use ticketing_testkit::queues;
-use ticketing_testkit::streams::StreamShards;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::signal::unix::{signal, SignalKind};
 
@@ -181,24 +179,24 @@ async fn run(sam: &SamInvoke, dynamodb_local: &Emulator, moto: &Emulator, api: A
         "ready: the local services, their tables and queues"
     );
     let streams = aws_sdk_dynamodbstreams::Client::new(&config);
-    let stream_mapping = async {
-        let mut shard = StreamShards::open_when_ready(&dynamodb, streams.clone(), &tables.events, REGION).await;
-        let dead_letters = SqsDeadLetters {
-            client: sqs.clone(),
-            queue_url: queues.events_dead_letters.clone(),
-        };
-        let deliver = |event| async move { sam.invoke("ProcessEventsFunction", &event).await };
-        run_mapping_with_dead_letters(&mut shard, deliver, Mapping::default(), &dead_letters).await;
+    let dead_letters = |queue_url: &String| SqsDeadLetters {
+        client: sqs.clone(),
+        queue_url: queue_url.clone(),
     };
-    let schedule_mapping = async {
-        let mut shard = StreamShards::open_when_ready(&dynamodb, streams.clone(), &tables.bookings, REGION).await;
-        let dead_letters = SqsDeadLetters {
-            client: sqs.clone(),
-            queue_url: queues.bookings_dead_letters.clone(),
-        };
-        let deliver = |event| async move { sam.invoke("ScheduleExpiriesFunction", &event).await };
-        run_mapping_with_dead_letters(&mut shard, deliver, Mapping::default(), &dead_letters).await;
-    };
+    let stream_mapping = run_stream_mapping(
+        &dynamodb,
+        streams.clone(),
+        (&tables.events, REGION),
+        dead_letters(&queues.events_dead_letters),
+        |event| async move { sam.invoke("ProcessEventsFunction", &event).await },
+    );
+    let schedule_mapping = run_stream_mapping(
+        &dynamodb,
+        streams.clone(),
+        (&tables.bookings, REGION),
+        dead_letters(&queues.bookings_dead_letters),
+        |event| async move { sam.invoke("ScheduleExpiriesFunction", &event).await },
+    );
     let expiry_mapping = queues::run_mapping(&sqs, &queues.expiries, REGION, 10, |event| async move {
         sam.invoke("ExpireHoldsFunction", &event).await
     });
