@@ -70,7 +70,8 @@ pub fn batch(records: Vec<EventRecord>) -> Event {
     event
 }
 
-/// How an event source mapping batches and retries, as `template.yaml` configures the real one.
+/// How an event source mapping batches, filters and retries, as `template.yaml` configures the real
+/// one. The default is the events stream's into `process-events`.
 #[derive(Clone, Copy, Debug)]
 pub struct Mapping {
     pub batch_size: usize,
@@ -78,6 +79,9 @@ pub struct Mapping {
     /// would receive it) and the mapping moves past it.
     pub maximum_retry_attempts: u32,
     pub retry_delay: Duration,
+    /// Only `INSERT` records reach the function (a `FilterCriteria` on `eventName`); the others are
+    /// passed over, as Lambda drops the records no filter matches.
+    pub inserts_only: bool,
 }
 
 impl Default for Mapping {
@@ -86,6 +90,18 @@ impl Default for Mapping {
             batch_size: 100,
             maximum_retry_attempts: 5,
             retry_delay: Duration::from_millis(200),
+            inserts_only: false,
+        }
+    }
+}
+
+impl Mapping {
+    /// The bookings stream's into `schedule-expiries`: new bookings only, 10 retries.
+    pub fn new_bookings() -> Self {
+        Self {
+            maximum_retry_attempts: 10,
+            inserts_only: true,
+            ..Self::default()
         }
     }
 }
@@ -199,6 +215,14 @@ pub async fn run_mapping_with_dead_letters<R, D, F>(
         };
         if records.is_empty() {
             reader.idle().await;
+            continue;
+        }
+        let records: Vec<EventRecord> = if mapping.inserts_only {
+            records.into_iter().filter(|r| r.event_name == "INSERT").collect()
+        } else {
+            records
+        };
+        if records.is_empty() {
             continue;
         }
         let (failed, reason): (HashSet<String>, String) = match deliver(batch(records.clone())).await {
@@ -401,8 +425,8 @@ pub async fn run_worker<S: Bookings + Payments + Settlements + Refunds + Inbox +
 
 /// Feeds the expiry scheduler from the in-memory store's bookings stream, in process, until the task is
 /// dropped.
-pub async fn run_scheduler(stream: &MemoryStore, scheduler: &ScheduleExpiries, mapping: Mapping) {
+pub async fn run_scheduler(stream: &MemoryStore, scheduler: &ScheduleExpiries) {
     let mut shard = MemoryShard::bookings(stream);
     let deliver = |event: Event| async move { Ok(schedule_expiries(scheduler, event).await) };
-    run_mapping(&mut shard, deliver, mapping).await;
+    run_mapping(&mut shard, deliver, Mapping::new_bookings()).await;
 }

@@ -349,7 +349,7 @@ impl<S: TestStore> TestApp<S> {
         let task = tokio::spawn(async move {
             let mut shard = store.bookings_stream().await;
             let deliver = |event| async { Ok(schedule_expiries(&scheduler, event).await) };
-            run_mapping(&mut *shard, deliver, Mapping::default()).await;
+            run_mapping(&mut *shard, deliver, Mapping::new_bookings()).await;
         });
         *running = Some(task.abort_handle());
     }

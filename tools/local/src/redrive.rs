@@ -38,20 +38,20 @@ impl DeadLetters for SqsDeadLetters {
     }
 }
 
-/// `table`'s stream (in `region`) fed to `deliver` as its event source mapping does, from its start
-/// once it exists, each record given up sent to `dead_letters`; until dropped.
+/// `table`'s stream (in `region`) fed to `deliver` as `mapping` does, from its start once it exists,
+/// each record given up sent to `dead_letters`; until dropped.
 pub async fn run_stream_mapping<D, F>(
     dynamodb: &aws_sdk_dynamodb::Client,
     streams: aws_sdk_dynamodbstreams::Client,
     (table, region): (&str, &str),
-    dead_letters: SqsDeadLetters,
+    (mapping, dead_letters): (Mapping, SqsDeadLetters),
     deliver: D,
 ) where
     D: Fn(Event) -> F,
     F: Future<Output = Result<DynamoDbEventResponse, String>>,
 {
     let mut shard = StreamShards::open_when_ready(dynamodb, streams, table, region).await;
-    run_mapping_with_dead_letters(&mut shard, deliver, Mapping::default(), &dead_letters).await;
+    run_mapping_with_dead_letters(&mut shard, deliver, mapping, &dead_letters).await;
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]

@@ -70,6 +70,7 @@ async fn given_up_records_go_to_the_dead_letter_queue_and_redrive_applies_them()
         batch_size: 10,
         maximum_retry_attempts: 2,
         retry_delay: std::time::Duration::from_millis(5),
+        inserts_only: false,
     };
     let dead_letters = SqsDeadLetters {
         client: sqs.clone(),

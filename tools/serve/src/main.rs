@@ -23,7 +23,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing::info!(address = %listener.local_addr()?, "ticketing API listening (in-memory store)");
 
     let worker = run_worker(&store, &api.settle_events, Mapping::default());
-    let scheduler = run_scheduler(&store, &api.schedule_expiries, Mapping::default());
+    let scheduler = run_scheduler(&store, &api.schedule_expiries);
     let expiries = run_expiries(due, &api.expire_holds, api.expiries.as_ref());
     let served = Arc::clone(&api);
     let http = serve(listener, move |req| {

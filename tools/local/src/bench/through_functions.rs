@@ -150,8 +150,16 @@ pub async fn run(setup: Setup<'_>, bookings: usize, clients: usize) -> Result<Fi
 
     let shard = |table| StreamShards::open(setup.dynamodb, setup.streams.clone(), table, "us-east-1");
     let mappings = [
-        feed(shard(setup.events_table).await?, Arc::clone(&worker)),
-        feed(shard(setup.bookings_table).await?, Arc::clone(&scheduler)),
+        feed(
+            shard(setup.events_table).await?,
+            Arc::clone(&worker),
+            Mapping::default(),
+        ),
+        feed(
+            shard(setup.bookings_table).await?,
+            Arc::clone(&scheduler),
+            Mapping::new_bookings(),
+        ),
     ];
 
     let next = Arc::new(AtomicUsize::new(0));
@@ -221,7 +229,7 @@ pub async fn run(setup: Setup<'_>, bookings: usize, clients: usize) -> Result<Fi
 }
 
 /// Delivers a stream's records to `function` in batches, as its event source mapping does, until aborted.
-fn feed(mut shard: StreamShards, function: Arc<Function>) -> tokio::task::JoinHandle<()> {
+fn feed(mut shard: StreamShards, function: Arc<Function>, mapping: Mapping) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let deliver = |event: Event| {
             let function = Arc::clone(&function);
@@ -231,7 +239,7 @@ fn feed(mut shard: StreamShards, function: Arc<Function>) -> tokio::task::JoinHa
                 serde_json::from_slice::<DynamoDbEventResponse>(&response).map_err(|e| e.to_string())
             }
         };
-        run_mapping(&mut shard, deliver, Mapping::default()).await;
+        run_mapping(&mut shard, deliver, mapping).await;
     })
 }
 

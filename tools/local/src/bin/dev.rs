@@ -17,6 +17,7 @@ use ticketing_local::invoke::invoke;
 use ticketing_local::redrive::{run_stream_mapping, SqsDeadLetters};
 use ticketing_local::stack;
 use ticketing_testkit::emulator::{Emulator, EmulatorError};
+use ticketing_testkit::mapping::Mapping;
 use ticketing_testkit::queues;
 use tokio::process::{Child, Command};
 use tokio::signal::unix::{signal, Signal, SignalKind};
@@ -196,14 +197,14 @@ async fn run(port: u16) -> ExitCode {
         &dynamodb,
         streams.clone(),
         (&tables.events, &region),
-        dead_letters(&queues.events_dead_letters),
+        (Mapping::default(), dead_letters(&queues.events_dead_letters)),
         |event| invoke(&lambda, WORKER, event),
     );
     let schedule_mapping = run_stream_mapping(
         &dynamodb,
         streams.clone(),
         (&tables.bookings, &region),
-        dead_letters(&queues.bookings_dead_letters),
+        (Mapping::new_bookings(), dead_letters(&queues.bookings_dead_letters)),
         |event| invoke(&lambda, SCHEDULER, event),
     );
     let expiry_mapping = queues::run_mapping(&sqs, &queues.expiries, &region, 10, |event| {

@@ -21,6 +21,7 @@ use ticketing_local::redrive::{run_stream_mapping, SqsDeadLetters};
 use ticketing_local::sam::SamInvoke;
 use ticketing_local::stack;
 use ticketing_testkit::emulator::Emulator;
+use ticketing_testkit::mapping::Mapping;
 use ticketing_testkit::queues;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::signal::unix::{signal, SignalKind};
@@ -187,14 +188,14 @@ async fn run(sam: &SamInvoke, dynamodb_local: &Emulator, moto: &Emulator, api: A
         &dynamodb,
         streams.clone(),
         (&tables.events, REGION),
-        dead_letters(&queues.events_dead_letters),
+        (Mapping::default(), dead_letters(&queues.events_dead_letters)),
         |event| async move { sam.invoke("ProcessEventsFunction", &event).await },
     );
     let schedule_mapping = run_stream_mapping(
         &dynamodb,
         streams.clone(),
         (&tables.bookings, REGION),
-        dead_letters(&queues.bookings_dead_letters),
+        (Mapping::new_bookings(), dead_letters(&queues.bookings_dead_letters)),
         |event| async move { sam.invoke("ScheduleExpiriesFunction", &event).await },
     );
     let expiry_mapping = queues::run_mapping(&sqs, &queues.expiries, REGION, 10, |event| async move {
