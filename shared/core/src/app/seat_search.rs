@@ -3,16 +3,16 @@
 //! were taken, and by what (the refused locks as they stand), and the rows of the refused seats are
 //! read again when next needed. Once refused, the process knows it sells in a crowd: for a while it
 //! books in a home row of its own, chosen at random among the rows not known to be full, walking it
-//! block by block from a seat chosen at random (wrapping at its end), so that two processes that share a
-//! row meet only when one reaches where the other began; when its home row is full, or
-//! it is refused there (another process books in it too), it moves to another. A home row this process
-//! has never seen is not read first while most seats it has seen are free (the moment of a sale): its
-//! block is held blind, as if a read had found the row empty, and a refusal tells what is taken there.
-//! What a row read showed
-//! is trusted for [`ROW_TTL_MILLIS`]. The table is read only for what the process has not seen (a row
-//! at a time), and, before the seats a request needs are said to be sold out, the whole hall again
-//! (seats freed since, lapsed holds). Each row's count of seats seen free lets a search pass over full
-//! rows without looking at their seats: a booking costs the same CPU in an empty hall and a full one.
+//! block by block from a seat chosen at random (wrapping at its end), so that two processes that share
+//! a row meet only when one reaches where the other began; when its home row is full, or it is refused
+//! there (another process books in it too), it moves to another. A home row this process has never
+//! seen is not read first while most seats it has seen are free (the moment of a sale): its block is
+//! held blind, as if a read had found the row empty, and a refusal tells what is taken there. What a
+//! row read showed is trusted for [`ROW_TTL_MILLIS`]. The table is read only for what the process has
+//! not seen (a row at a time), and, before the seats a request needs are said to be sold out, the whole
+//! hall again (seats freed since, lapsed holds). Each row's count of seats seen free lets a search pass
+//! over full rows without looking at their seats: a booking costs the same CPU in an empty hall and a
+//! full one.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
