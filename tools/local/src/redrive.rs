@@ -18,6 +18,15 @@ pub struct SqsDeadLetters {
     pub queue_url: String,
 }
 
+impl SqsDeadLetters {
+    pub fn new(client: &aws_sdk_sqs::Client, queue_url: &str) -> Self {
+        Self {
+            client: client.clone(),
+            queue_url: queue_url.to_owned(),
+        }
+    }
+}
+
 #[async_trait]
 impl DeadLetters for SqsDeadLetters {
     async fn send(&self, failure: &StreamFailure) -> Result<(), String> {

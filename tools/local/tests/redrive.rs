@@ -72,10 +72,7 @@ async fn given_up_records_go_to_the_dead_letter_queue_and_redrive_applies_them()
         retry_delay: std::time::Duration::from_millis(5),
         inserts_only: false,
     };
-    let dead_letters = SqsDeadLetters {
-        client: sqs.clone(),
-        queue_url: dlq.clone(),
-    };
+    let dead_letters = SqsDeadLetters::new(&sqs, &dlq);
     let mut shard = app.store.events_stream().await;
     let outage = run_mapping_with_dead_letters(&mut *shard, deliver, mapping, &dead_letters);
     let given_up = async {

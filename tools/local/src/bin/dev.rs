@@ -189,22 +189,24 @@ async fn run(port: u16) -> ExitCode {
     let region = config.region().map_or("us-east-1", |r| r.as_ref()).to_owned();
     let streams = aws_sdk_dynamodbstreams::Client::new(&config);
     let lambda = aws_sdk_lambda::Client::new(&config);
-    let dead_letters = |queue_url: &String| SqsDeadLetters {
-        client: sqs.clone(),
-        queue_url: queue_url.clone(),
-    };
     let stream_mapping = run_stream_mapping(
         &dynamodb,
         streams.clone(),
         (&tables.events, &region),
-        (Mapping::default(), dead_letters(&queues.events_dead_letters)),
+        (
+            Mapping::default(),
+            SqsDeadLetters::new(&sqs, &queues.events_dead_letters),
+        ),
         |event| invoke(&lambda, WORKER, event),
     );
     let schedule_mapping = run_stream_mapping(
         &dynamodb,
         streams.clone(),
         (&tables.bookings, &region),
-        (Mapping::new_bookings(), dead_letters(&queues.bookings_dead_letters)),
+        (
+            Mapping::new_bookings(),
+            SqsDeadLetters::new(&sqs, &queues.bookings_dead_letters),
+        ),
         |event| invoke(&lambda, SCHEDULER, event),
     );
     let expiry_mapping = queues::run_mapping(&sqs, &queues.expiries, &region, 10, |event| {

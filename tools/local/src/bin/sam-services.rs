@@ -180,22 +180,24 @@ async fn run(sam: &SamInvoke, dynamodb_local: &Emulator, moto: &Emulator, api: A
         "ready: the local services, their tables and queues"
     );
     let streams = aws_sdk_dynamodbstreams::Client::new(&config);
-    let dead_letters = |queue_url: &String| SqsDeadLetters {
-        client: sqs.clone(),
-        queue_url: queue_url.clone(),
-    };
     let stream_mapping = run_stream_mapping(
         &dynamodb,
         streams.clone(),
         (&tables.events, REGION),
-        (Mapping::default(), dead_letters(&queues.events_dead_letters)),
+        (
+            Mapping::default(),
+            SqsDeadLetters::new(&sqs, &queues.events_dead_letters),
+        ),
         |event| async move { sam.invoke("ProcessEventsFunction", &event).await },
     );
     let schedule_mapping = run_stream_mapping(
         &dynamodb,
         streams.clone(),
         (&tables.bookings, REGION),
-        (Mapping::new_bookings(), dead_letters(&queues.bookings_dead_letters)),
+        (
+            Mapping::new_bookings(),
+            SqsDeadLetters::new(&sqs, &queues.bookings_dead_letters),
+        ),
         |event| async move { sam.invoke("ScheduleExpiriesFunction", &event).await },
     );
     let expiry_mapping = queues::run_mapping(&sqs, &queues.expiries, REGION, 10, |event| async move {
