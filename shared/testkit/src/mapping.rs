@@ -426,7 +426,11 @@ pub async fn run_worker<S: Bookings + Payments + Settlements + Refunds + Inbox +
 /// Feeds the expiry scheduler from the in-memory store's bookings stream, in process, until the task is
 /// dropped.
 pub async fn run_scheduler(stream: &MemoryStore, scheduler: &ScheduleExpiries) {
-    let mut shard = MemoryShard::bookings(stream);
+    feed_scheduler(&mut MemoryShard::bookings(stream), scheduler).await;
+}
+
+/// Feeds the expiry scheduler from a bookings stream, as its event source mapping does, until dropped.
+pub async fn feed_scheduler<R: ShardReader + ?Sized>(shard: &mut R, scheduler: &ScheduleExpiries) {
     let deliver = |event: Event| async move { Ok(schedule_expiries(scheduler, event).await) };
-    run_mapping(&mut shard, deliver, Mapping::new_bookings()).await;
+    run_mapping(shard, deliver, Mapping::new_bookings()).await;
 }

@@ -15,7 +15,6 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt};
 use serde_json::Value;
 use ticketing_aws::dynamodb::{DynamoStore, Tables};
-use ticketing_aws::events::schedule_expiries;
 use ticketing_aws::http::AuthMode;
 use ticketing_core::app::{
     load_catalog, CancelPolicy, Gateway, HoldPolicy, ProcessingPolicy, ScheduleExpiries, WebhookSecret,
@@ -33,7 +32,7 @@ use crate::emulator::{Emulator, EmulatorError};
 use crate::in_process::InProcessQueue;
 use crate::inspect::Inspect;
 use crate::local::{route, ApiStore, LocalApi, Parts};
-use crate::mapping::{run_mapping, Mapping, MemoryShard, ShardReader};
+use crate::mapping::{feed_scheduler, MemoryShard, ShardReader};
 use crate::memory::MemoryStore;
 use crate::streams::StreamShards;
 
@@ -347,9 +346,7 @@ impl<S: TestStore> TestApp<S> {
         let store = Arc::clone(&self.store);
         let scheduler = ScheduleExpiries::new(self.api.expiries.clone(), self.clock.clone());
         let task = tokio::spawn(async move {
-            let mut shard = store.bookings_stream().await;
-            let deliver = |event| async { Ok(schedule_expiries(&scheduler, event).await) };
-            run_mapping(&mut *shard, deliver, Mapping::new_bookings()).await;
+            feed_scheduler(&mut *store.bookings_stream().await, &scheduler).await;
         });
         *running = Some(task.abort_handle());
     }
