@@ -506,6 +506,18 @@ pub enum UpdateError {
     Store(#[from] StoreError),
 }
 
+/// What locking a performance's layout found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LayoutLock {
+    /// This request locked it (or it was read locked, and no request was made).
+    Locked,
+    /// It was locked already: read unlocked, it was locked by another booking in between, which is
+    /// being made this instant.
+    LockedBefore,
+    /// The layout changed since it was read: read it again.
+    Changed,
+}
+
 /// Where a list of performances goes on from: the last one listed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -557,9 +569,9 @@ pub trait Performances: Send + Sync {
         layout_changed: bool,
     ) -> Result<(), UpdateError>;
     /// Locks the layout before a first hold, if it is still at `layout_version` (and raises the
-    /// performance's version, so that a change read before it is refused); `false` if the layout
-    /// changed since.
-    async fn lock_layout(&self, id: &PerformanceId, layout_version: u64) -> Result<bool, StoreError>;
+    /// performance's version, so that a change read before it is refused), saying whether it was
+    /// locked already.
+    async fn lock_layout(&self, id: &PerformanceId, layout_version: u64) -> Result<LayoutLock, StoreError>;
     /// Records how far the cancellation of a cancelled performance's bookings got (nothing else of the
     /// performance changes).
     async fn record_cancellation(&self, id: &PerformanceId, progress: &CancellationProgress) -> Result<(), StoreError>;

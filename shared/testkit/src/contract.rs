@@ -3,6 +3,8 @@
 //! its own test for a store.
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
+use ticketing_core::app::load_catalog;
+use ticketing_core::catalog::Catalog;
 use ticketing_core::domain::ledger;
 use ticketing_core::domain::payment::{PaymentEvent, PaymentEventType, PgResult};
 use ticketing_core::domain::refund::Refund;
@@ -12,8 +14,8 @@ use ticketing_core::domain::{
     SeatState, Timestamp, UserId,
 };
 use ticketing_core::ports::{
-    Applied, Bookings, Consistency, HoldError, HoldRequest, Holds, NewHold, PaymentOutcome, Payments, RecordError,
-    Release, SeatLocks, Settlement, Settlements, TakenSeat,
+    Applied, Bookings, Consistency, HoldError, HoldRequest, Holds, LayoutLock, NewHold, PaymentOutcome, Payments,
+    Performances, RecordError, Release, SeatLocks, Settlement, Settlements, TakenSeat,
 };
 
 use crate::inspect::Inspect;
@@ -21,8 +23,14 @@ use ticketing_core::audit::AuditSource;
 use ticketing_core::ports::{Inbox, RefundOwed};
 
 /// Everything the contract exercises.
-pub trait Store: SeatLocks + Holds + Payments + Bookings + Settlements + Inbox + Inspect + AuditSource {}
-impl<T: SeatLocks + Holds + Payments + Bookings + Settlements + Inbox + Inspect + AuditSource> Store for T {}
+pub trait Store:
+    SeatLocks + Holds + Payments + Bookings + Settlements + Inbox + Performances + Inspect + AuditSource
+{
+}
+impl<T: SeatLocks + Holds + Payments + Bookings + Settlements + Inbox + Performances + Inspect + AuditSource> Store
+    for T
+{
+}
 
 /// One test per case of the contract, each on a fresh store: `contract_tests!(fixture)`, where
 /// `fixture` (evaluated in an async test) dereferences to the store and keeps alive what it needs.
@@ -38,7 +46,8 @@ macro_rules! contract_tests {
             history_is_newest_first_per_user,
             an_expiry_and_a_payment_exclude_each_other,
             a_refund_owed_is_booked_once_with_its_note,
-            a_user_holds_at_most_the_seat_limit_and_a_release_gives_room_back
+            a_user_holds_at_most_the_seat_limit_and_a_release_gives_room_back,
+            a_layout_is_locked_at_the_version_read_and_says_if_it_was_already
         );
     };
     (@cases $fixture:expr; $($case:ident),*) => {
@@ -521,4 +530,31 @@ pub async fn a_user_holds_at_most_the_seat_limit_and_a_release_gives_room_back<S
     store.release(&release(&unlimited, 13)).await.expect("released");
     let over = limited("limited_user", &["K1"], 14);
     assert!(matches!(store.hold(&over, at(14)).await, Err(HoldError::LimitReached)));
+}
+
+pub async fn a_layout_is_locked_at_the_version_read_and_says_if_it_was_already<S: Store>(store: &S) {
+    let catalog = Catalog::from_json(
+        r#"{"performances": [{"performanceId": "perf_layout", "title": "t", "price": 100, "currency": "KRW",
+            "seats": ["A1", "A2"]}]}"#,
+    )
+    .unwrap();
+    load_catalog(store, &catalog, at(0)).await.unwrap();
+    let id = PerformanceId::try_from("perf_layout").unwrap();
+    let read = store.performance(&id, Consistency::Strong).await.unwrap().unwrap();
+    assert!(!read.layout_locked);
+    // A layout changed since it was read is not locked.
+    let moved = store.lock_layout(&id, read.layout_version + 1).await.unwrap();
+    assert_eq!(moved, LayoutLock::Changed);
+    let missing = PerformanceId::try_from("perf_missing").unwrap();
+    assert_eq!(store.lock_layout(&missing, 0).await.unwrap(), LayoutLock::Changed);
+    // Two bookings that read it unlocked: the first locks it, the second learns it came second.
+    assert_eq!(
+        store.lock_layout(&id, read.layout_version).await.unwrap(),
+        LayoutLock::Locked
+    );
+    let second = store.lock_layout(&id, read.layout_version).await.unwrap();
+    assert_eq!(second, LayoutLock::LockedBefore);
+    let after = store.performance(&id, Consistency::Strong).await.unwrap().unwrap();
+    assert!(after.layout_locked);
+    assert_eq!(after.version, read.version + 2, "each lock moves the version");
 }

@@ -2,11 +2,13 @@
 //! with seat counts), and its `byStatus` index for listing what is on sale, soonest first.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use ticketing_core::catalog::{CancellationProgress, PerformanceRecord, PerformanceStatus};
 use ticketing_core::domain::PerformanceId;
 use ticketing_core::idempotency::Completion;
-use ticketing_core::ports::{Consistency, CreateError, Page, PageKey, Performances, StoreError, UpdateError};
+use ticketing_core::ports::{
+    Consistency, CreateError, LayoutLock, Page, PageKey, Performances, StoreError, UpdateError,
+};
 
 use super::expr::{conditional, from_item, key, n, put_new, s, to_item, Item};
 use super::keys::complete_key_item;
@@ -110,7 +112,7 @@ impl Performances for DynamoStore {
         }
     }
 
-    async fn lock_layout(&self, id: &PerformanceId, layout_version: u64) -> Result<bool, StoreError> {
+    async fn lock_layout(&self, id: &PerformanceId, layout_version: u64) -> Result<LayoutLock, StoreError> {
         let update = self
             .client
             .update_item()
@@ -121,9 +123,21 @@ impl Performances for DynamoStore {
             .expression_attribute_values(":locked", AttributeValue::Bool(true))
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":layout", version(layout_version))
+            // The lock as it was: set already means another booking locked it since it was read.
+            .return_values(ReturnValue::UpdatedOld)
             .send()
             .await;
-        conditional(update)
+        match update {
+            Ok(out) => {
+                let before = out.attributes.as_ref().and_then(|old| old.get("layoutLocked"));
+                Ok(if before == Some(&AttributeValue::Bool(true)) {
+                    LayoutLock::LockedBefore
+                } else {
+                    LayoutLock::Locked
+                })
+            }
+            Err(e) => conditional::<(), _, _>(Err(e)).map(|_| LayoutLock::Changed),
+        }
     }
 
     async fn record_cancellation(&self, id: &PerformanceId, progress: &CancellationProgress) -> Result<(), StoreError> {

@@ -20,7 +20,7 @@ use crate::catalog::Performance;
 use crate::domain::{Booking, BookingId, Clock, PaymentMethod, PerformanceId, Quantity, SeatId, UserId};
 use crate::idempotency::Remember;
 use crate::metrics::{self, Metric};
-use crate::ports::{HoldError, HoldRequest, Holds, IdempotencyKeys, NewHold, Performances, SeatLocks};
+use crate::ports::{HoldError, HoldRequest, Holds, IdempotencyKeys, LayoutLock, NewHold, Performances, SeatLocks};
 
 /// How many times a booking reads the performance again after its layout changed under it.
 const LAYOUT_ATTEMPTS: u32 = 3;
@@ -128,8 +128,16 @@ impl<S: SeatLocks + Holds + Performances> CreateBooking<S> {
     async fn bookable(&self, id: &PerformanceId) -> Result<Arc<Performance>, FlowError> {
         for _ in 0..LAYOUT_ATTEMPTS {
             let perf = self.performances.for_booking(id).await?;
-            if self.performances.lock_layout(&perf).await? {
-                return Ok(perf);
+            match self.performances.lock_layout(&perf).await? {
+                LayoutLock::Locked => return Ok(perf),
+                LayoutLock::LockedBefore => {
+                    // Another booking locked it between this one's read and its lock: the performance
+                    // has just gone on sale, and others book it at this instant. Spread out before a
+                    // first hold rather than meet them on the front seats.
+                    self.halls.crowded(perf.id(), self.clock.now());
+                    return Ok(perf);
+                }
+                LayoutLock::Changed => {}
             }
         }
         Err(FlowError::PerformanceContended(id.clone()))

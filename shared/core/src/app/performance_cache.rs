@@ -11,7 +11,7 @@ use std::time::Duration;
 use super::FlowError;
 use crate::catalog::{NotBookable, Performance};
 use crate::domain::{Clock, PerformanceId, Timestamp};
-use crate::ports::{Consistency, Performances};
+use crate::ports::{Consistency, LayoutLock, Performances};
 
 /// How long a performance read from the table is trusted by default.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(10);
@@ -93,20 +93,21 @@ impl<S: Performances> PerformanceCache<S> {
     }
 
     /// Locks the layout of `perf` before its first hold (once per process; then the performance says
-    /// it is locked). `false` when the layout changed since it was read: read it again.
-    pub async fn lock_layout(&self, perf: &Performance) -> Result<bool, FlowError> {
+    /// it is locked). [`LayoutLock::Changed`] when the layout changed since it was read: read it again.
+    pub async fn lock_layout(&self, perf: &Performance) -> Result<LayoutLock, FlowError> {
         if perf.record.layout_locked {
-            return Ok(true);
+            return Ok(LayoutLock::Locked);
         }
-        if !self.store.lock_layout(perf.id(), perf.record.layout_version).await? {
+        let lock = self.store.lock_layout(perf.id(), perf.record.layout_version).await?;
+        if lock == LayoutLock::Changed {
             self.forget(perf.id());
-            return Ok(false);
+            return Ok(lock);
         }
         let mut locked = perf.clone();
         locked.record.layout_locked = true;
         if let Ok(mut entries) = self.entries.lock() {
             entries.insert(perf.id().clone(), (Arc::new(locked), self.clock.now()));
         }
-        Ok(true)
+        Ok(lock)
     }
 }

@@ -1,18 +1,19 @@
 //! Where a booking's seats come from: what this process has seen of the hall. A booking takes the first
 //! block of seats this process saw free and sends its hold straight away; a refusal says which seats
-//! were taken, and by what (the refused locks as they stand), and the rows of the refused seats are
-//! read again when next needed. Once refused, the process knows it sells in a crowd: for a while it
-//! books in a home row of its own, chosen at random among the rows not known to be full, walking it
-//! block by block from a seat chosen at random (wrapping at its end), so that two processes that share
-//! a row meet only when one reaches where the other began; when its home row is full, or it is refused
-//! there (another process books in it too), it moves to another. A home row this process has never
-//! seen is not read first while most seats it has seen are free (the moment of a sale): its block is
-//! held blind, as if a read had found the row empty, and a refusal tells what is taken there. What a
-//! row read showed is trusted for [`ROW_TTL_MILLIS`]. The table is read only for what the process has
-//! not seen (a row at a time), and, before the seats a request needs are said to be sold out, the whole
-//! hall again (seats freed since, lapsed holds). Each row's count of seats seen free lets a search pass
-//! over full rows without looking at their seats: a booking costs the same CPU in an empty hall and a
-//! full one.
+//! were taken, and by what (the refused locks as they stand), and the rows of the refused seats are read
+//! again when next needed. Once refused, the process knows it sells in a crowd (so does a first booking
+//! whose lock of the layout finds that another booking locked it since the performance was read: the
+//! sale has just opened, and others book this instant): for a while it books in a home row of its own,
+//! chosen at random among the rows not known to be full, walking it block by block from a seat chosen at
+//! random (wrapping at its end), so that two processes that share a row meet only when one reaches where
+//! the other began; when its home row is full, or it is refused there (another process books in it too),
+//! it moves to another. A home row this process has never seen is not read first while most seats it has
+//! seen are free (the moment of a sale): its block is held blind, as if a read had found the row empty,
+//! and a refusal tells what is taken there. What a row read showed is trusted for [`ROW_TTL_MILLIS`].
+//! The table is read only for what the process has not seen (a row at a time), and, before the seats a
+//! request needs are said to be sold out, the whole hall again (seats freed since, lapsed holds). Each
+//! row's count of seats seen free lets a search pass over full rows without looking at their seats: a
+//! booking costs the same CPU in an empty hall and a full one.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -75,6 +76,11 @@ impl Seen {
             }
         }
         self.seats.insert(seat, state);
+    }
+
+    /// Books in a home row from `now` for [`CROWD_MILLIS`].
+    fn crowd(&mut self, now: Timestamp) {
+        self.crowd_until = Some(Timestamp::from_millis(now.as_millis().saturating_add(CROWD_MILLIS)));
     }
 
     /// Whether no seat of `row` was ever seen.
@@ -171,6 +177,11 @@ impl Halls {
         });
     }
 
+    /// Others book the performance at `now`, as a refusal would tell: book in a home row for a while.
+    pub(crate) fn crowded(&self, performance: &PerformanceId, now: Timestamp) {
+        self.with(performance, |seen| seen.crowd(now));
+    }
+
     /// A hold refused at `now`: the refused seats' locks as the store told them. A seat refused
     /// without one (a lapsed hold whose booking may still be paid) goes into `refused`, for this
     /// request.
@@ -182,7 +193,7 @@ impl Halls {
         now: Timestamp,
     ) {
         self.with(performance, |seen| {
-            seen.crowd_until = Some(Timestamp::from_millis(now.as_millis().saturating_add(CROWD_MILLIS)));
+            seen.crowd(now);
             for seat in taken {
                 // Others book in this row: what this process saw of it is stale.
                 seen.rows.remove(seat.seat_id.row());

@@ -1,7 +1,7 @@
 //! How a booking finds its seats: from what its process has seen of the hall, reading only rows it
 //! has not seen, and the whole hall before saying sold out.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,8 +12,8 @@ use ticketing_core::domain::seats::SeatLock;
 use ticketing_core::domain::{Clock, ManualClock, PaymentMethod, PerformanceId, Quantity, SeatId, Timestamp, UserId};
 use ticketing_core::idempotency::Completion;
 use ticketing_core::ports::{
-    Consistency, CreateError, HoldError, Holds, NewHold, Page, PageKey, Performances, SeatLocks, StoreError,
-    UpdateError,
+    Consistency, CreateError, HoldError, Holds, LayoutLock, NewHold, Page, PageKey, Performances, SeatLocks,
+    StoreError, UpdateError,
 };
 use ticketing_testkit::memory::MemoryStore;
 
@@ -23,6 +23,8 @@ struct CountingReads {
     store: MemoryStore,
     rows: AtomicUsize,
     halls: AtomicUsize,
+    /// Another booking locks the layout just before the next lock asked for (after its read).
+    locked_behind: AtomicBool,
 }
 
 impl CountingReads {
@@ -86,7 +88,10 @@ impl Performances for CountingReads {
         self.store.update_performance(record, read, layout).await
     }
 
-    async fn lock_layout(&self, id: &PerformanceId, layout_version: u64) -> Result<bool, StoreError> {
+    async fn lock_layout(&self, id: &PerformanceId, layout_version: u64) -> Result<LayoutLock, StoreError> {
+        if self.locked_behind.swap(false, Ordering::SeqCst) {
+            self.store.lock_layout(id, layout_version).await?;
+        }
         self.store.lock_layout(id, layout_version).await
     }
 
@@ -176,6 +181,32 @@ async fn a_booking_reads_only_rows_its_process_has_not_seen() {
     let taken_over = book_two(&service).await.expect("booked");
     assert_eq!(store.reads(), (2, 1));
     assert_eq!(taken_over.len(), 2);
+}
+
+#[tokio::test]
+async fn a_first_booking_that_finds_the_layout_locked_since_its_read_books_in_a_home_row_unread() {
+    let clock = Arc::new(ManualClock::at(Timestamp::from_millis(1_000_000)));
+    let (store, service) = service(clock.clone()).await;
+    // Another booking of the performance locks its layout between this process's read and its lock: the
+    // sale has just opened, and others book at this instant. Without a read, the process holds a block
+    // of a home row chosen at random (as if the row were empty), rather than meet them on row A's
+    // first block.
+    store.locked_behind.store(true, Ordering::SeqCst);
+    let first = book_two(&service).await.expect("booked");
+    assert_eq!(store.reads(), (0, 0), "{first:?}");
+    // It books on in that row, unread, while it has room.
+    let second = book_two(&service).await.expect("booked");
+    assert_eq!(store.reads(), (0, 0), "{second:?}");
+    assert_eq!(first[0][..1], second[0][..1], "{first:?} {second:?}");
+    // A process that finds the layout locked when it reads it reads the rows first (row A, and row B
+    // if row A was the home row, now full).
+    let other = service_over(store.clone(), clock.clone());
+    let third = book_two(&other).await.expect("booked");
+    let (rows, halls) = store.reads();
+    assert!(
+        (1..=2).contains(&rows) && halls == 0,
+        "{third:?}: {rows} row reads, {halls} hall reads"
+    );
 }
 
 #[tokio::test]

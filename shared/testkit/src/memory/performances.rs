@@ -4,7 +4,9 @@ use async_trait::async_trait;
 use ticketing_core::catalog::{CancellationProgress, PerformanceRecord, PerformanceStatus};
 use ticketing_core::domain::PerformanceId;
 use ticketing_core::idempotency::Completion;
-use ticketing_core::ports::{Consistency, CreateError, Page, PageKey, Performances, StoreError, UpdateError};
+use ticketing_core::ports::{
+    Consistency, CreateError, LayoutLock, Page, PageKey, Performances, StoreError, UpdateError,
+};
 
 use super::MemoryStore;
 
@@ -57,15 +59,19 @@ impl Performances for MemoryStore {
         Ok(())
     }
 
-    async fn lock_layout(&self, id: &PerformanceId, layout_version: u64) -> Result<bool, StoreError> {
+    async fn lock_layout(&self, id: &PerformanceId, layout_version: u64) -> Result<LayoutLock, StoreError> {
         let mut state = self.state();
         match state.performances.get_mut(id) {
             Some(stored) if stored.layout_version == layout_version => {
-                stored.layout_locked = true;
+                let before = std::mem::replace(&mut stored.layout_locked, true);
                 stored.version += 1;
-                Ok(true)
+                Ok(if before {
+                    LayoutLock::LockedBefore
+                } else {
+                    LayoutLock::Locked
+                })
             }
-            _ => Ok(false),
+            _ => Ok(LayoutLock::Changed),
         }
     }
 
