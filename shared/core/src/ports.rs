@@ -509,12 +509,12 @@ pub enum UpdateError {
 /// What locking a performance's layout found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LayoutLock {
-    /// This request locked it (or it was read locked, and no request was made).
+    /// It was not locked: this request locked it.
     Locked,
-    /// It was locked already: read unlocked, it was locked by another booking in between, which is
-    /// being made this instant.
+    /// It was locked already, since the caller read it unlocked: another booking of the performance
+    /// locked it in between.
     LockedBefore,
-    /// The layout changed since it was read: read it again.
+    /// The layout changed since it was read, or the performance is gone: nothing was locked.
     Changed,
 }
 
@@ -570,7 +570,7 @@ pub trait Performances: Send + Sync {
     ) -> Result<(), UpdateError>;
     /// Locks the layout before a first hold, if it is still at `layout_version` (and raises the
     /// performance's version, so that a change read before it is refused), saying whether it was
-    /// locked already.
+    /// locked already; [`LayoutLock::Changed`] if the layout moved or the performance is gone.
     async fn lock_layout(&self, id: &PerformanceId, layout_version: u64) -> Result<LayoutLock, StoreError>;
     /// Records how far the cancellation of a cancelled performance's bookings got (nothing else of the
     /// performance changes).

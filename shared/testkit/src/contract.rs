@@ -532,6 +532,7 @@ pub async fn a_user_holds_at_most_the_seat_limit_and_a_release_gives_room_back<S
     assert!(matches!(store.hold(&over, at(14)).await, Err(HoldError::LimitReached)));
 }
 
+/// A clause of the contract.
 pub async fn a_layout_is_locked_at_the_version_read_and_says_if_it_was_already<S: Store>(store: &S) {
     let catalog = Catalog::from_json(
         r#"{"performances": [{"performanceId": "perf_layout", "title": "t", "price": 100, "currency": "KRW",

@@ -124,16 +124,15 @@ impl<S: SeatLocks + Holds + Performances> CreateBooking<S> {
     }
 
     /// The performance, on sale within its window, its layout locked against changes (once, before
-    /// its first hold).
+    /// its first hold). When the lock shows that others book the performance at this instant (the
+    /// moment of a sale), the seat search spreads out from this booking's first hold.
     async fn bookable(&self, id: &PerformanceId) -> Result<Arc<Performance>, FlowError> {
         for _ in 0..LAYOUT_ATTEMPTS {
             let perf = self.performances.for_booking(id).await?;
             match self.performances.lock_layout(&perf).await? {
                 LayoutLock::Locked => return Ok(perf),
                 LayoutLock::LockedBefore => {
-                    // Another booking locked it between this one's read and its lock: the performance
-                    // has just gone on sale, and others book it at this instant. Spread out before a
-                    // first hold rather than meet them on the front seats.
+                    // Rather than meet the others on the front seats and be refused there.
                     self.halls.crowded(perf.id(), self.clock.now());
                     return Ok(perf);
                 }

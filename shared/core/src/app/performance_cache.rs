@@ -16,6 +16,10 @@ use crate::ports::{Consistency, LayoutLock, Performances};
 /// How long a performance read from the table is trusted by default.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(10);
 
+/// How soon after its read a performance found locked by another booking says that the other is
+/// booking at this instant (milliseconds): a cold process reads and locks in two round trips.
+const SAME_INSTANT: i64 = 1_000;
+
 /// The performances this process read, each with when it read them.
 pub struct PerformanceCache<S> {
     store: Arc<S>,
@@ -58,6 +62,12 @@ impl<S: Performances> PerformanceCache<S> {
         Ok(read)
     }
 
+    /// When the copy of the performance in memory was read.
+    fn read_at(&self, id: &PerformanceId) -> Option<Timestamp> {
+        let entries = self.entries.lock().ok()?;
+        entries.get(id).map(|(_, read_at)| *read_at)
+    }
+
     /// Forgets the performance: the next booking reads it afresh (after this process changed it).
     pub fn forget(&self, id: &PerformanceId) {
         if let Ok(mut entries) = self.entries.lock() {
@@ -93,11 +103,15 @@ impl<S: Performances> PerformanceCache<S> {
     }
 
     /// Locks the layout of `perf` before its first hold (once per process; then the performance says
-    /// it is locked). [`LayoutLock::Changed`] when the layout changed since it was read: read it again.
+    /// it is locked). [`LayoutLock::LockedBefore`] only when `perf` was read within [`SAME_INSTANT`]:
+    /// another booking of the performance is being made this instant; a lock found older than a copy
+    /// read long ago says nothing of now, and is [`LayoutLock::Locked`], as is a copy read locked.
+    /// [`LayoutLock::Changed`] when the layout changed since it was read: read it again.
     pub async fn lock_layout(&self, perf: &Performance) -> Result<LayoutLock, FlowError> {
         if perf.record.layout_locked {
             return Ok(LayoutLock::Locked);
         }
+        let read_at = self.read_at(perf.id());
         let lock = self.store.lock_layout(perf.id(), perf.record.layout_version).await?;
         if lock == LayoutLock::Changed {
             self.forget(perf.id());
@@ -108,6 +122,12 @@ impl<S: Performances> PerformanceCache<S> {
         if let Ok(mut entries) = self.entries.lock() {
             entries.insert(perf.id().clone(), (Arc::new(locked), self.clock.now()));
         }
-        Ok(lock)
+        let just_read =
+            read_at.is_some_and(|at| self.clock.now().as_millis().saturating_sub(at.as_millis()) < SAME_INSTANT);
+        Ok(if lock == LayoutLock::LockedBefore && just_read {
+            LayoutLock::LockedBefore
+        } else {
+            LayoutLock::Locked
+        })
     }
 }

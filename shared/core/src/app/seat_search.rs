@@ -24,7 +24,8 @@ use crate::domain::seats::{self, SeatLock};
 use crate::domain::{PerformanceId, SeatId, Timestamp};
 use crate::ports::{Consistency, SeatLocks, StoreError, TakenSeat};
 
-/// How long after a refusal this process books the performance in a home row of its own.
+/// How long after a refusal (or a sign of others booking at the same instant) this process books the
+/// performance in a home row of its own.
 const CROWD_MILLIS: i64 = 30_000;
 
 /// How long the free seats a row read showed are trusted.
@@ -43,7 +44,7 @@ struct Seen {
     free: HashMap<String, usize>,
     /// When each row was read; a row refused in since is forgotten.
     rows: HashMap<String, Timestamp>,
-    /// Until when the process books in its home row, after a refusal.
+    /// Until when the process books in its home row, after a refusal or a sign of a crowd.
     crowd_until: Option<Timestamp>,
     /// The row it books in meanwhile.
     home: Option<String>,

@@ -796,7 +796,7 @@ async fn main() -> Result<(), Error> {
          The first window holds the moment of sale: {crowd} processes start cold together, which the\n\
          ceiling's clients do not do: each reads the performance and locks its layout (two requests the\n\
          ceiling does not make); those whose lock finds it locked since their read spread out at once,\n\
-         the others read the front row, and all but one of those are refused on its first block. That\n\
+         the others read the front row, and all but one of those are refused on their first block. That\n\
          window: {:.1} against {:.1} bookings/s ({:.0} %); the windows after it: {:.1} against {:.1}\n\
          ({:.0} %).\n",
         PER_LEVEL.as_secs(),
