@@ -82,9 +82,18 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug + 'static,
 {
+    conditional_output(result).map(|output| output.is_some())
+}
+
+/// The answer of a conditional write that happened, `None` when its condition did not hold.
+pub(super) fn conditional_output<O, E, R>(result: Result<O, SdkError<E, R>>) -> Result<Option<O>, StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
     match result {
-        Ok(_) => Ok(true),
-        Err(e) if e.as_service_error().and_then(|s| s.code()) == Some("ConditionalCheckFailedException") => Ok(false),
+        Ok(output) => Ok(Some(output)),
+        Err(e) if e.as_service_error().and_then(|s| s.code()) == Some("ConditionalCheckFailedException") => Ok(None),
         Err(e) => Err(unavailable(e)),
     }
 }

@@ -10,7 +10,7 @@ use ticketing_core::ports::{
     Consistency, CreateError, LayoutLock, Page, PageKey, Performances, StoreError, UpdateError,
 };
 
-use super::expr::{conditional, from_item, key, n, put_new, s, to_item, Item};
+use super::expr::{conditional, conditional_output, from_item, key, n, put_new, s, to_item, Item};
 use super::keys::complete_key_item;
 use super::tx::{Cancelled, Tx};
 use super::{unavailable, DynamoStore, Tables};
@@ -127,17 +127,15 @@ impl Performances for DynamoStore {
             .return_values(ReturnValue::UpdatedOld)
             .send()
             .await;
-        match update {
-            Ok(out) => {
-                let before = out.attributes.as_ref().and_then(|old| old.get("layoutLocked"));
-                Ok(if before == Some(&AttributeValue::Bool(true)) {
-                    LayoutLock::LockedBefore
-                } else {
-                    LayoutLock::Locked
-                })
-            }
-            Err(e) => conditional::<(), _, _>(Err(e)).map(|_| LayoutLock::Changed),
-        }
+        let Some(out) = conditional_output(update)? else {
+            return Ok(LayoutLock::Changed);
+        };
+        let before = out.attributes.as_ref().and_then(|old| old.get("layoutLocked"));
+        Ok(if before == Some(&AttributeValue::Bool(true)) {
+            LayoutLock::LockedBefore
+        } else {
+            LayoutLock::Locked
+        })
     }
 
     async fn record_cancellation(&self, id: &PerformanceId, progress: &CancellationProgress) -> Result<(), StoreError> {

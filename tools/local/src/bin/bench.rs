@@ -165,25 +165,11 @@ async fn book_and_pay(app: &LocalApi<DynamoStore>, user: &UserId, performance: &
 /// locking its layout, reading the row it books in), run before a level's windows so that they time
 /// the processes' steady state; the on-sale run keeps it, as the moment of sale.
 async fn first_bookings(processes: &[Arc<LocalApi<DynamoStore>>], performances: &[String]) -> Result<(), Error> {
-    let mut tasks = tokio::task::JoinSet::new();
-    for (c, (app, performance)) in processes.iter().zip(performances).enumerate() {
-        let (app, performance) = (Arc::clone(app), performance.clone());
-        tasks.spawn(async move {
-            let user = UserId::try_from(format!("bench_{c}")).map_err(|e| e.to_string())?;
-            book_and_pay(&app, &user, &performance)
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        });
-    }
-    while let Some(joined) = tasks.join_next().await {
-        joined??;
-    }
-    Ok(())
+    load(processes, performances, Duration::ZERO).await.map(|_| ())
 }
 
-/// Each process books 2 seats of its performance and pays, in a loop, for `duration`; timed until the
-/// last process's last booking is done.
+/// Each process books 2 seats of its performance and pays, in a loop, for `duration` (at least once);
+/// timed until the last process's last booking is done.
 async fn load(
     processes: &[Arc<LocalApi<DynamoStore>>],
     performances: &[String],
@@ -197,13 +183,15 @@ async fn load(
         tasks.spawn(async move {
             let user = UserId::try_from(format!("bench_{c}")).map_err(|e| e.to_string())?;
             let mut done = 0u64;
-            while Instant::now() < until {
+            loop {
                 book_and_pay(&app, &user, &performance)
                     .await
                     .map_err(|e| e.to_string())?;
                 done += 1;
+                if Instant::now() >= until {
+                    return Ok::<u64, String>(done);
+                }
             }
-            Ok::<u64, String>(done)
         });
     }
     let mut bookings = 0u64;
